@@ -1,0 +1,114 @@
+"""Shared test set-up: an isolated Airflow home, fake AWS credentials, and real local servers.
+
+The environment is set before anything imports Airflow (pytest imports conftest first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="netskope-airflow-home-"))
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        # Never reach real AWS: fake credentials everywhere.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class MotoServer:
+    """A real ``moto_server`` process: the AWS endpoint for CloudWatch Logs, Secrets Manager and S3."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+        self.process = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def aws_conn_uri_json(self) -> str:
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"region_name": "us-east-1", "endpoint_url": self.url},
+            }
+        )
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1")
+
+    def reset(self) -> None:
+        """Drop all state in the server (moto's reset API)."""
+        import requests
+
+        requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """moto in server mode on 127.0.0.1, wired as ``AIRFLOW_CONN_AWS_DEFAULT``."""
+    server = MotoServer()
+    previous = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = server.aws_conn_uri_json()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = previous
