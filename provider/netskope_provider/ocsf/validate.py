@@ -1,0 +1,256 @@
+"""The project's OCSF 1.5.0 validator.
+
+``ocsf-json-schema`` turns the OCSF 1.5.0 export it bundles into a JSON Schema per class and profile
+set, and ``jsonschema`` checks events against it (types, enums, required attributes, constraints,
+unknown attributes, profile gating). JSON Schema cannot express a few rules the OCSF server
+enforces, so they are checked here by hand:
+
+* ``type_uid == class_uid * 100 + activity_id``;
+* ``metadata.version`` is exactly ``"1.5.0"``;
+* every name in ``metadata.profiles`` is an OCSF 1.5.0 profile that applies to the class, and an
+  attribute a profile adds is only used when that profile is declared (reported with the profile's
+  name rather than as a bare "additional property");
+* ``observables[].name`` is the path of an attribute of the class;
+* the class is one of the eight this provider emits.
+
+Compiled validators are cached per (class, profiles), so a corpus of tens of thousands of events
+validates in seconds. ``ocsf-json-schema`` and ``jsonschema`` are test-time dependencies (the
+``test`` extra); importing this module without them fails with an error that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+try:
+    from jsonschema import Draft202012Validator
+    from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "OCSF validation needs the 'ocsf-json-schema' and 'jsonschema' packages: "
+        "install them with `pip install 'airflow-provider-netskope[test]'`"
+    ) from exc
+
+OCSF_VERSION = "1.5.0"
+
+#: The eight OCSF classes this provider emits (uid -> schema name).
+NETSKOPE_CLASSES: dict[int, str] = {
+    3001: "account_change",
+    3002: "authentication",
+    3004: "entity_management",
+    4001: "network_activity",
+    2004: "detection_finding",
+    2006: "data_security_finding",
+    6006: "file_hosting",
+    5001: "inventory_info",
+}
+
+#: Keyword under which each generated (sub)schema records the attributes its undeclared profiles
+#: would add; jsonschema ignores unknown keywords, so it costs nothing during validation.
+_GATED = "x-profile-gated"
+
+
+class _Schema:
+    """The raw OCSF 1.5.0 export plus the lookups the extra checks need."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Any] = get_ocsf_schema(OCSF_VERSION)
+        self.embedded = OcsfJsonSchemaEmbedded(self.raw)
+        self.objects: dict[str, dict[str, Any]] = self.raw["objects"]
+        self.profiles: frozenset[str] = frozenset(
+            profile for cls in self.raw["classes"].values() for profile in cls.get("profiles") or ()
+        )
+
+    @staticmethod
+    def gated(attributes: dict[str, Any], declared: frozenset[str]) -> dict[str, str]:
+        """Attributes that only exist with a profile that is not declared: name -> profile."""
+        return {
+            name: spec["profile"]
+            for name, spec in attributes.items()
+            if spec.get("profile") and spec["profile"] not in declared
+        }
+
+    def attribute(self, attributes: dict[str, Any], name: str, declared: frozenset[str]) -> dict[str, Any] | None:
+        spec = attributes.get(name)
+        if spec is None or (spec.get("profile") and spec["profile"] not in declared):
+            return None
+        return spec
+
+
+@lru_cache(maxsize=1)
+def _schema() -> _Schema:
+    return _Schema()
+
+
+@lru_cache(maxsize=256)
+def _compiled(class_name: str, profiles: frozenset[str]) -> Draft202012Validator:
+    """A compiled jsonschema validator for one class and profile set, annotated with gated attributes."""
+    schema = _schema()
+    profile_list = sorted(profiles)
+    document = schema.embedded.get_class_schema(class_name, profile_list)
+    document[_GATED] = schema.gated(schema.raw["classes"][class_name]["attributes"], profiles)
+    slugs = {name.replace("/", "_"): name for name in schema.objects}
+    for slug, sub in document.get("$defs", {}).items():
+        sub[_GATED] = schema.gated(schema.objects[slugs[slug]]["attributes"], profiles)
+    _fix_string_limits(document)
+    return Draft202012Validator(document)
+
+
+def _fix_string_limits(node: Any) -> None:
+    """ocsf-json-schema copies ``max_len`` through as a string ("40"); JSON Schema needs an integer."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("maxLength", "minimum", "maximum") and isinstance(value, str):
+                node[key] = int(value)
+            else:
+                _fix_string_limits(value)
+    elif isinstance(node, list):
+        for item in node:
+            _fix_string_limits(item)
+
+
+def _path(parts: Iterable[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "<event>"
+
+
+def _describe(error: Any) -> str:
+    """One jsonschema error as ``path: message``, phrased in OCSF terms where that helps."""
+    where = _path(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        gated = error.schema.get(_GATED, {})
+        notes = []
+        for key in sorted(k for k in error.instance if k not in allowed):
+            if key in gated:
+                notes.append(f"{key!r} needs profile {gated[key]!r} in metadata.profiles")
+            else:
+                notes.append(f"{key!r} is not an OCSF {OCSF_VERSION} attribute here")
+        return f"{where}: " + "; ".join(notes)
+    if error.validator in ("anyOf", "oneOf") and all(
+        set(sub) == {"required"} for sub in error.validator_value
+    ):
+        names = ", ".join(name for sub in error.validator_value for name in sub["required"])
+        kind = "at least one" if error.validator == "anyOf" else "exactly one"
+        return f"{where}: needs {kind} of: {names}"
+    message = error.message
+    return f"{where}: {message if len(message) <= 300 else message[:297] + '...'}"
+
+
+def _observable_resolves(name: str, class_name: str, declared: frozenset[str]) -> bool:
+    schema = _schema()
+    attributes = schema.raw["classes"][class_name]["attributes"]
+    parts = name.split(".")
+    for index, part in enumerate(parts):
+        spec = schema.attribute(attributes, part, declared)
+        if spec is None:
+            return False
+        if index == len(parts) - 1:
+            return True
+        object_type = spec.get("object_type")
+        if spec.get("type") != "object_t" or object_type not in schema.objects:
+            return False
+        attributes = schema.objects[object_type]["attributes"]
+    return False
+
+
+def validate_event(event: Any) -> list[str]:
+    """Every reason ``event`` is not a valid OCSF 1.5.0 event of one of the eight classes (empty if valid)."""
+    if not isinstance(event, dict):
+        return [f"<event>: an OCSF event must be a JSON object, got {type(event).__name__}"]
+    class_uid = event.get("class_uid")
+    if type(class_uid) is not int or class_uid not in NETSKOPE_CLASSES:
+        return [f"class_uid: {class_uid!r} is not one of this provider's classes {sorted(NETSKOPE_CLASSES)}"]
+    class_name = NETSKOPE_CLASSES[class_uid]
+    schema = _schema()
+    errors: list[str] = []
+
+    metadata = event.get("metadata")
+    declared: frozenset[str] = frozenset()
+    if isinstance(metadata, dict):
+        version = metadata.get("version")
+        if version != OCSF_VERSION:
+            errors.append(f"metadata.version: must be {OCSF_VERSION!r}, got {version!r}")
+        profiles = metadata.get("profiles")
+        if isinstance(profiles, list):
+            applicable = schema.raw["classes"][class_name]["profiles"]
+            names = [p for p in profiles if isinstance(p, str)]
+            for index, profile in enumerate(profiles):
+                if not isinstance(profile, str):
+                    continue
+                if profile not in schema.profiles:
+                    errors.append(f"metadata.profiles[{index}]: {profile!r} is not an OCSF {OCSF_VERSION} profile")
+                elif profile not in applicable:
+                    errors.append(f"metadata.profiles[{index}]: profile {profile!r} does not apply to {class_name}")
+            if len(set(names)) != len(names):
+                errors.append("metadata.profiles: lists a profile more than once")
+            declared = frozenset(p for p in names if p in schema.profiles)
+
+    activity_id, type_uid = event.get("activity_id"), event.get("type_uid")
+    if type(activity_id) is int and type(type_uid) is int and type_uid != class_uid * 100 + activity_id:
+        errors.append(
+            f"type_uid: {type_uid} != class_uid {class_uid} * 100 + activity_id {activity_id}"
+            f" = {class_uid * 100 + activity_id}"
+        )
+
+    observables = event.get("observables")
+    if isinstance(observables, list):
+        for index, observable in enumerate(observables):
+            name = observable.get("name") if isinstance(observable, dict) else None
+            if isinstance(name, str) and not _observable_resolves(name, class_name, declared):
+                errors.append(f"observables[{index}].name: {name!r} is not an attribute path of {class_name}")
+
+    validator = _compiled(class_name, declared)
+    errors.extend(_describe(error) for error in validator.iter_errors(event))
+    return errors
+
+
+@dataclass
+class ValidationReport:
+    """Totals of a validated stream of NDJSON lines, with the first problems for the reader."""
+
+    events: int = 0
+    invalid: int = 0
+    per_class: dict[int, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.invalid == 0
+
+
+def validate_lines(lines: Iterable[bytes | str], *, max_problems: int = 50) -> ValidationReport:
+    """Validate NDJSON OCSF events (blank lines skipped); unparsable lines count as invalid."""
+    report = ValidationReport()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        report.events += 1
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            errors = [f"<line>: not JSON ({exc})"]
+        else:
+            errors = validate_event(event)
+            if isinstance(event, dict) and type(event.get("class_uid")) is int:
+                report.per_class[event["class_uid"]] = report.per_class.get(event["class_uid"], 0) + 1
+        if errors:
+            report.invalid += 1
+            room = max_problems - len(report.problems)
+            report.problems.extend(f"line {number}: {message}" for message in errors[: max(room, 0)])
+    return report
+
+
+def iter_invalid(events: Iterable[Any]) -> Iterator[tuple[int, list[str]]]:
+    """(index, errors) for every invalid event: the shape tests want for a precise failure message."""
+    for index, event in enumerate(events):
+        errors = validate_event(event)
+        if errors:
+            yield index, errors
