@@ -1,0 +1,167 @@
+"""Settings for the Netskope DAGs and operators, read from Airflow Variables or the environment.
+
+Two kinds of settings, read at two different moments:
+
+* **DAG shape** (schedule, settle delay, start date, catchup, retries, ...) is read when the DAG
+  file is parsed. Parsing must stay cheap and must not query the metadata database, so these come
+  from environment variables only: ``NETSKOPE_<NAME>`` for all eight DAGs, or
+  ``NETSKOPE_<NAME>_<LOG_TYPE>`` (e.g. ``NETSKOPE_SCHEDULE_AUDIT``) for one of them.
+* **Run settings** (connection ids, log group, staging location, retention, timestamp policy) are
+  read inside the task, so they may live in Airflow Variables: Variable ``netskope_<name>`` first,
+  then the environment variable ``NETSKOPE_<NAME>``, then the default. An operator argument, when
+  given, wins over both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from pendulum.parsing.exceptions import ParserError
+
+#: Pool that bounds concurrent Netskope API calls across all eight DAGs.
+DEFAULT_POOL = "netskope_api"
+
+#: name -> default, for settings read at task run time (Variable ``netskope_<name>`` / env ``NETSKOPE_<NAME>``).
+RUN_SETTING_DEFAULTS: dict[str, str] = {
+    "conn_id": "netskope_default",
+    "aws_conn_id": "aws_default",
+    #: ``{log_type}`` is replaced by the log type's name.
+    "log_group": "/netskope/ocsf/{log_type}",
+    #: Empty means ``file://$AIRFLOW_HOME/netskope-staging``; use ``s3://bucket/prefix`` with several workers.
+    "staging_base": "",
+    #: Connection for the staging store (e.g. an AWS connection for ``s3://``); empty for local folders.
+    "staging_conn_id": "",
+    #: Hours a successful run's staged files are kept; 0 deletes them as soon as delivery succeeded.
+    "staging_retention_hours": "0",
+    #: Passed to ``netskope_provider.cloudwatch.deliver``; see docs/dags.md.
+    "timestamp_policy": "",
+}
+
+#: name -> default, for settings read when the DAG file is parsed (environment only).
+DAG_SETTING_DEFAULTS: dict[str, str] = {
+    "schedule": "0 * * * *",
+    #: Seconds to wait after a window closed before querying it, so late-inserted records are in.
+    "settle_seconds": "900",
+    "start_date": "2026-01-01T00:00:00+00:00",
+    "catchup": "false",
+    "retries": "3",
+    "retry_delay_seconds": "60",
+    "max_retry_delay_seconds": "1800",
+    "max_active_runs": "4",
+    "pool": DEFAULT_POOL,
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _env_name(name: str, log_type: str | None = None) -> str:
+    suffix = f"_{log_type.upper()}" if log_type else ""
+    return f"NETSKOPE_{name.upper()}{suffix}"
+
+
+def dag_setting(name: str, log_type: str) -> str:
+    """Return a parse-time setting: per-log-type env var, then global env var, then the default."""
+    default = DAG_SETTING_DEFAULTS[name]
+    for env in (_env_name(name, log_type), _env_name(name)):
+        value = os.environ.get(env, "").strip()
+        if value:
+            return value
+    return default
+
+
+def _parse_bool(value: str, source: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{source}={value!r} is not a boolean; use true or false")
+
+
+def _parse_int(value: str, source: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{source}={value!r} is not a whole number") from None
+    if number < minimum:
+        raise ValueError(f"{source}={number} must be at least {minimum}")
+    return number
+
+
+@dataclass(frozen=True)
+class DagSettings:
+    """The shape of one log type's DAG."""
+
+    schedule: str
+    settle: timedelta
+    start_date: pendulum.DateTime
+    catchup: bool
+    retries: int
+    retry_delay: timedelta
+    max_retry_delay: timedelta
+    max_active_runs: int
+    pool: str
+
+    @classmethod
+    def for_log_type(cls, log_type: str) -> DagSettings:
+        """Read the settings of ``log_type``'s DAG from the environment; bad values fail the DAG import."""
+
+        def read(name: str) -> tuple[str, str]:
+            return dag_setting(name, log_type), f"{_env_name(name)}[_{log_type.upper()}]"
+
+        start_raw, start_src = read("start_date")
+        try:
+            start_date = pendulum.parse(start_raw, tz="UTC")
+        except (ValueError, ParserError):
+            raise ValueError(f"{start_src}={start_raw!r} is not an ISO-8601 date") from None
+        return cls(
+            schedule=read("schedule")[0],
+            settle=timedelta(seconds=_parse_int(*read("settle_seconds"))),
+            start_date=start_date,
+            catchup=_parse_bool(*read("catchup")),
+            retries=_parse_int(*read("retries")),
+            retry_delay=timedelta(seconds=_parse_int(*read("retry_delay_seconds"), minimum=1)),
+            max_retry_delay=timedelta(seconds=_parse_int(*read("max_retry_delay_seconds"), minimum=1)),
+            max_active_runs=_parse_int(*read("max_active_runs"), minimum=1),
+            pool=read("pool")[0],
+        )
+
+
+def run_setting(name: str, override: str | None = None) -> str:
+    """Return a run-time setting: explicit ``override``, Variable ``netskope_<name>``, env ``NETSKOPE_<NAME>``, default.
+
+    Call this inside a task only: it may ask the Airflow API for the Variable.
+    """
+    if override not in (None, ""):
+        return str(override)
+    from airflow.sdk import Variable
+
+    value = Variable.get(f"netskope_{name}", default=None)
+    if value in (None, ""):
+        value = os.environ.get(_env_name(name), "")
+    return str(value).strip() or RUN_SETTING_DEFAULTS[name]
+
+
+def staging_base(override: str | None = None) -> str:
+    """The staging location; when none is configured, ``$AIRFLOW_HOME/netskope-staging`` on local disk."""
+    configured = run_setting("staging_base", override)
+    if configured:
+        return configured
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return f"file://{Path(home).resolve() / 'netskope-staging'}"
+
+
+def staging_retention(override: str | int | None = None) -> timedelta:
+    """How long a successful run's staged files are kept."""
+    raw = run_setting("staging_retention_hours", None if override is None else str(override))
+    return timedelta(hours=_parse_int(raw, "netskope_staging_retention_hours"))
+
+
+def log_group_for(log_type: str, override: str | None = None) -> str:
+    """The CloudWatch log group a log type is delivered to (``{log_type}`` is filled in)."""
+    return run_setting("log_group", override).replace("{log_type}", log_type)

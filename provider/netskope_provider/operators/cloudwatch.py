@@ -1,0 +1,129 @@
+"""Deliver a staged events file to CloudWatch Logs through the amazon provider's ``AwsLogsHook``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from netskope_provider import config, staging
+from netskope_provider.operators.transform import check_balance
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class OcsfToCloudWatchLogsOperator(BaseOperator):
+    """Put the transform task's events into one log stream per log type and window.
+
+    The stream name is fixed by the window, and ``cloudwatch.deliver`` reads an existing stream
+    back and sends only what is missing, so a retry, a cleared task or a backfill over delivered
+    windows leaves exactly one copy of each event. Events CloudWatch cannot take (under the
+    timestamp policy) are kept with their reason in the run's quarantine file. The task fails
+    unless fetched = OCSF + raw + rejected and every OCSF/raw event is delivered or quarantined.
+    After success the run's staged files are removed (or kept for ``staging_retention_hours``).
+
+    :param transform_manifest: the transform task's return value (usually ``transform_task.output``).
+    :param aws_conn_id: AWS connection (default: setting ``aws_conn_id``).
+    :param log_group: log group; ``{log_type}`` is filled in (default: setting ``log_group``).
+    :param timestamp_policy: ``ingest_time``, ``reject`` or ``fail`` (default: setting ``timestamp_policy``).
+    :param log_group_retention_days: set the group's retention when given.
+    """
+
+    template_fields: Sequence[str] = ("transform_manifest", "aws_conn_id", "log_group", "timestamp_policy")
+    ui_color = "#fdf1e3"
+
+    def __init__(
+        self,
+        *,
+        transform_manifest: Mapping[str, Any] | Any,
+        aws_conn_id: str | None = None,
+        log_group: str | None = None,
+        timestamp_policy: str | None = None,
+        log_group_retention_days: int | None = None,
+        staging_retention_hours: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.transform_manifest = transform_manifest
+        self.aws_conn_id = aws_conn_id
+        self.log_group = log_group
+        self.timestamp_policy = timestamp_policy
+        self.log_group_retention_days = log_group_retention_days
+        self.staging_retention_hours = staging_retention_hours
+
+    def execute(self, context: Context) -> dict[str, object]:
+        from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+        from netskope_provider import cloudwatch
+
+        mapped = self.transform_manifest
+        check_balance(mapped)
+        log_type, window = mapped["log_type"], mapped["window"]
+        base, store_conn = mapped["staging_base"], mapped["staging_conn_id"]
+        ti = context["ti"]
+        group = config.log_group_for(log_type, self.log_group)
+        stream = cloudwatch.stream_name(log_type, window["start"], window["end"])
+        policy = config.run_setting("timestamp_policy", self.timestamp_policy) or cloudwatch.TIMESTAMP_POLICIES[0]
+        quarantine = staging.Quarantine(
+            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "delivery", store_conn)
+        )
+        logs = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", self.aws_conn_id)).conn
+        cloudwatch.ensure_log_group(logs, group, retention_days=self.log_group_retention_days)
+        events = (
+            staging.decode_event(line)
+            for line in staging.read_lines(staging.staging_path(mapped["events"]["location"], store_conn))
+        )
+        self.log.info("Delivering %d %s events to %s / %s (timestamp policy %s)",
+                      mapped["events"]["records"], log_type, group, stream, policy)
+        report = cloudwatch.deliver(
+            events, logs, group, stream, timestamp_policy=policy,
+            on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
+        )
+        summary: dict[str, object] = {
+            "log_type": log_type,
+            "window": window,
+            "log_group": group,
+            "log_stream": stream,
+            "fetched": mapped["fetched"],
+            "ocsf": mapped["ocsf"],
+            "ocsf_total": mapped["ocsf_total"],
+            "raw": mapped["raw"],
+            "rejected": mapped["rejected"],
+            "delivered": report.delivered + report.already_present,
+            "delivery": report.as_dict(),
+            "delivery_rejected_location": quarantine.close(),
+        }
+        self.log.info(
+            "%s %s: fetched %d = OCSF %d + raw %d + rejected %d; delivered %d (new %d, already present %d, "
+            "restamped %d), refused by CloudWatch %d", log_type, window["start_iso"], mapped["fetched"],
+            mapped["ocsf_total"], mapped["raw"], mapped["rejected"], summary["delivered"], report.delivered,
+            report.already_present, report.restamped, report.rejected,
+        )
+        expected = mapped["ocsf_total"] + mapped["raw"]
+        if report.events != expected or report.delivered + report.already_present + report.rejected != expected:
+            raise AirflowFailException(
+                f"Delivery does not balance for {log_type} {window['start_iso']}: {expected} OCSF+raw events staged, "
+                f"{report.events} read, {summary['delivered']} delivered, {report.rejected} refused. "
+                "Clear the whole DAG run to redo the window."
+            )
+        if report.rejected:
+            self.log.warning(
+                "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",
+                report.rejected, policy, report.rejected_reasons, summary["delivery_rejected_location"],
+            )
+        self._clean_staging(base, store_conn, ti.dag_id, ti.run_id)
+        return summary
+
+    def _clean_staging(self, base: str, store_conn: str | None, dag_id: str, run_id: str) -> None:
+        """Remove this run's staged files now (retention 0) or mark them done, and sweep expired runs."""
+        retention = config.staging_retention(self.staging_retention_hours)
+        if retention:
+            staging.mark_delivered(base, dag_id, run_id, store_conn)
+        else:
+            staging.remove_run(base, dag_id, run_id, store_conn)
+        removed = staging.sweep_expired(base, dag_id, retention, store_conn)
+        if removed:
+            self.log.info("Removed staged files of %d expired runs of %s", len(removed), dag_id)

@@ -1,0 +1,264 @@
+"""Staged files between the fetch, transform and delivery tasks.
+
+Records never travel through XCom: each task streams them into a gzip NDJSON file under
+``<base>/<dag_id>/<run_id>/<try_number>/`` and pushes only a small manifest. ``base`` is an
+``ObjectStoragePath`` URL: a local folder by default, ``s3://bucket/prefix`` when tasks run on
+several workers -- the code is the same. A per-try folder means a retry never overwrites the
+files an earlier try (or a still-running zombie) is reading.
+
+Local staging is private: folders are created 0700 and files 0600, because staged records hold
+user names, IPs and file names.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+from airflow.sdk import ObjectStoragePath
+
+_LOCAL_PROTOCOLS = {"", "file", "local"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: Bytes buffered before one compressed write; keeps the per-line cost low.
+_WRITE_CHUNK = 1 << 20
+#: Quarantine folder for records that could not be delivered; never swept automatically.
+REJECTED_FOLDER = "_rejected"
+#: File that marks a run folder whose delivery succeeded.
+DELIVERED_MARKER = "_delivered"
+#: Minimum time the staged files of a run that never delivered are kept (for retries and inspection).
+UNDELIVERED_KEEP = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """Where a staged file is and what it holds (small enough for XCom)."""
+
+    location: str
+    records: int
+    bytes: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"location": self.location, "records": self.records, "bytes": self.bytes}
+
+
+def staging_path(location: str, conn_id: str | None = None) -> ObjectStoragePath:
+    """An ``ObjectStoragePath`` for ``location``; a bare local path is turned into ``file://``."""
+    if "://" not in location:
+        location = f"file://{os.path.abspath(location)}"
+    return ObjectStoragePath(location, conn_id=conn_id or None)
+
+
+def _is_local(path: ObjectStoragePath) -> bool:
+    return path.protocol in _LOCAL_PROTOCOLS
+
+
+def safe_name(value: str) -> str:
+    """Make a run id (``manual__2026-11-02T05:00:00+00:00``) usable as a folder name on any store."""
+    return _UNSAFE.sub("_", value)
+
+
+def make_private_dirs(path: ObjectStoragePath) -> ObjectStoragePath:
+    """Create ``path`` and any missing parents; locally every folder created here is mode 0700."""
+    if not _is_local(path):
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    missing: list[str] = []
+    local = path.path
+    while local and not os.path.isdir(local):
+        missing.append(local)
+        local = os.path.dirname(local.rstrip("/"))
+    for folder in reversed(missing):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+    return path
+
+
+def task_folder(context: Mapping[str, Any], base: str, conn_id: str | None = None) -> ObjectStoragePath:
+    """The staging folder of the task try running in ``context``."""
+    ti = context["ti"]
+    return run_folder(base, ti.dag_id, ti.run_id, ti.try_number, conn_id)
+
+
+def run_folder(
+    base: str, dag_id: str, run_id: str, try_number: int, conn_id: str | None = None
+) -> ObjectStoragePath:
+    """The private folder of one task try: ``<base>/<dag_id>/<run_id>/<try_number>``."""
+    folder = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / str(try_number)
+    return make_private_dirs(folder)
+
+
+class LineWriter:
+    """Streams lines (no trailing newline) into a private gzip NDJSON file.
+
+    Use as a context manager; :attr:`staged` describes the file once it is closed.
+    """
+
+    def __init__(self, path: ObjectStoragePath) -> None:
+        if _is_local(path):
+            make_private_dirs(path.parent)
+            os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            os.chmod(path.path, 0o600)
+        self.path = path
+        self.records = 0
+        self.staged: StagedFile | None = None
+        self._raw = path.open("wb")
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=3)
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+
+    def write(self, line: bytes) -> None:
+        self._buffer.append(line)
+        self._buffer.append(b"\n")
+        self._buffered += len(line) + 1
+        self.records += 1
+        if self._buffered >= _WRITE_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._gz.write(b"".join(self._buffer))
+            self._buffer.clear()
+            self._buffered = 0
+
+    def close(self) -> StagedFile:
+        """Finish the file (idempotent) and describe it."""
+        if self.staged is not None:
+            return self.staged
+        self._flush()
+        self._gz.close()
+        self._raw.close()
+        self.staged = StagedFile(location=str(self.path), records=self.records, bytes=self.path.stat().st_size)
+        return self.staged
+
+    def __enter__(self) -> LineWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_lines(path: ObjectStoragePath, lines: Iterable[bytes]) -> StagedFile:
+    """Stream ``lines`` (no trailing newline) into a gzip NDJSON file; return its location and counts."""
+    with LineWriter(path) as writer:
+        for line in lines:
+            writer.write(line)
+    return writer.close()
+
+
+def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
+    """Stream the lines of a gzip NDJSON file written by :func:`write_lines` (newlines stripped)."""
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Staged file {path} is missing (removed after an earlier success, or staged on another "
+            "worker's local disk). Clear the whole DAG run so the fetch task stages it again, and use "
+            "an s3:// staging_base when tasks run on several workers."
+        )
+    with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+        for line in io.BufferedReader(gz, buffer_size=_WRITE_CHUNK):  # type: ignore[arg-type]
+            yield line.rstrip(b"\n")
+
+
+def encode_event(timestamp_ms: int, message: bytes) -> bytes:
+    """One deliverable event as a staged line: ``<epoch ms>\\t<message>`` (JSON never holds a raw tab)."""
+    return b"%d\t%s" % (timestamp_ms, message)
+
+
+def decode_event(line: bytes) -> tuple[int, bytes]:
+    """Inverse of :func:`encode_event`."""
+    timestamp, _, message = line.partition(b"\t")
+    return int(timestamp), message
+
+
+def quarantine_file(
+    base: str, dag_id: str, run_id: str, try_number: int, stage: str, conn_id: str | None = None
+) -> ObjectStoragePath:
+    """Where records rejected at ``stage`` are kept: ``<base>/_rejected/<dag_id>/<run_id>/<try>-<stage>.ndjson.gz``.
+
+    This folder is outside the run folders, so cleanup after success never removes rejected records.
+    """
+    folder = staging_path(base, conn_id) / REJECTED_FOLDER / safe_name(dag_id) / safe_name(run_id)
+    return make_private_dirs(folder) / f"{try_number}-{stage}.ndjson.gz"
+
+
+def remove_run(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
+    """Delete every staged file of one DAG run (all tries)."""
+    folder = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id)
+    if folder.exists():
+        folder.fs.rm(folder.path, recursive=True)
+
+
+def mark_delivered(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
+    """Mark a run's staged files as delivered, so :func:`sweep_expired` applies the success retention."""
+    marker = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / DELIVERED_MARKER
+    marker.write_bytes(b"")
+
+
+def _newest_mtime(folder: ObjectStoragePath) -> datetime | None:
+    """Newest modification time of any file below ``folder`` (local ``mtime`` or S3 ``LastModified``)."""
+    newest: datetime | None = None
+    for info in folder.fs.find(folder.path, detail=True).values():
+        stamp = info.get("LastModified") or info.get("mtime")
+        if stamp is None:
+            continue
+        mtime = stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(float(stamp), tz=timezone.utc)
+        newest = mtime if newest is None or mtime > newest else newest
+    return newest
+
+
+def sweep_expired(base: str, dag_id: str, retention: timedelta, conn_id: str | None = None) -> list[str]:
+    """Delete expired run folders of ``dag_id``; return their names.
+
+    A delivered run expires ``retention`` after its last write; a run that never delivered (failed,
+    or abandoned) is kept at least :data:`UNDELIVERED_KEEP` so it can still be retried or inspected.
+    """
+    dag_folder = staging_path(base, conn_id) / safe_name(dag_id)
+    if not dag_folder.exists():
+        return []
+    now = datetime.now(timezone.utc)
+    removed: list[str] = []
+    for run in dag_folder.iterdir():
+        if not run.is_dir():
+            continue
+        keep = retention if (run / DELIVERED_MARKER).exists() else max(retention, UNDELIVERED_KEEP)
+        newest = _newest_mtime(run)
+        if newest is None or newest < now - keep:
+            remove_run(base, dag_id, run.name, conn_id)
+            removed.append(run.name)
+    return removed
+
+
+class Quarantine:
+    """Keeps records a stage could not deliver, with the reason, in the run's quarantine file.
+
+    The file is created on the first rejected record only, so clean runs leave nothing behind.
+    """
+
+    def __init__(self, path: ObjectStoragePath) -> None:
+        self.path = path
+        self._writer: LineWriter | None = None
+
+    @property
+    def count(self) -> int:
+        return self._writer.records if self._writer else 0
+
+    def add(self, reason: str, record: bytes) -> None:
+        """Keep ``record`` (a JSON document as bytes, embedded as is so 64-bit ids stay exact)."""
+        if self._writer is None:
+            self._writer = LineWriter(self.path)
+        try:
+            orjson.loads(record)
+            embedded = record
+        except orjson.JSONDecodeError:
+            embedded = orjson.dumps(record.decode("utf-8", "replace"))
+        self._writer.write(b'{"reason":%s,"record":%s}' % (orjson.dumps(reason), embedded))
+
+    def close(self) -> str | None:
+        """Finish the file; return its location, or None when nothing was rejected."""
+        return self._writer.close().location if self._writer else None
