@@ -9,6 +9,7 @@ is not coerced into it; ``finalize`` keeps it under ``unmapped`` so nothing is l
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -182,6 +183,7 @@ BASE_FIELDS: dict[str, str] = {
     "_id": "metadata.uid",
     "timestamp": "time, metadata.original_time",
     "_insertion_epoch_timestamp": "metadata.logged_time",
+    "count": "count",
 }
 
 
@@ -232,6 +234,9 @@ def base_event(
         "time": time_ms,
         "metadata": metadata,
     }
+    count = integer(record.get("count"))
+    if count is not None and 0 < count < 2**31:
+        event["count"] = count
     if status_id is not None:
         event["status_id"] = status_id
         event["status"] = STATUS_CAPTIONS[status_id]
@@ -266,6 +271,31 @@ def finalize(
     if profile_list:
         event["metadata"]["profiles"] = profile_list
     return event
+
+
+def is_ip(value: str) -> bool:
+    """Whether a string is an IPv4/IPv6 address (audit ``supporting_data`` mixes IPs and names)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
+    """An audit record's ``supporting_data`` as (data_type, IP addresses, other string values)."""
+    data = record.get("supporting_data")
+    if type(data) is not dict:
+        return "", [], []
+    values = data.get("data_values")
+    ips: list[str] = []
+    others: list[str] = []
+    if type(values) is list:
+        for value in values:
+            shown = text(value)
+            if shown is not None:
+                (ips if is_ip(shown) else others).append(shown)
+    return normalise(data.get("data_type")), ips, others
 
 
 def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
@@ -660,3 +690,43 @@ def endpoint_observables(prefix: str, endpoint_object: dict[str, Any] | None) ->
         (f"{prefix}.ip", "ip", endpoint_object.get("ip")),
         (f"{prefix}.hostname", "hostname", endpoint_object.get("hostname")),
     ]
+
+
+# --------------------------------------------------------------------------- admin audit records
+
+ADMIN_CONSOLE = "Netskope Admin Console"
+
+def admin_audit_fields(user_path: str) -> dict[str, str]:
+    """Field → path table of ``admin_audit`` with the admin placed at ``user_path``."""
+    return {
+        **prefixed(user_path, USER_FIELDS),
+        "audit_log_event": "message, activity_id",
+        "severity_level": "severity_id",
+        "supporting_data.data_values[ip]": "src_endpoint.ip",
+    }
+
+
+def admin_audit(record: Mapping[str, Any], event: dict[str, Any], user_path: str) -> tuple[str, list[str]]:
+    """Fill what every admin-console audit event carries: the admin, source IP, message, observables.
+
+    The admin (``user``, user type Admin) goes to ``user_path``: "user" or "actor.user".
+    Returns ``supporting_data``'s (data_type, non-IP values) for the class to place its target;
+    ``supporting_data`` itself stays under ``unmapped`` (it is only partly mapped).
+    """
+    admin = user(record)
+    if admin is not None:
+        admin["type_id"], admin["type"] = 2, "Admin"
+        if user_path == "user":
+            event["user"] = admin
+        else:
+            event["actor"] = {"user": admin}
+    data_type, ips, others = supporting_data(record)
+    if ips:
+        event["src_endpoint"] = {"ip": ips[0]}
+    message = text(record.get("audit_log_event"))
+    if message is not None:
+        event["message"] = message
+    found = observables([*user_observables(user_path, admin), ("src_endpoint.ip", "ip", ips[0] if ips else None)])
+    if found:
+        event["observables"] = found
+    return data_type, others

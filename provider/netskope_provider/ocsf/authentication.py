@@ -1,0 +1,192 @@
+"""Authentication (3002): logins and logouts, from application events and admin-console audit events.
+
+Application events describe a user signing in to a cloud app through Netskope: the app is the
+``service``, the user's machine the ``device`` (host profile). Audit events describe an admin
+signing in to the Netskope admin console itself: the console is the ``service`` and the user an
+Admin. Activity and status come from the spec's values; any other application activity containing
+"login" is a Logon whose status is read from its words ("fail", "success"). Without ``app`` the
+record's ``site`` names the service (and stays under ``unmapped`` too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netskope_provider.ocsf.common import (
+    ADMIN_CONSOLE,
+    BASE_FIELDS,
+    DEVICE_FIELDS,
+    HTTP_FIELDS,
+    MappingError,
+    SECURITY_CONTROL_FIELDS,
+    USER_FIELDS,
+    admin_audit,
+    admin_audit_fields,
+    base_event,
+    device,
+    endpoint,
+    endpoint_observables,
+    finalize,
+    http_request,
+    location,
+    location_fields,
+    normalise,
+    observables,
+    prefixed,
+    security_control,
+    severity_id_from,
+    text,
+    user,
+    user_observables,
+)
+from netskope_provider.ocsf.routing import record_kind
+
+CLASS_UID = 3002
+CLASS_NAME = "Authentication"
+CATEGORY_UID = 3
+CATEGORY_NAME = "Identity & Access Management"
+
+ACTIVITY_CAPTIONS = {1: "Logon", 2: "Logoff"}
+
+#: Spec value → (activity_id, status_id or None when the value does not say).
+ACTIVITIES: dict[str, tuple[int, int | None]] = {
+    "Login Attempt": (1, None),
+    "Login Failed": (1, 2),
+    "Login Successful": (1, 1),
+    "Logout": (2, 1),
+    "Logout Successful": (2, 1),
+    "SSO Login Failed": (1, 2),
+    "SSO Login Successful": (1, 1),
+    "SSO Login Successful by Netskope Support": (1, 1),
+    "SSO Login Failed by Netskope Support": (1, 2),
+    "Admin logged out because of successive login failures": (2, 1),
+}
+_ACTIVITIES = {normalise(value): outcome for value, outcome in ACTIVITIES.items()}
+
+ENUMS: dict[str, dict[str, int]] = {
+    "activity_id (from activity / audit_log_event)": {
+        **{value: activity for value, (activity, _) in ACTIVITIES.items()},
+        "any other activity containing \"login\"": 1,
+        "… containing \"logout\" or \"logged out\"": 2,
+    },
+    "status_id": {
+        **{value: status for value, (_, status) in ACTIVITIES.items() if status is not None},
+        "… containing \"fail\"": 2,
+        "… containing \"success\"": 1,
+    },
+    "auth_protocol_id": {"SSO … (audit)": 5},
+    "user.type_id": {"audit events (admin console)": 2},
+}
+
+_APPLICATION_FIELDS: dict[str, str] = {
+    **prefixed("user", USER_FIELDS),
+    "activity": "message, activity_id, status_id",
+    "app": "service.name",
+    "severity": "severity_id",
+    "srcip": "src_endpoint.ip",
+    "srcport": "src_endpoint.port",
+    **prefixed("src_endpoint", location_fields("src_")),
+    "dstip": "dst_endpoint.ip",
+    "dstport": "dst_endpoint.port",
+    "dsthost": "dst_endpoint.hostname",
+    **prefixed("dst_endpoint", location_fields("dst_")),
+    **prefixed("device", DEVICE_FIELDS),
+    **prefixed("http_request", HTTP_FIELDS),
+    **SECURITY_CONTROL_FIELDS,
+    "app_session_id": "session.uid",
+}
+
+MAPPED_FIELDS: dict[str, str] = {
+    **BASE_FIELDS,
+    **_APPLICATION_FIELDS,
+    **admin_audit_fields("user"),
+    "supporting_data.data_values[reason]": "status_detail",
+    "(audit)": "service.name = \"Netskope Admin Console\"",
+}
+_CONSUMED = frozenset(MAPPED_FIELDS)
+
+
+def _outcome(value: str) -> tuple[int, int | None]:
+    key = normalise(value)
+    known = _ACTIVITIES.get(key)
+    if known is not None:
+        return known
+    activity = 2 if ("logout" in key or "logged out" in key or "log out" in key) else 1
+    status = 2 if "fail" in key else 1 if "success" in key else None
+    return activity, status
+
+
+def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
+    """OCSF Authentication event for a login/logout record (see module docstring)."""
+    audit = record_kind(record, log_type) == "audit"
+    source_text = text(record.get("audit_log_event" if audit else "activity")) or ""
+    activity_id, status_id = _outcome(source_text)
+    event = base_event(
+        record,
+        log_type,
+        CLASS_UID,
+        CLASS_NAME,
+        CATEGORY_UID,
+        CATEGORY_NAME,
+        activity_id,
+        ACTIVITY_CAPTIONS[activity_id],
+        severity_id_from(record.get("severity_level" if audit else "severity")),
+        status_id=status_id,
+    )
+    profiles: list[str] = []
+    if audit:
+        data_type, details = admin_audit(record, event, "user")
+        if data_type == "reason" and details:
+            event["status_detail"] = details[0]
+        event["service"] = {"name": ADMIN_CONSOLE}
+        if normalise(source_text).startswith("sso"):
+            event["auth_protocol_id"], event["auth_protocol"] = 5, "SAML"
+    else:
+        _application(record, event, profiles)
+    if "user" not in event:
+        raise MappingError("Authentication needs a user: the record has no user, ur_normalized, userkey or user_id")
+    return finalize(event, record, _CONSUMED, profiles=profiles)
+
+
+def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[str]) -> None:
+    get = record.get
+    subject = user(record)
+    if subject is not None:
+        event["user"] = subject
+    message = text(get("activity"))
+    if message is not None:
+        event["message"] = message
+    app = text(get("app")) or text(get("site"))
+    src = endpoint(get("srcip"), get("srcport"), geo=location(record, "src_"))
+    dst = endpoint(get("dstip"), get("dstport"), get("dsthost"), geo=location(record, "dst_"))
+    if app is not None:
+        event["service"] = {"name": app}
+    elif dst is None:
+        raise MappingError("Authentication needs the service or destination: the record has no app, site, dstip or dsthost")
+    if src is not None:
+        event["src_endpoint"] = src
+    if dst is not None:
+        event["dst_endpoint"] = dst
+    machine = device(record)
+    if machine is not None:
+        event["device"] = machine
+        profiles.append("host")
+    request = http_request(record)
+    if request is not None:
+        event["http_request"] = request
+    session = text(get("app_session_id"))
+    if session is not None:
+        event["session"] = {"uid": session}
+    if security_control(event, record):
+        profiles.append("security_control")
+    found = observables(
+        [
+            *user_observables("user", subject),
+            *endpoint_observables("src_endpoint", src),
+            *endpoint_observables("dst_endpoint", dst),
+            ("device.hostname", "hostname", machine.get("hostname") if machine else None),
+            ("http_request.user_agent", "user_agent", request.get("user_agent") if request else None),
+        ]
+    )
+    if found:
+        event["observables"] = found

@@ -1,0 +1,217 @@
+"""Map Netskope records to OCSF: one record (``map_record``) or a stream of NDJSON lines.
+
+Every input ends in exactly one of three outcomes, and every outcome is counted:
+
+* ``ocsf``: routed and built; ``event`` is the OCSF event.
+* ``raw``: not routed by the spec, or routed but its class could not be built from it (e.g. no
+  usable ``timestamp``, or a builder error on an odd record); ``event`` is the original record
+  object unchanged and ``reason`` says why it was not mapped (None when the spec does not route it).
+  Delivering such a record raw loses nothing, so a bad record never costs data or breaks a batch.
+* ``rejected``: not a Netskope record at all (a JSON value that is not an object, or a line that
+  is not JSON); ``event`` is None and ``reason`` says what to fix. Line-based callers get the
+  offending line back in ``MapCounts.rejections`` to dead-letter it.
+
+Raw lines are written back byte for byte as they came in; OCSF events are serialised with orjson
+(stdlib json only for what orjson refuses: integers beyond 64 bits, lone surrogates).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, Literal, NamedTuple
+
+import orjson
+
+from netskope_provider.ocsf.common import MappingError
+from netskope_provider.ocsf.routing import classify
+
+Kind = Literal["ocsf", "raw", "rejected"]
+
+#: Class uid → module (one per class) under ``netskope_provider.ocsf``.
+CLASS_MODULES: dict[int, str] = {
+    3002: "authentication",
+    3004: "entity_management",
+    3001: "account_change",
+    4001: "network_activity",
+    2004: "detection_finding",
+    2006: "data_security_finding",
+    6006: "file_hosting_activity",
+    5001: "device_inventory_info",
+}
+
+MAX_REJECTED_LINE_BYTES = 4096
+
+
+class Mapped(NamedTuple):
+    """The outcome for one record (see the module docstring for the three kinds)."""
+
+    kind: Kind
+    class_uid: int | None
+    event: Any
+    reason: str | None
+
+
+@dataclass
+class Rejection:
+    """A rejected input line: where it was, why, and its first bytes (to dead-letter it)."""
+
+    line: int
+    reason: str
+    original: bytes
+
+
+@dataclass
+class MapCounts:
+    """Per-class / raw / rejected tallies of one mapping run (small: fits an XCom manifest)."""
+
+    by_class: Counter[int] = field(default_factory=Counter)
+    raw: int = 0
+    raw_reasons: Counter[str] = field(default_factory=Counter)
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def ocsf(self) -> int:
+        return sum(self.by_class.values())
+
+    @property
+    def total(self) -> int:
+        return self.ocsf + self.raw + self.rejected
+
+    def add(self, mapped: Mapped) -> None:
+        if mapped.kind == "ocsf":
+            self.by_class[mapped.class_uid] += 1  # type: ignore[index]
+        elif mapped.kind == "raw":
+            self.raw += 1
+            if mapped.reason is not None:
+                self.raw_reasons[mapped.reason] += 1
+        else:
+            self.rejected += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (class uids as strings; rejections as line numbers + reasons)."""
+        return {
+            "total": self.total,
+            "ocsf": self.ocsf,
+            "by_class": {str(uid): count for uid, count in sorted(self.by_class.items())},
+            "raw": self.raw,
+            "raw_reasons": dict(self.raw_reasons),
+            "rejected": self.rejected,
+            "rejections": [{"line": r.line, "reason": r.reason} for r in self.rejections],
+        }
+
+
+_builders: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
+
+
+def builder(class_uid: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    """The ``build`` function of a class's module, imported on first use."""
+    found = _builders.get(class_uid)
+    if found is None:
+        found = _builders[class_uid] = import_module(f"netskope_provider.ocsf.{CLASS_MODULES[class_uid]}").build
+    return found
+
+
+def map_record(record: object, log_type: str) -> Mapped:
+    """Route one parsed record and build its OCSF event; never raises for any JSON value."""
+    if type(record) is not dict:
+        return Mapped("rejected", None, None, f"not a JSON object but a {_json_type(record)}: a Netskope record is an object")
+    class_uid = classify(record, log_type)  # type: ignore[arg-type]
+    if class_uid is None:
+        return Mapped("raw", None, record, None)
+    build = _builders.get(class_uid) or builder(class_uid)
+    try:
+        event = build(record, log_type)  # type: ignore[arg-type]
+    except MappingError as error:
+        return Mapped("raw", None, record, f"{class_uid}: {error}")
+    except Exception as error:  # an odd record must not break the batch: deliver it raw, say why
+        return Mapped("raw", None, record, f"{class_uid}: mapper error {type(error).__name__}: {error}")
+    return Mapped("ocsf", class_uid, event, None)
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
+
+
+def loads(line: bytes | str) -> Any:
+    """Parse one JSON document exactly: orjson, or stdlib json for what orjson refuses (lone surrogates)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise one event: orjson, or stdlib json for ints beyond 64 bits and lone surrogates."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
+def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) -> Iterator[bytes]:
+    """Map NDJSON lines; yield one output line (newline-terminated) per record; tally into ``counts``.
+
+    Blank lines are skipped. Raw records are yielded byte for byte as read; rejected lines are not
+    yielded but recorded (line number, reason, first bytes) in ``counts.rejections``.
+    """
+    for number, line in enumerate(lines, 1):
+        data = line.encode("utf-8", "surrogatepass") if type(line) is str else line
+        data = data.strip()  # type: ignore[union-attr]
+        if not data:
+            continue
+        try:
+            record = loads(data)
+        except (ValueError, UnicodeDecodeError) as error:
+            mapped = Mapped("rejected", None, None, f"not valid JSON ({error.__class__.__name__}: {error})")
+        else:
+            mapped = map_record(record, log_type)
+        counts.add(mapped)
+        if mapped.kind == "ocsf":
+            yield dumps(mapped.event) + b"\n"
+        elif mapped.kind == "raw":
+            yield data + b"\n"  # type: ignore[operator]
+        else:
+            counts.rejections.append(Rejection(number, mapped.reason or "", data[:MAX_REJECTED_LINE_BYTES]))  # type: ignore[index]
+
+
+def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> Iterator[bytes]:
+    """Map already-parsed records (e.g. an API page's ``result``); yield one output line per record.
+
+    Raw records are re-serialised (their values unchanged); rejected ones are recorded with their
+    position (1-based) in ``counts.rejections``.
+    """
+    for number, record in enumerate(records, 1):
+        mapped = map_record(record, log_type)
+        counts.add(mapped)
+        if mapped.kind == "rejected":
+            counts.rejections.append(Rejection(number, mapped.reason or "", _preview(record)))
+        else:
+            yield dumps(mapped.event) + b"\n"
+
+
+def _preview(value: object) -> bytes:
+    try:
+        return dumps(value)[:MAX_REJECTED_LINE_BYTES]
+    except (TypeError, ValueError):
+        return repr(value).encode("utf-8", "backslashreplace")[:MAX_REJECTED_LINE_BYTES]
+
+
+def map_ndjson(data: bytes, log_type: str) -> tuple[bytes, MapCounts]:
+    """Map a whole NDJSON buffer at once: (output NDJSON, counts)."""
+    counts = MapCounts()
+    return b"".join(map_lines(data.splitlines(), log_type, counts)), counts
