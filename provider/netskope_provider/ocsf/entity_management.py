@@ -2,7 +2,7 @@
 
 The verb of ``audit_log_event`` gives the activity (created → Create, edited/updated/set → Update,
 deleted → Delete, pushed/applied → Activate, stopped → Deactivate, paused → Suspend); its object
-gives the managed entity's type. The entity's name is the first text value of ``supporting_data``
+gives the managed entity's type (Policy, or Other with the object's own words). The entity's name is the first text value of ``supporting_data``
 (else the object named by the event); ``supporting_data`` itself is kept whole as ``entity.data``.
 """
 
@@ -98,7 +98,11 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         status_id=1,
     )
     _, names = admin_audit(record, event, "actor.user")
-    entity: dict[str, Any] = {"name": names[0] if names else entity_type, "type_id": type_id, "type": entity_type}
+    entity: dict[str, Any] = {
+        "name": names[0] if names else entity_type,
+        "type_id": type_id,
+        "type": ENTITY_CAPTIONS[type_id] if type_id != 99 else entity_type,
+    }
     data = record.get("supporting_data")
     if present(data):
         entity["data"] = data

@@ -119,7 +119,7 @@ def builder(class_uid: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
 def map_record(record: object, log_type: str) -> Mapped:
     """Route one parsed record and build its OCSF event; never raises for any JSON value."""
     if type(record) is not dict:
-        return Mapped("rejected", None, None, f"not a JSON object but a {_json_type(record)}: a Netskope record is an object")
+        return Mapped("rejected", None, None, f"not a JSON object but {_json_type(record)}: a Netskope record is an object")
     class_uid = classify(record, log_type)  # type: ignore[arg-type]
     if class_uid is None:
         return Mapped("raw", None, record, None)
@@ -137,14 +137,14 @@ def _json_type(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "boolean"
+        return "a boolean"
     if isinstance(value, (int, float)):
-        return "number"
+        return "a number"
     if isinstance(value, str):
-        return "string"
+        return "a string"
     if isinstance(value, list):
-        return "array"
-    return type(value).__name__
+        return "an array"
+    return f"a {type(value).__name__}"
 
 
 def loads(line: bytes | str) -> Any:

@@ -51,6 +51,17 @@ CLASS_UIDS: tuple[int, ...] = (
     DEVICE_INVENTORY_INFO,
 )
 
+CLASS_NAMES: dict[int, str] = {
+    AUTHENTICATION: "Authentication",
+    ENTITY_MANAGEMENT: "Entity Management",
+    ACCOUNT_CHANGE: "Account Change",
+    NETWORK_ACTIVITY: "Network Activity",
+    DETECTION_FINDING: "Detection Finding",
+    DATA_SECURITY_FINDING: "Data Security Finding",
+    FILE_HOSTING_ACTIVITY: "File Hosting Activity",
+    DEVICE_INVENTORY_INFO: "Device Inventory Info",
+}
+
 # The spec's lists, in the spec's own casing and order (docs and tests read these).
 APPLICATION_AUTHENTICATION_ACTIVITIES: tuple[str, ...] = ("Login Attempt", "Login Failed", "Login Successful", "Logout")
 AUDIT_AUTHENTICATION_EVENTS: tuple[str, ...] = (
