@@ -1,0 +1,211 @@
+"""``NetskopeHook``: turns an Airflow connection into a ready ``NetskopeClient``.
+
+The hook owns everything Airflow-specific: reading the connection, enforcing the host rules,
+fetching the token from the password or AWS Secrets Manager (and again after a 401, because a
+rotation invalidates the old token at once), and masking the token in task logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import orjson
+
+from netskope_provider.api.client import NetskopeClient
+from netskope_provider.api.host import check_tenant_host
+from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
+
+try:  # Airflow 3
+    from airflow.sdk import BaseHook
+    from airflow.sdk.log import mask_secret
+except ImportError:  # Airflow 2.11
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+
+_EXTRA_PREFIX = "extra__netskope__"
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+#: Connection extras passed straight to ``NetskopeClient`` (name -> type).
+_CLIENT_EXTRAS: dict[str, type] = {
+    "rate_limit_per_second": float,
+    "max_retries": int,
+    "lookback_seconds": int,
+    "settle_seconds": int,
+    "backoff_base_seconds": float,
+    "backoff_cap_seconds": float,
+    "max_wait_seconds": float,
+}
+_HOOK_EXTRAS = {
+    "allow_non_goskope_host",
+    "scheme",
+    "secret_arn",
+    "aws_conn_id",
+    "ca_bundle",
+    "proxies",
+    "connect_timeout",
+    "read_timeout",
+}
+
+
+class NetskopeHook(BaseHook):
+    """Connection to a Netskope tenant (REST API v2, RBAC v3 service-account token).
+
+    :param netskope_conn_id: Airflow connection of type ``netskope``: host = tenant host,
+        password = API token (or extra ``secret_arn`` + ``aws_conn_id`` for Secrets Manager).
+    :param client_options: override connection extras for the client (e.g. ``backoff_base_seconds``).
+    """
+
+    conn_name_attr = "netskope_conn_id"
+    default_conn_name = "netskope_default"
+    conn_type = "netskope"
+    hook_name = "Netskope"
+
+    def __init__(self, netskope_conn_id: str = default_conn_name, **client_options: Any) -> None:
+        super().__init__()
+        self.netskope_conn_id = netskope_conn_id
+        self.client_options = client_options
+
+    @cached_property
+    def extras(self) -> dict[str, Any]:
+        """Connection extras with the legacy ``extra__netskope__`` prefix removed."""
+        extras = {key.removeprefix(_EXTRA_PREFIX): value for key, value in self._connection().extra_dejson.items()}
+        unknown = sorted(set(extras) - _HOOK_EXTRAS - set(_CLIENT_EXTRAS))
+        if unknown:
+            self.log.warning("Ignoring unknown extras of connection %s: %s", self.netskope_conn_id, ", ".join(unknown))
+        return extras
+
+    def get_conn(self) -> NetskopeClient:
+        return self.get_client()
+
+    def get_client(self) -> NetskopeClient:
+        """The hook's client, built once: one session and one token read per hook."""
+        return self._client
+
+    @cached_property
+    def _client(self) -> NetskopeClient:
+        conn = self._connection()
+        extras = self.extras
+        scheme = str(extras.get("scheme") or "https").lower()
+        host = conn.host or ""
+        if conn.port and ":" not in host.rsplit("]", 1)[-1]:
+            host = f"{host}:{conn.port}"
+        host = check_tenant_host(
+            host, scheme=scheme, allow_non_goskope_host=_as_bool(extras.get("allow_non_goskope_host"), "allow_non_goskope_host")
+        )
+        options: dict[str, Any] = {name: _typed(extras[name], kind, name) for name, kind in _CLIENT_EXTRAS.items() if extras.get(name) is not None}
+        if extras.get("ca_bundle"):
+            options["verify"] = str(extras["ca_bundle"])
+        if extras.get("proxies") is not None:
+            options["proxies"] = _proxies(extras["proxies"])
+        if extras.get("connect_timeout") is not None or extras.get("read_timeout") is not None:
+            options["timeout"] = (
+                _typed(extras.get("connect_timeout", 10), float, "connect_timeout"),
+                _typed(extras.get("read_timeout", 120), float, "read_timeout"),
+            )
+        options.update(self.client_options)
+        return NetskopeClient(host, self._read_token, scheme=scheme, **options)
+
+    def iter_window_pages(self, log_type: str, start: int | datetime, end: int | datetime) -> Iterator[list[dict]]:
+        """Records inserted in ``[start, end)`` page by page (see ``NetskopeClient.iter_window_pages``)."""
+        return self.get_client().iter_window_pages(log_type, _epoch(start), _epoch(end))
+
+    def count_window(self, log_type: str, start: int | datetime, end: int | datetime) -> int | None:
+        return self.get_client().count_window(log_type, _epoch(start), _epoch(end))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One cheap real request; never raises (the UI shows the message)."""
+        try:
+            return True, self.get_client().probe()
+        except NetskopeError as exc:
+            return False, str(exc)
+        except Exception as exc:  # the UI must get a message, whatever failed
+            return False, f"{type(exc).__name__}: {exc}"
+
+    # ------------------------------------------------------------------ token
+
+    def _connection(self):
+        return self.get_connection(self.netskope_conn_id)
+
+    def _read_token(self, refresh: bool) -> str:
+        """Token from the connection password, else from Secrets Manager; re-read both on ``refresh``."""
+        conn = self._connection()
+        if refresh:
+            self.log.info("Re-reading the API token of connection %s after HTTP 401", self.netskope_conn_id)
+        if conn.password:
+            token = conn.password.strip()
+        elif self.extras.get("secret_arn"):
+            token = self._token_from_secret(str(self.extras["secret_arn"]), str(self.extras.get("aws_conn_id") or "aws_default"))
+        else:
+            raise NetskopeConfigError(
+                f"Connection {self.netskope_conn_id} has no API token: set its password to the service account's token, "
+                "or its extra secret_arn to a Secrets Manager secret holding it."
+            )
+        mask_secret(token)
+        return token
+
+    def _token_from_secret(self, secret_arn: str, aws_conn_id: str) -> str:
+        from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
+
+        try:
+            secret = SecretsManagerHook(aws_conn_id=aws_conn_id).get_secret(secret_arn)
+        except Exception as exc:
+            raise NetskopeConfigError(
+                f"Could not read the API token from Secrets Manager secret {secret_arn} with AWS connection "
+                f"{aws_conn_id} ({type(exc).__name__}); check the ARN and that the role may call "
+                "secretsmanager:GetSecretValue."
+            ) from None
+        if isinstance(secret, bytes):
+            secret = secret.decode("utf-8", "replace")
+        secret = secret.strip()
+        if secret.startswith("{"):
+            try:
+                token = orjson.loads(secret).get("api_token")
+            except orjson.JSONDecodeError:
+                token = None
+            if not isinstance(token, str) or not token.strip():
+                raise NetskopeConfigError(
+                    f"Secrets Manager secret {secret_arn} holds JSON without a string key 'api_token': store the token "
+                    'as {"api_token": "<token>"} or as the plain string.'
+                )
+            secret = token.strip()
+        return secret
+
+
+def _epoch(value: int | datetime) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"Window bound {value!r} has no time zone; pass an aware UTC datetime or epoch seconds.")
+        seconds = value.timestamp()
+        if seconds != int(seconds):
+            raise ValueError(f"Window bound {value.isoformat()} is not a whole second; the API filters in whole seconds.")
+        return int(seconds)
+    return value
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    raise NetskopeConfigError(f"Connection extra {name} must be true or false, got {value!r}.")
+
+
+def _typed(value: Any, kind: type, name: str) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise NetskopeConfigError(f"Connection extra {name} must be a {kind.__name__}, got {value!r}.") from None
+
+
+def _proxies(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        value = {"https": value, "http": value}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise NetskopeConfigError(
+            'Connection extra proxies must be a proxy URL or a mapping like {"https": "http://proxy:3128"}.'
+        )
+    return value
