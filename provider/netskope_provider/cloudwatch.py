@@ -1,0 +1,577 @@
+"""Deliver OCSF lines to CloudWatch Logs: batching, ordering, rejected events, idempotent reruns.
+
+Pure module (no Airflow import): callers pass a boto3 ``logs`` client, e.g. ``AwsLogsHook().conn``.
+CloudWatch's ``PutLogEvents`` has strict batch rules, refuses events outside [now - 14 d (or the
+group's retention), now + 2 h] *inside a successful call*, and has no idempotency key. This module
+turns a stream of ``(timestamp_ms, message)`` pairs into valid, parallel puts so that every event
+ends up delivered, already present, or rejected with a reason — never silently lost — and a rerun
+of the same window leaves exactly one copy of each event. ``docs/delivery.md`` explains the rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from array import array
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from hashlib import blake2b
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+log = logging.getLogger(__name__)
+
+#: PutLogEvents limits (AWS service model): batch bytes count each message's UTF-8 bytes + 26.
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+MAX_BATCH_EVENTS = 10_000
+#: A batch must span less than 24 h (first to last timestamp).
+MAX_BATCH_SPAN_MS = 24 * 3600 * 1000
+#: Largest message that fits the 1 MB event limit (and a batch of its own) after the overhead.
+MAX_EVENT_BYTES = MAX_BATCH_BYTES - EVENT_OVERHEAD_BYTES
+#: CloudWatch pipelines' post-processing limit (256 KB), for callers who want to stay under it.
+PIPELINE_EVENT_BYTES = 262_144 - EVENT_OVERHEAD_BYTES
+
+#: What CloudWatch accepts, and the margins kept so a long delivery does not drift outside it.
+MAX_AGE_MS = 14 * 86_400_000
+MAX_FUTURE_MS = 2 * 3_600_000
+AGE_MARGIN_MS = 3_600_000
+FUTURE_MARGIN_MS = 600_000
+
+#: Values PutRetentionPolicy accepts.
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)
+
+TIMESTAMP_POLICIES = ("ingest_time", "reject", "fail")
+OVERSIZE_POLICIES = ("reject", "fail")
+
+#: Sort-and-batch unit: bounds memory for any window size while keeping batches full.
+CHUNK_EVENTS = 50_000
+CHUNK_BYTES = 8 * 1024 * 1024
+
+THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException",
+                            "RequestLimitExceeded", "ServiceUnavailableException"})
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation",
+                          "UnrecognizedClientException", "InvalidSignatureException",
+                          "ExpiredTokenException"})
+THROTTLE_RETRIES = 8
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 10.0
+#: Re-send rounds for events CloudWatch refused inside a successful call.
+RESEND_ROUNDS = 3
+
+#: One staged event: (timestamp ms to send, message text, UTF-8 byte length, timestamp as given).
+Staged = tuple[int, str, int, int]
+OnRejected = Callable[[int, bytes, str], None]
+
+
+class CloudWatchDeliveryError(Exception):
+    """Delivery to CloudWatch Logs could not complete; the message says what to do."""
+
+
+class CloudWatchPermissionError(CloudWatchDeliveryError):
+    """The AWS identity lacks an IAM permission; ``permission`` names it (e.g. ``logs:PutLogEvents``)."""
+
+    def __init__(self, message: str, *, permission: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class CloudWatchEventRejectedError(CloudWatchDeliveryError):
+    """An event broke a policy set to ``fail`` (timestamp out of range, oversized, malformed)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class DeliveryReport:
+    """Counts for one delivery; ``events == delivered + already_present + rejected`` always holds.
+
+    ``restamped`` is the part of ``delivered`` written with the delivery time as timestamp;
+    ``bytes`` counts delivered message bytes (without the 26-byte overhead); ``batches`` the
+    batches built, ``puts`` the successful PutLogEvents calls, ``throttled`` the throttled calls
+    that were retried.
+    """
+
+    events: int = 0
+    delivered: int = 0
+    already_present: int = 0
+    restamped: int = 0
+    rejected: int = 0
+    bytes: int = 0
+    batches: int = 0
+    puts: int = 0
+    throttled: int = 0
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy, small enough for an XCom manifest."""
+        return asdict(self)
+
+
+def stream_name(log_type: str, start: int, end: int, prefix: str = "netskope") -> str:
+    """The one log stream of a log type's window ``[start, end)`` (epoch seconds).
+
+    Deterministic so that a rerun of the window finds what an earlier attempt wrote.
+    """
+    if end <= start:
+        raise ValueError(f"window end {end} must be after its start {start} (epoch seconds)")
+    for label, part in (("prefix", prefix), ("log_type", log_type)):
+        if not part or ":" in part or "*" in part:
+            raise ValueError(f"{label} {part!r} must be non-empty without ':' or '*' (CloudWatch stream name rules)")
+    name = f"{prefix}/{log_type}/{_compact_utc(start)}-{_compact_utc(end)}"
+    if len(name) > 512:
+        raise ValueError(f"stream name {name[:60]!r}... is longer than 512 characters: shorten the prefix")
+    return name
+
+
+def ensure_log_group(logs_client: Any, log_group: str, *, retention_days: int | None = None,
+                     kms_key_id: str | None = None) -> None:
+    """Create the log group when missing; apply ``retention_days`` when given (idempotent).
+
+    An existing group is left as it is apart from the retention, so the operator's setting wins.
+    """
+    _check_group_name(log_group)
+    if retention_days is not None and retention_days not in RETENTION_DAYS:
+        raise ValueError(f"retention_days={retention_days} is not a CloudWatch retention; use one of {RETENTION_DAYS}")
+    create_args = {"logGroupName": log_group}
+    if kms_key_id:
+        create_args["kmsKeyId"] = kms_key_id
+    try:
+        _call(logs_client.create_log_group, "logs:CreateLogGroup", log_group, **create_args)
+        log.info("Created CloudWatch log group %s", log_group)
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+    if retention_days is not None:
+        _call(logs_client.put_retention_policy, "logs:PutRetentionPolicy", log_group,
+              logGroupName=log_group, retentionInDays=retention_days)
+
+
+def read_stream(logs_client: Any, log_group: str, log_stream: str) -> Iterator[tuple[int, str]]:
+    """Every event of a stream, oldest first, following ``nextForwardToken`` to the end."""
+    token: str | None = None
+    while True:
+        args: dict[str, Any] = {"logGroupName": log_group, "logStreamName": log_stream,
+                                "startFromHead": True, "limit": 10_000}
+        if token:
+            args["nextToken"] = token
+        page = _call(logs_client.get_log_events, "logs:GetLogEvents", log_group, **args)
+        for event in page.get("events", ()):
+            yield event["timestamp"], event["message"]
+        next_token = page.get("nextForwardToken")
+        if not next_token or next_token == token:
+            return
+        token = next_token
+
+
+def plan_batches(staged: Sequence[Staged]) -> Iterator[list[Staged]]:
+    """Cut events *sorted by timestamp* into batches PutLogEvents accepts.
+
+    A batch closes before it would exceed 10,000 events, 1,048,576 bytes (26 bytes overhead
+    per event) or a 24 h span. Events must already fit alone (see ``MAX_EVENT_BYTES``).
+    """
+    batch: list[Staged] = []
+    size = 0
+    first_ts = 0
+    for event in staged:
+        cost = event[2] + EVENT_OVERHEAD_BYTES
+        if batch and (len(batch) == MAX_BATCH_EVENTS or size + cost > MAX_BATCH_BYTES
+                      or event[0] - first_ts >= MAX_BATCH_SPAN_MS):
+            yield batch
+            batch = []
+            size = 0
+        if not batch:
+            first_ts = event[0]
+        batch.append(event)
+        size += cost
+    if batch:
+        yield batch
+
+
+def message_digest(message: bytes) -> int:
+    """8-byte content digest used to recognise messages a stream already holds."""
+    return int.from_bytes(blake2b(message, digest_size=8).digest(), "little", signed=True)
+
+
+class PresentMessages:
+    """Multiset of message digests already in the stream, in ~9 bytes per event.
+
+    A sorted ``array`` plus a "used" flag per slot instead of a dict, so reading back a
+    1,000,000-event stream costs ~9 MB rather than ~100 MB.
+    """
+
+    def __init__(self, messages: Iterable[str]) -> None:
+        self._digests = array("q", sorted(message_digest(m.encode()) for m in messages))
+        self._used = bytearray(len(self._digests))
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def take(self, digest: int) -> bool:
+        """Consume one unused copy of ``digest``; False when none is left (the event is missing)."""
+        digests, used = self._digests, self._used
+        index = bisect_left(digests, digest)
+        while index < len(digests) and digests[index] == digest:
+            if not used[index]:
+                used[index] = 1
+                return True
+            index += 1
+        return False
+
+
+def deliver(events: Iterable[tuple[int, bytes]], logs_client: Any, log_group: str, log_stream: str, *,
+            timestamp_policy: str = "ingest_time", oversize_policy: str = "reject", max_workers: int = 4,
+            now_ms: int | None = None, on_rejected: OnRejected | None = None,
+            max_event_bytes: int = MAX_EVENT_BYTES, retention_days: int | None = None) -> DeliveryReport:
+    """Put ``events`` (any order, streamed) into ``log_group``/``log_stream`` exactly once.
+
+    The stream is created when missing; when it exists, its messages are read back and only
+    the missing ones are sent. ``timestamp_policy`` decides events CloudWatch would refuse for
+    their timestamp: ``ingest_time`` stamps them with the delivery time (the message keeps the
+    true time), ``reject`` hands them to ``on_rejected`` with a reason, ``fail`` raises.
+    ``oversize_policy`` (``reject``/``fail``) does the same for messages over
+    ``max_event_bytes``. ``retention_days`` is the group's retention; None looks it up.
+    ``now_ms`` fixes the delivery clock (tests). ``logs_client`` may be any object with
+    ``put_log_events`` (a benchmark sink); stream handling is skipped when it lacks the calls.
+    """
+    if timestamp_policy not in TIMESTAMP_POLICIES:
+        raise ValueError(f"timestamp_policy={timestamp_policy!r}: use one of {TIMESTAMP_POLICIES}")
+    if oversize_policy not in OVERSIZE_POLICIES:
+        raise ValueError(f"oversize_policy={oversize_policy!r}: use one of {OVERSIZE_POLICIES}")
+    if not 0 < max_event_bytes <= MAX_EVENT_BYTES:
+        raise ValueError(f"max_event_bytes={max_event_bytes} must be in 1..{MAX_EVENT_BYTES}")
+    if max_workers < 1:
+        raise ValueError(f"max_workers={max_workers} must be at least 1")
+    if retention_days is None:
+        retention_days = _group_retention_days(logs_client, log_group)
+    present = _open_stream(logs_client, log_group, log_stream)
+    delivery = _Delivery(logs_client, log_group, log_stream, timestamp_policy, oversize_policy,
+                         on_rejected, max_event_bytes, retention_days, max_workers)
+    delivery.run(events, present, time.time_ns() // 1_000_000 if now_ms is None else now_ms)
+    return delivery.report
+
+
+def accepted_range(now_ms: int, retention_days: int | None) -> tuple[int, int]:
+    """Timestamps [oldest, newest] CloudWatch accepts at ``now_ms``, less the safety margins."""
+    oldest, newest = _server_range(now_ms, retention_days)
+    return oldest + AGE_MARGIN_MS, newest - FUTURE_MARGIN_MS
+
+
+@dataclass
+class _PutOutcome:
+    delivered: int = 0
+    restamped: int = 0
+    bytes: int = 0
+    puts: int = 0
+    throttled: int = 0
+    #: Events CloudWatch refused inside a successful call, with the refusal reason.
+    bounced: list[tuple[Staged, str]] = field(default_factory=list)
+
+    def count_throttle(self) -> None:
+        self.throttled += 1
+
+
+class _Delivery:
+    """One run of ``deliver``: stages, batches, puts in parallel, and settles every event."""
+
+    def __init__(self, client: Any, log_group: str, log_stream: str, timestamp_policy: str,
+                 oversize_policy: str, on_rejected: OnRejected | None, max_event_bytes: int,
+                 retention_days: int | None, max_workers: int) -> None:
+        self.client = client
+        self.log_group = log_group
+        self.log_stream = log_stream
+        self.timestamp_policy = timestamp_policy
+        self.oversize_policy = oversize_policy
+        self.on_rejected = on_rejected
+        self.max_event_bytes = max_event_bytes
+        self.retention_days = retention_days
+        self.max_workers = max_workers
+        self.report = DeliveryReport()
+
+    def run(self, events: Iterable[tuple[int, bytes]], present: PresentMessages | None, now_ms: int) -> None:
+        oldest, newest = accepted_range(now_ms, self.retention_days)
+        max_bytes = self.max_event_bytes
+        ingest_time = self.timestamp_policy == "ingest_time"
+        report = self.report
+        chunk: list[Staged] = []
+        chunk_bytes = 0
+        bounced: list[tuple[Staged, str]] = []
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="cloudwatch-put") as pool:
+            inflight: deque[Future[_PutOutcome]] = deque()
+            for ts, message in events:
+                report.events += 1
+                if type(message) is bytes:
+                    size = len(message)
+                    try:
+                        text = message.decode()
+                    except UnicodeDecodeError:
+                        self._reject(ts, message, "message is not valid UTF-8", "malformed")
+                        continue
+                else:
+                    text = message
+                    size = len(text) if text.isascii() else len(text.encode())
+                if not 0 < size <= max_bytes:
+                    self._reject_size(ts, message, size)
+                    continue
+                if type(ts) is not int:
+                    self._reject(ts, message, "timestamp is not an integer of epoch milliseconds", "malformed")
+                    continue
+                if present and present.take(message_digest(_as_bytes(message))):
+                    report.already_present += 1
+                    continue
+                send_ts = ts
+                if not oldest <= ts <= newest:
+                    if not ingest_time:
+                        self._reject_time(ts, message, oldest, newest)
+                        continue
+                    send_ts = now_ms
+                chunk.append((send_ts, text, size, ts))
+                chunk_bytes += size
+                if len(chunk) >= CHUNK_EVENTS or chunk_bytes >= CHUNK_BYTES:
+                    self._submit(pool, inflight, chunk, bounced)
+                    chunk = []
+                    chunk_bytes = 0
+            self._submit(pool, inflight, chunk, bounced)
+            while inflight:
+                self._settle(inflight.popleft(), bounced)
+            for _ in range(RESEND_ROUNDS):
+                if not bounced:
+                    break
+                retry = self._requeue(bounced)
+                bounced = []
+                self._submit(pool, inflight, retry, bounced)
+                while inflight:
+                    self._settle(inflight.popleft(), bounced)
+        if bounced:
+            raise CloudWatchDeliveryError(
+                f"CloudWatch Logs kept refusing {len(bounced)} events of {self.log_group}/{self.log_stream} "
+                f"after {RESEND_ROUNDS} re-sends (last reason: {bounced[-1][1]}); check the clock of this "
+                "machine and the log group's retention, then rerun the delivery (delivered events are not duplicated)")
+
+    def _submit(self, pool: ThreadPoolExecutor, inflight: deque[Future[_PutOutcome]], staged: list[Staged],
+                bounced: list[tuple[Staged, str]]) -> None:
+        """Sort a chunk, cut it into batches and start their puts, keeping few puts in flight."""
+        staged.sort(key=_timestamp)
+        for batch in plan_batches(staged):
+            self.report.batches += 1
+            if len(inflight) >= 2 * self.max_workers:
+                self._settle(inflight.popleft(), bounced)
+            inflight.append(pool.submit(self._put, batch))
+
+    def _settle(self, future: Future[_PutOutcome], bounced: list[tuple[Staged, str]]) -> None:
+        outcome = future.result()
+        report = self.report
+        report.delivered += outcome.delivered
+        report.restamped += outcome.restamped
+        report.bytes += outcome.bytes
+        report.puts += outcome.puts
+        report.throttled += outcome.throttled
+        bounced.extend(outcome.bounced)
+
+    def _put(self, batch: list[Staged]) -> _PutOutcome:
+        """One PutLogEvents call (throttling retried); events CloudWatch refused come back as bounced."""
+        outcome = _PutOutcome()
+        response = _call(self.client.put_log_events, "logs:PutLogEvents", self.log_group,
+                         on_throttle=outcome.count_throttle, logGroupName=self.log_group,
+                         logStreamName=self.log_stream,
+                         logEvents=[{"timestamp": event[0], "message": event[1]} for event in batch])
+        outcome.puts = 1
+        refused = _refused_positions((response or {}).get("rejectedLogEventsInfo") or {}, batch,
+                                     time.time_ns() // 1_000_000, self.retention_days)
+        accepted = [event for index, event in enumerate(batch) if index not in refused] if refused else batch
+        outcome.bounced = [(batch[index], reason) for index, reason in refused.items()]
+        outcome.delivered = len(accepted)
+        outcome.restamped = sum(1 for event in accepted if event[0] != event[3])
+        outcome.bytes = sum(event[2] for event in accepted)
+        return outcome
+
+    def _requeue(self, bounced: list[tuple[Staged, str]]) -> list[Staged]:
+        """Apply the timestamp policy to events CloudWatch refused; return those to send again."""
+        now_ms = time.time_ns() // 1_000_000
+        retry: list[Staged] = []
+        for (ts, text, size, given_ts), reason in bounced:
+            log.warning("CloudWatch Logs refused an event of %s/%s (%s)", self.log_group, self.log_stream, reason)
+            if self.timestamp_policy == "fail":
+                raise CloudWatchEventRejectedError(
+                    f"CloudWatch Logs refused an event with timestamp {_iso_ms(ts)} of {self.log_group}/"
+                    f"{self.log_stream} ({reason}); use timestamp_policy='ingest_time' to deliver it stamped "
+                    "with the delivery time, or 'reject' to count it as rejected", reason=reason)
+            if self.timestamp_policy == "reject":
+                self._count_rejected(given_ts, text.encode(), f"CloudWatch refused it: {reason}", "timestamp")
+                continue
+            retry.append((now_ms, text, size, given_ts))
+        return retry
+
+    def _reject_size(self, ts: int, message: bytes | str, size: int) -> None:
+        if size == 0:
+            self._reject(ts, message, "message is empty (CloudWatch needs at least 1 byte)", "malformed")
+            return
+        reason = f"message has {size} bytes, over the {self.max_event_bytes}-byte event limit"
+        if self.oversize_policy == "fail":
+            raise CloudWatchEventRejectedError(
+                f"an event of {self.log_group}/{self.log_stream} with timestamp {_iso_ms(ts)}: {reason}; use "
+                "oversize_policy='reject' to count such events as rejected and deliver the rest", reason=reason)
+        self._count_rejected(ts, _as_bytes(message), reason, "oversize")
+
+    def _reject_time(self, ts: int, message: bytes | str, oldest: int, newest: int) -> None:
+        reason = (f"timestamp {_iso_ms(ts)} is outside what CloudWatch Logs accepts now "
+                  f"({_iso_ms(oldest)} .. {_iso_ms(newest)})")
+        if self.timestamp_policy == "fail":
+            raise CloudWatchEventRejectedError(
+                f"an event of {self.log_group}/{self.log_stream}: {reason}; use timestamp_policy='ingest_time' "
+                "to deliver it stamped with the delivery time (the message keeps the true time), or "
+                "'reject' to count it as rejected", reason=reason)
+        self._count_rejected(ts, _as_bytes(message), reason, "timestamp")
+
+    def _reject(self, ts: Any, message: bytes | str, reason: str, kind: str) -> None:
+        """Malformed input cannot be delivered under any policy: reject it with its reason."""
+        self._count_rejected(ts, _as_bytes(message), reason, kind)
+
+    def _count_rejected(self, ts: Any, message: bytes, reason: str, kind: str) -> None:
+        report = self.report
+        report.rejected += 1
+        report.rejected_reasons[kind] = report.rejected_reasons.get(kind, 0) + 1
+        if self.on_rejected is not None:
+            self.on_rejected(ts, message, reason)
+
+
+def _refused_positions(info: dict[str, int], batch: Sequence[Staged], server_now_ms: int,
+                       retention_days: int | None) -> dict[int, str]:
+    """Which events of a sorted batch CloudWatch refused, from ``rejectedLogEventsInfo``.
+
+    AWS documents ``tooOld``/``expired`` end indexes as exclusive and ``tooNew`` start as
+    inclusive; moto reports the index of the *last* refused event for both. Refused events form
+    a prefix (old) and a suffix (new), so the index marks a sure part and the server's clock
+    decides the events next to it. Both readings then settle every event.
+    """
+    if not info:
+        return {}
+    oldest, newest = _server_range(server_now_ms, retention_days)
+    refused: dict[int, str] = {}
+    count = len(batch)
+    for key, reason in (("expiredLogEventEndIndex", "older than the log group's retention"),
+                        ("tooOldLogEventEndIndex", "older than CloudWatch accepts")):
+        end = info.get(key)
+        if end is None:
+            continue
+        end = min(max(end, 0), count)
+        for index in range(end):
+            refused.setdefault(index, reason)
+        while end < count and batch[end][0] < oldest:
+            refused.setdefault(end, reason)
+            end += 1
+    start = info.get("tooNewLogEventStartIndex")
+    if start is not None:
+        start = min(max(start, 0), count)
+        for index in range(start, count):
+            refused.setdefault(index, "newer than CloudWatch accepts")
+        while start > 0 and batch[start - 1][0] > newest:
+            start -= 1
+            refused.setdefault(start, "newer than CloudWatch accepts")
+    return refused
+
+
+def _server_range(now_ms: int, retention_days: int | None) -> tuple[int, int]:
+    max_age = MAX_AGE_MS if retention_days is None else min(MAX_AGE_MS, retention_days * 86_400_000)
+    return now_ms - max_age, now_ms + MAX_FUTURE_MS
+
+
+def _open_stream(client: Any, log_group: str, log_stream: str) -> PresentMessages | None:
+    """Create the stream; when it already exists, read back what it holds (a rerun)."""
+    if not hasattr(client, "create_log_stream"):
+        return None
+    try:
+        _call(client.create_log_stream, "logs:CreateLogStream", log_group,
+              logGroupName=log_group, logStreamName=log_stream)
+        return None
+    except ClientError as exc:
+        code = _error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise CloudWatchDeliveryError(
+                f"CloudWatch log group {log_group!r} does not exist: create it (ensure_log_group, which needs "
+                "logs:CreateLogGroup) or fix the group name") from exc
+        if code != "ResourceAlreadyExistsException":
+            raise
+    present = PresentMessages(message for _, message in read_stream(client, log_group, log_stream))
+    log.info("Log stream %s/%s exists with %d events: sending only the missing ones",
+             log_group, log_stream, len(present))
+    return present or None
+
+
+def _group_retention_days(client: Any, log_group: str) -> int | None:
+    """The group's retention, or None (never expire, or not readable without logs:DescribeLogGroups)."""
+    if not hasattr(client, "describe_log_groups"):
+        return None
+    try:
+        page = client.describe_log_groups(logGroupNamePrefix=log_group, limit=50)
+    except ClientError as exc:
+        log.warning("Cannot read the retention of %s (%s); assuming 14 days. Grant logs:DescribeLogGroups "
+                    "so events older than the retention are handled before sending", log_group, _error_code(exc))
+        return None
+    for group in page.get("logGroups", ()):
+        if group.get("logGroupName") == log_group:
+            return group.get("retentionInDays")
+    return None
+
+
+def _call(operation: Callable[..., Any], permission: str, log_group: str, *,
+          on_throttle: Callable[[], None] | None = None, **kwargs: Any) -> Any:
+    """Call a logs API, retrying throttling with capped, jittered backoff; explain denials."""
+    attempt = 0
+    while True:
+        try:
+            return operation(**kwargs)
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in DENIED_CODES:
+                raise CloudWatchPermissionError(
+                    f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
+                    f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"
+                    f"{log_group}:* (see docs/delivery.md for the full list)", permission=permission) from exc
+            if code not in THROTTLE_CODES or attempt == THROTTLE_RETRIES:
+                raise
+        if on_throttle is not None:
+            on_throttle()
+        delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+        log.info("%s throttled; retry %d in %.2f s", permission, attempt + 1, delay)
+        time.sleep(delay)
+        attempt += 1
+
+
+def _error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _check_group_name(log_group: str) -> None:
+    if not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", log_group) or log_group.startswith("aws/"):
+        raise ValueError(f"log group name {log_group!r} is invalid: use 1-512 of [A-Za-z0-9._-/#], "
+                         "not starting with 'aws/' (e.g. /netskope/ocsf/application)")
+
+
+def _as_bytes(message: bytes | str) -> bytes:
+    return message if type(message) is bytes else str(message).encode()
+
+
+def _timestamp(event: Staged) -> int:
+    return event[0]
+
+
+def _compact_utc(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    try:
+        return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch_ms} ms"
