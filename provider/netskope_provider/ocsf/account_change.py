@@ -16,7 +16,7 @@ from netskope_provider.ocsf.common import (
     admin_audit_fields,
     base_event,
     finalize,
-    normalise,
+    routing_key,
     severity_id_from,
     text,
 )
@@ -55,7 +55,7 @@ ACTIVITIES: dict[str, int] = {
     "Edit admin record": 99,
     "Updated admin settings": 99,
 }
-_ACTIVITIES = {normalise(value): activity for value, activity in ACTIVITIES.items()}
+_ACTIVITIES = {routing_key(value): activity for value, activity in ACTIVITIES.items()}
 
 ENUMS: dict[str, dict[str, int]] = {
     "activity_id (from audit_log_event)": ACTIVITIES,
@@ -75,7 +75,7 @@ _TARGET_TYPES = frozenset({"admin", "user", "users", "admins"})
 def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """OCSF Account Change event for an admin-account audit record (see module docstring)."""
     source_text = text(record.get("audit_log_event")) or ""
-    key = normalise(source_text)
+    key = routing_key(source_text)
     activity_id = _ACTIVITIES.get(key, 99)
     event = base_event(
         record,
@@ -96,7 +96,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
             target["email_addr"] = names[-1]
         event["user"] = target
         event.setdefault("observables", []).append({"name": "user.name", "type_id": 4, "value": names[-1]})
-    elif "netskope support" in key:
+    elif "netskopesupport" in key:
         event["user"] = {"name": "Netskope Support", "type_id": 2, "type": "Admin"}
     elif "actor" in event:
         event["user"] = dict(event["actor"]["user"])

@@ -30,7 +30,7 @@ from netskope_provider.ocsf.common import (
     http_request,
     location,
     location_fields,
-    normalise,
+    routing_key,
     observables,
     prefixed,
     security_control,
@@ -61,7 +61,7 @@ ACTIVITIES: dict[str, tuple[int, int | None]] = {
     "SSO Login Failed by Netskope Support": (1, 2),
     "Admin logged out because of successive login failures": (2, 1),
 }
-_ACTIVITIES = {normalise(value): outcome for value, outcome in ACTIVITIES.items()}
+_ACTIVITIES = {routing_key(value): outcome for value, outcome in ACTIVITIES.items()}
 
 ENUMS: dict[str, dict[str, int]] = {
     "activity_id (from activity / audit_log_event)": {
@@ -107,11 +107,11 @@ _CONSUMED = frozenset(MAPPED_FIELDS)
 
 
 def _outcome(value: str) -> tuple[int, int | None]:
-    key = normalise(value)
+    key = routing_key(value)
     known = _ACTIVITIES.get(key)
     if known is not None:
         return known
-    activity = 2 if ("logout" in key or "logged out" in key or "log out" in key) else 1
+    activity = 2 if ("logout" in key or "loggedout" in key) else 1
     status = 2 if "fail" in key else 1 if "success" in key else None
     return activity, status
 
@@ -139,7 +139,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         if data_type == "reason" and details:
             event["status_detail"] = details[0]
         event["service"] = {"name": ADMIN_CONSOLE}
-        if normalise(source_text).startswith("sso"):
+        if routing_key(source_text).startswith("sso"):
             event["auth_protocol_id"], event["auth_protocol"] = 5, "SAML"
     else:
         _application(record, event, profiles)

@@ -103,6 +103,15 @@ def normalise(value: object) -> str:
     return " ".join(value.split()).casefold()  # type: ignore[union-attr]
 
 
+def routing_key(value: object) -> str:
+    """The key the spec's value lists are matched on: ``normalise`` with the spaces dropped too.
+
+    Real tenants write ``Compromised Credential`` and ``compromisedcredential``, ``Allow`` and
+    `` allow ``; all compare equal under this key ("" for non-strings).
+    """
+    return normalise(value).replace(" ", "")
+
+
 # --------------------------------------------------------------------------- enums
 
 SEVERITY_CAPTIONS: dict[int, str] = {

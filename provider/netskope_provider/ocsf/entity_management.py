@@ -16,7 +16,7 @@ from netskope_provider.ocsf.common import (
     admin_audit_fields,
     base_event,
     finalize,
-    normalise,
+    routing_key,
     present,
     severity_id_from,
     text,
@@ -64,7 +64,7 @@ EVENTS: dict[str, tuple[int, int, str]] = {
     "Next Gen CASB API retroscan stopped": (11, 99, "Next Gen CASB API Retroscan"),
     "Next Gen CASB API retroscan paused": (12, 99, "Next Gen CASB API Retroscan"),
 }
-_EVENTS = {normalise(value): outcome for value, outcome in EVENTS.items()}
+_EVENTS = {routing_key(value): outcome for value, outcome in EVENTS.items()}
 
 ENUMS: dict[str, dict[str, int]] = {
     "activity_id (from audit_log_event)": {value: activity for value, (activity, _, _) in EVENTS.items()},
@@ -84,7 +84,7 @@ _STRUCTURED = frozenset({"supporting_data"})
 def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """OCSF Entity Management event for a configuration-change audit record (see module docstring)."""
     source_text = text(record.get("audit_log_event")) or ""
-    activity_id, type_id, entity_type = _EVENTS.get(normalise(source_text), (99, 99, source_text or "Unknown"))
+    activity_id, type_id, entity_type = _EVENTS.get(routing_key(source_text), (99, 99, source_text or "Unknown"))
     event = base_event(
         record,
         log_type,

@@ -1,7 +1,7 @@
 """Which OCSF class (if any) a Netskope record maps to, following the user's spec lists.
 
-Values are compared after ``normalise`` (casefold, inner whitespace collapsed, ends trimmed), so
-``Allow``/``allow``/`` allow `` and ``Malware``/``malware`` are the same value. The record's own
+Values are compared by ``common.routing_key``: casefolded with every space dropped, so ``Allow``/``allow``/`` allow ``, ``Malware``/``malware`` and
+``Compromised Credential``/``compromisedcredential`` (both seen from real tenants) are the same value. The record's own
 ``record_type`` decides its kind; when it is missing, the log type it was pulled from stands in
 (``endpoint`` → ``epdlp``, every other log type → its own name).
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from netskope_provider.ocsf.common import normalise
+from netskope_provider.ocsf.common import routing_key
 
 AUTHENTICATION = 3002
 ENTITY_MANAGEMENT = 3004
@@ -169,7 +169,7 @@ LOG_TYPE_KINDS: dict[str, str] = {
 
 
 def _keys(values: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(normalise(value) for value in values)
+    return frozenset(routing_key(value) for value in values)
 
 
 _APP_AUTH = _keys(APPLICATION_AUTHENTICATION_ACTIVITIES)
@@ -193,7 +193,7 @@ def _flag(value: object) -> str:
         return "no"
     if value == 1 or value == 0:
         return "yes" if value else "no"
-    key = normalise(value)
+    key = routing_key(value)
     if key in _TRUE:
         return "yes"
     if key in _FALSE:
@@ -203,8 +203,8 @@ def _flag(value: object) -> str:
 
 def record_kind(record: Mapping[str, Any], log_type: str) -> str:
     """The record's normalised ``record_type``, or the one its log type implies when it has none."""
-    kind = normalise(record.get("record_type"))
-    return kind or LOG_TYPE_KINDS.get(normalise(log_type), "")
+    kind = routing_key(record.get("record_type"))
+    return kind or LOG_TYPE_KINDS.get(routing_key(log_type), "")
 
 
 def classify(record: Mapping[str, Any], log_type: str) -> int | None:
@@ -213,29 +213,29 @@ def classify(record: Mapping[str, Any], log_type: str) -> int | None:
     if kind == "infrastructure":
         return DEVICE_INVENTORY_INFO
     get = record.get
-    alert_type = normalise(get("alert_type"))
+    alert_type = routing_key(get("alert_type"))
     if kind == "alert" and alert_type == "dlp":
         return DATA_SECURITY_FINDING
     if kind == "incident":
         return DATA_SECURITY_FINDING
-    if kind == "epdlp" and normalise(get("type")) == "endpoint":
+    if kind == "epdlp" and routing_key(get("type")) == "endpoint":
         return DATA_SECURITY_FINDING
     alert = _flag(get("alert"))
     if alert == "yes" and alert_type in _DETECTION_TYPES:
         return DETECTION_FINDING
     if kind == "audit":
-        return _AUDIT_CLASSES.get(normalise(get("audit_log_event")))
+        return _AUDIT_CLASSES.get(routing_key(get("audit_log_event")))
     if kind == "application":
-        activity = normalise(get("activity"))
+        activity = routing_key(get("activity"))
         if activity in _APP_AUTH or "login" in activity:
             return AUTHENTICATION
         if activity in _FILE_HOSTING and alert in ("no", ""):
             return FILE_HOSTING_ACTIVITY
         return None
     if kind == "network":
-        return NETWORK_ACTIVITY if normalise(get("action")) in _NETWORK_ACTIONS else None
+        return NETWORK_ACTIVITY if routing_key(get("action")) in _NETWORK_ACTIONS else None
     if kind == "connection":
         return NETWORK_ACTIVITY
-    if kind == "page" and normalise(get("type")) in ("connection", ""):
+    if kind == "page" and routing_key(get("type")) in ("connection", ""):
         return NETWORK_ACTIVITY
     return None
