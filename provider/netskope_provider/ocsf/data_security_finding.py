@@ -1,0 +1,249 @@
+"""Data Security Finding (2006): DLP alerts, DLP incidents and endpoint DLP (``epdlp``) records.
+
+Each record is a new finding (activity 1 Create) identified by its DLP incident id. The DLP
+profile is ``data_security.policy``; the matched rule is the finding's analytic (type 1 Rule),
+further rules of an incident are ``related_analytics``. Incidents nest their matches in
+``dlp_match_info[]``: the first match supplies the profile, policy and action when the record has
+none of its own, the highest rule severity is the finding's severity, and the whole list is also
+kept under ``unmapped`` because OCSF has no place for its per-identifier counts.
+
+Where the data was caught decides ``data_security``: endpoint DLP (``epdlp`` or
+``access_method`` Endpoint) is 1 Endpoint / 3 Data in-Use; API connectors scan stored data,
+8 Cloud Access Security Broker / 1 Data at-Rest; inline traffic is 2 Data in-Transit, seen by the
+CASB (cloud apps) or by the Secure Web Gateway (``traffic_type`` Web).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netskope_provider.ocsf.common import (
+    ACTIONS,
+    BASE_FIELDS,
+    FILE_FIELDS,
+    SECURITY_CONTROL_FIELDS,
+    MappingError,
+    base_event,
+    device,
+    endpoint_observables,
+    file,
+    finalize,
+    normalise,
+    observables,
+    prefixed,
+    security_control,
+    severity_id_from,
+    text,
+    user_observables,
+)
+from netskope_provider.ocsf.parts import (
+    ACTOR_USER_FIELDS,
+    DST_ENDPOINT_FIELDS,
+    HOST_DEVICE_FIELDS,
+    RESOURCE_FIELDS,
+    SRC_ENDPOINT_FIELDS,
+    actor,
+    dst_endpoint,
+    finding_status,
+    put,
+    resources,
+    src_endpoint,
+    unplaced,
+)
+
+CLASS_UID = 2006
+CLASS_NAME = "Data Security Finding"
+CATEGORY_UID = 2
+CATEGORY_NAME = "Findings"
+
+#: (detection_system_id, detection_system, data_lifecycle_state_id, data_lifecycle_state) per channel.
+ENDPOINT_CHANNEL = (1, "Endpoint", 3, "Data in-Use")
+API_CHANNEL = (8, "Cloud Access Security Broker", 1, "Data at-Rest")
+INLINE_CASB_CHANNEL = (8, "Cloud Access Security Broker", 2, "Data in-Transit")
+INLINE_WEB_CHANNEL = (5, "Secure Web Gateway", 2, "Data in-Transit")
+
+#: Normalised ``access_method`` values that mean a channel other than inline traffic.
+ACCESS_METHOD_CHANNELS: dict[str, tuple[int, str, int, str]] = {
+    "endpoint": ENDPOINT_CHANNEL,
+    "api connector": API_CHANNEL,
+    "api": API_CHANNEL,
+    "introspection": API_CHANNEL,
+}
+
+#: Rule severity order, to pick an incident's highest one.
+_SEVERITY_RANK: dict[int, int] = {0: 0, 99: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6}
+
+FINDING_FIELDS: dict[str, str] = {
+    "dlp_incident_id": "finding_info.uid",
+    "incident_id": "finding_info.uid",
+    "alert_name": "finding_info.title",
+    "alert_type": "finding_info.types",
+    "dlp_rule": "finding_info.analytic.name",
+    "dlp_match_info": "finding_info.analytic, finding_info.related_analytics, data_security.policy, policy, action_id"
+    " (first match; whole list also under unmapped)",
+}
+DATA_SECURITY_FIELDS: dict[str, str] = {
+    "dlp_profile": "data_security.policy.name",
+    "access_method": "data_security.detection_system_id, data_security.data_lifecycle_state_id",
+    "traffic_type": "data_security.detection_system_id",
+    "url": "data_security.src_url",
+}
+#: ``dlp_file`` names the file only when ``object`` is empty, so it is also always kept under unmapped.
+DLP_FILE_FIELDS: dict[str, str] = prefixed("file", FILE_FIELDS)
+
+MAPPED_FIELDS: dict[str, str] = {
+    **BASE_FIELDS,
+    **FINDING_FIELDS,
+    **DATA_SECURITY_FIELDS,
+    "dlp_rule_severity": "severity_id",
+    "severity": "severity_id",
+    "alert": "is_alert",
+    "status": "status_id",
+    "acked": "status_id",
+    **SECURITY_CONTROL_FIELDS,
+    "policy_name": "policy.name",
+    "policy_action": "action_id, disposition_id",
+    **DLP_FILE_FIELDS,
+    **SRC_ENDPOINT_FIELDS,
+    **DST_ENDPOINT_FIELDS,
+    **RESOURCE_FIELDS,
+    **ACTOR_USER_FIELDS,
+    **HOST_DEVICE_FIELDS,
+}
+_CONSUMED = frozenset(MAPPED_FIELDS)
+
+ENUMS: dict[str, dict[str, int]] = {
+    "data_security.detection_system_id (from access_method / traffic_type)": {
+        "endpoint (or record_type epdlp)": ENDPOINT_CHANNEL[0],
+        "api connector / introspection": API_CHANNEL[0],
+        "inline, traffic_type Web": INLINE_WEB_CHANNEL[0],
+        "inline, other traffic": INLINE_CASB_CHANNEL[0],
+    },
+    "data_security.data_lifecycle_state_id (from access_method)": {
+        "endpoint (or record_type epdlp)": ENDPOINT_CHANNEL[2],
+        "api connector / introspection": API_CHANNEL[2],
+        "inline": INLINE_CASB_CHANNEL[2],
+    },
+}
+
+
+def _channel(record: Mapping[str, Any]) -> tuple[int, str, int, str]:
+    if normalise(record.get("record_type")) == "epdlp" or normalise(record.get("type")) == "endpoint":
+        return ENDPOINT_CHANNEL
+    found = ACCESS_METHOD_CHANNELS.get(normalise(record.get("access_method")))
+    if found is not None:
+        return found
+    return INLINE_WEB_CHANNEL if normalise(record.get("traffic_type")) == "web" else INLINE_CASB_CHANNEL
+
+
+def _matches(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The incident's DLP matches that are objects (anything else stays only under unmapped)."""
+    matches = record.get("dlp_match_info")
+    if type(matches) is not list:
+        return []
+    return [match for match in matches if type(match) is dict]
+
+
+def _rules(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rule for match in matches if type(rules := match.get("dlp_rules")) is list for rule in rules if type(rule) is dict]
+
+
+def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+    """The Data Security Finding event for a DLP alert, DLP incident or endpoint DLP record."""
+    get = record.get
+    matches = _matches(record)
+    first = matches[0] if matches else {}
+    rules = _rules(matches)
+    rule_names = [name for rule in rules if (name := text(rule.get("dlp_rule_name"))) is not None]
+
+    uid = text(get("dlp_incident_id")) or text(get("incident_id")) or text(get("_id"))
+    if uid is None:
+        raise MappingError("DLP record has no 'dlp_incident_id', 'incident_id' or '_id' to identify the finding")
+
+    severity = text(get("dlp_rule_severity"))
+    if severity is None and rules:
+        severity = max(
+            (text(rule.get("dlp_rule_severity")) for rule in rules),
+            key=lambda word: _SEVERITY_RANK[severity_id_from(word)] if word else -1,
+        )
+    severity = severity or text(get("severity"))
+    event = base_event(
+        record,
+        log_type,
+        CLASS_UID,
+        CLASS_NAME,
+        CATEGORY_UID,
+        CATEGORY_NAME,
+        1,
+        "Create",
+        severity_id_from(severity),
+        severity=severity,
+    )
+    profiles: list[str] = []
+    missing: list[Mapping[str, str]] = []
+
+    rule = text(get("dlp_rule")) or (rule_names[0] if rule_names else None)
+    profile = text(get("dlp_profile")) or text(first.get("dlp_profile_name"))
+    info: dict[str, Any] = {
+        "uid": uid,
+        "title": text(get("alert_name")) or rule or profile or "DLP incident",
+        "types": [text(get("alert_type")) or "DLP"],
+    }
+    if rule is not None:
+        info["analytic"] = {"name": rule, "type_id": 1, "type": "Rule"}
+        others = [name for name in rule_names if name != rule]
+        if others:
+            info["related_analytics"] = [{"name": name, "type_id": 1, "type": "Rule"} for name in others]
+    event["finding_info"] = info
+
+    system_id, system, state_id, state = _channel(record)
+    data_security: dict[str, Any] = {
+        "detection_system_id": system_id,
+        "detection_system": system,
+        "data_lifecycle_state_id": state_id,
+        "data_lifecycle_state": state,
+    }
+    if profile is not None:
+        data_security["policy"] = {"name": profile}
+    src_url = text(get("url"))
+    if src_url is not None:
+        data_security["src_url"] = src_url
+    event["data_security"] = data_security
+    event["is_alert"] = normalise(get("alert")) != "no"
+    finding_status(event, record)
+
+    if security_control(event, record):
+        profiles.append("security_control")
+    if "action_id" not in event:
+        action = text(get("policy_action")) or text(first.get("dlp_action"))
+        if action is not None:
+            known = ACTIONS.get(normalise(action), (99, action, 99, action))
+            event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
+            profiles.append("security_control")
+    if "policy" not in event:
+        policy = text(get("policy_name")) or text(first.get("dlp_policy"))
+        if policy is not None:
+            event["policy"] = {"name": policy}
+            profiles.append("security_control")
+
+    carried = file(record) or file(record, "dlp_file")
+    put(event, "file", carried, record, DLP_FILE_FIELDS, missing)
+    source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
+    destination = put(event, "dst_endpoint", dst_endpoint(record), record, DST_ENDPOINT_FIELDS, missing)
+    put(event, "resources", resources(record), record, RESOURCE_FIELDS, missing)
+    acting = put(event, "actor", actor(record, with_app=False), record, ACTOR_USER_FIELDS, missing)
+    host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
+
+    found = observables(
+        (
+            *(user_observables("actor.user", acting.get("user")) if acting else ()),
+            *endpoint_observables("src_endpoint", source),
+            *endpoint_observables("dst_endpoint", destination),
+            *endpoint_observables("device", host),
+            ("file.name", "file_name", carried["name"] if carried else None),
+        )
+    )
+    if found:
+        event["observables"] = found
+    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)

@@ -1,0 +1,275 @@
+"""Detection Finding (2004): Netskope alerts of type Compromised Credential, Malsite, Malware, Policy, UBA, C2.
+
+Each alert is a new finding (activity 1 Create). ``finding_info.uid`` is the alert's ``alert_id``
+(else the record ``_id``); its analytic says how Netskope detected it (a policy rule, a malware
+fingerprint, a threat-intel tag, user behaviour, an IPS/C2 signature). The severity comes from the
+alert type's own field: ``severity_level`` (malsite), ``malware_severity`` (malware), ``risk_level``
+(UBA), else ``severity``. Where the traffic went and what was carried (URL, endpoints, file) are
+the finding's ``evidences``; the cloud app is its resource. ``acked`` gives the status (false → 1
+New, true → 4 Resolved).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netskope_provider.ocsf.common import (
+    BASE_FIELDS,
+    FILE_FIELDS,
+    HTTP_FIELDS,
+    SECURITY_CONTROL_FIELDS,
+    MappingError,
+    base_event,
+    device,
+    endpoint_observables,
+    file,
+    finalize,
+    http_request,
+    integer,
+    normalise,
+    observables,
+    prefixed,
+    security_control,
+    severity_id_from,
+    text,
+    user_observables,
+)
+from netskope_provider.ocsf.parts import (
+    ACTOR_USER_FIELDS,
+    DST_ENDPOINT_FIELDS,
+    HOST_DEVICE_FIELDS,
+    RESOURCE_FIELDS,
+    SRC_ENDPOINT_FIELDS,
+    actor,
+    dst_endpoint,
+    finding_status,
+    put,
+    resources,
+    src_endpoint,
+    unplaced,
+)
+
+CLASS_UID = 2004
+CLASS_NAME = "Detection Finding"
+CATEGORY_UID = 2
+CATEGORY_NAME = "Findings"
+
+#: Normalised ``alert_type`` → (analytic.type_id, analytic.type, field naming the analytic).
+ANALYTICS: dict[str, tuple[int, str, str | None]] = {
+    "compromised credential": (99, "Breach Intelligence", None),
+    "malsite": (6, "Tagging", None),
+    "malware": (5, "Fingerprinting", "detection_engine"),
+    "policy": (1, "Rule", "policy"),
+    "uba": (2, "Behavioral", "anomaly_type"),
+    "c2": (1, "Rule", "signature"),
+}
+
+#: ``malware_type`` words → OCSF malware classification_id (first match wins; "remote access" before "trojan").
+MALWARE_CLASSES: tuple[tuple[str, int], ...] = (
+    ("ransom", 10),
+    ("remote access", 11),
+    ("rat", 11),
+    ("trojan", 18),
+    ("virus", 19),
+    ("worm", 22),
+    ("adware", 1),
+    ("backdoor", 2),
+    ("bootkit", 4),
+    ("rootkit", 15),
+    ("bot", 3),
+    ("ddos", 5),
+    ("downloader", 6),
+    ("dropper", 7),
+    ("exploit", 8),
+    ("keylogger", 9),
+    ("rogue", 14),
+    ("screen", 16),
+    ("spyware", 17),
+    ("webshell", 20),
+    ("wiper", 21),
+    ("miner", 13),
+)
+
+#: UBA ``risk_level`` words → OCSF risk_level_id.
+RISK_LEVELS: dict[str, tuple[int, str]] = {
+    "info": (0, "Info"),
+    "informational": (0, "Info"),
+    "low": (1, "Low"),
+    "medium": (2, "Medium"),
+    "med": (2, "Medium"),
+    "high": (3, "High"),
+    "critical": (4, "Critical"),
+}
+
+FINDING_FIELDS: dict[str, str] = {
+    "alert_id": "finding_info.uid",
+    "alert_name": "finding_info.title",
+    "alert_type": "finding_info.types, finding_info.analytic.type_id",
+    "incident_id": "finding_info.uid_alt",
+    "url": "finding_info.src_url, evidences[].http_request.url",
+    "breach_description": "finding_info.desc",
+    "detection_engine": "finding_info.analytic.name, malware[].provider",
+    "anomaly_type": "finding_info.analytic.name",
+    "signature": "finding_info.analytic.name",
+    "signature_id": "finding_info.analytic.uid",
+}
+MALWARE_FIELDS: dict[str, str] = {
+    "malware_name": "malware[].name",
+    "malware_id": "malware[].uid",
+    "malware_type": "malware[].classification_ids, malware[].classifications",
+    "malware_severity": "malware[].severity_id, severity_id",
+}
+EVIDENCE_FIELDS: dict[str, str] = {
+    **{field: f"evidences[].{path}" for field, path in SRC_ENDPOINT_FIELDS.items()},
+    **{field: f"evidences[].{path}" for field, path in DST_ENDPOINT_FIELDS.items()},
+    **prefixed("evidences[].http_request", {k: v for k, v in HTTP_FIELDS.items() if k != "url"}),
+    **prefixed("evidences[].file", FILE_FIELDS),
+}
+
+MAPPED_FIELDS: dict[str, str] = {
+    **BASE_FIELDS,
+    **FINDING_FIELDS,
+    **MALWARE_FIELDS,
+    **EVIDENCE_FIELDS,
+    "alert": "is_alert",
+    "acked": "status_id",
+    "severity": "severity_id",
+    "severity_level": "severity_id",
+    "risk_level": "risk_level_id, severity_id",
+    "score": "risk_score",
+    "breach_score": "risk_score",
+    "remediation": "remediation.desc",
+    **SECURITY_CONTROL_FIELDS,
+    **RESOURCE_FIELDS,
+    **ACTOR_USER_FIELDS,
+    **HOST_DEVICE_FIELDS,
+}
+_CONSUMED = frozenset(MAPPED_FIELDS)
+
+ENUMS: dict[str, dict[str, int]] = {
+    "finding_info.analytic.type_id (from alert_type)": {kind: ids[0] for kind, ids in ANALYTICS.items()},
+    "malware[].classification_ids (from malware_type, substring)": dict(MALWARE_CLASSES),
+    "risk_level_id (from risk_level)": {word: ids[0] for word, ids in RISK_LEVELS.items()},
+}
+
+
+def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    get = record.get
+    name, uid = text(get("malware_name")), text(get("malware_id"))
+    if name is None and uid is None:
+        return None
+    result: dict[str, Any] = {}
+    if name is not None:
+        result["name"] = name
+    if uid is not None:
+        result["uid"] = uid
+    kind = text(get("malware_type"))
+    if kind is None:
+        result["classification_ids"] = [0]
+    else:
+        key = kind.casefold()
+        found = next((class_id for word, class_id in MALWARE_CLASSES if word in key), 99)
+        result["classification_ids"] = [found]
+        result["classifications"] = [kind]
+    severity = text(get("malware_severity"))
+    if severity is not None:
+        result["severity_id"] = severity_id_from(severity)
+        result["severity"] = severity
+    engine = text(get("detection_engine"))
+    if engine is not None:
+        result["provider"] = engine
+    return result
+
+
+def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+    """The Detection Finding event for a Netskope threat or policy alert."""
+    get = record.get
+    uid = text(get("alert_id")) or text(get("_id"))
+    if uid is None:
+        raise MappingError("alert has neither 'alert_id' nor '_id' to identify the finding")
+    alert_type = text(get("alert_type")) or "alert"
+    severity = text(get("severity_level")) or text(get("malware_severity")) or text(get("risk_level")) or text(get("severity"))
+    severity_id = severity_id_from(severity)
+    event = base_event(
+        record,
+        log_type,
+        CLASS_UID,
+        CLASS_NAME,
+        CATEGORY_UID,
+        CATEGORY_NAME,
+        1,
+        "Create",
+        severity_id,
+        severity=severity,
+    )
+    profiles: list[str] = []
+    missing: list[Mapping[str, str]] = []
+
+    analytic_type_id, analytic_type, name_field = ANALYTICS.get(normalise(alert_type), (99, alert_type, None))
+    analytic: dict[str, Any] = {
+        "name": (text(get(name_field)) if name_field else None) or alert_type,
+        "type_id": analytic_type_id,
+        "type": analytic_type,
+    }
+    signature_id = text(get("signature_id"))
+    if signature_id is not None:
+        analytic["uid"] = signature_id
+    info: dict[str, Any] = {
+        "uid": uid,
+        "title": text(get("alert_name")) or f"{alert_type} alert",
+        "types": [alert_type],
+        "analytic": analytic,
+    }
+    uid_alt = text(get("incident_id"))
+    if uid_alt is not None:
+        info["uid_alt"] = uid_alt
+    src_url = text(get("url"))
+    if src_url is not None:
+        info["src_url"] = src_url
+    description = text(get("breach_description"))
+    if description is not None:
+        info["desc"] = description
+    event["finding_info"] = info
+    event["is_alert"] = True
+    finding_status(event, record)
+
+    malware = _malware(record)
+    if malware is not None:
+        event["malware"] = [malware]
+    risk = text(get("risk_level"))
+    if risk is not None:
+        event["risk_level_id"], event["risk_level"] = RISK_LEVELS.get(normalise(risk), (99, risk))
+    score = integer(get("score")) or integer(get("breach_score"))
+    if score is not None:
+        event["risk_score"] = score
+    remedy = text(get("remediation"))
+    if remedy is not None:
+        event["remediation"] = {"desc": remedy}
+
+    evidence: dict[str, Any] = {}
+    put(evidence, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
+    put(evidence, "dst_endpoint", dst_endpoint(record), record, DST_ENDPOINT_FIELDS, missing)
+    put(evidence, "http_request", http_request(record), record, HTTP_FIELDS, missing)
+    put(evidence, "file", file(record), record, FILE_FIELDS, missing)
+    if evidence:
+        event["evidences"] = [evidence]
+
+    put(event, "resources", resources(record), record, RESOURCE_FIELDS, missing)
+    if security_control(event, record):
+        profiles.append("security_control")
+    acting = put(event, "actor", actor(record, with_app=False), record, ACTOR_USER_FIELDS, missing)
+    if acting is not None:
+        profiles.append("host")
+    host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
+
+    found = observables(
+        (
+            *(user_observables("actor.user", acting.get("user")) if acting else ()),
+            *endpoint_observables("device", host),
+            ("finding_info.src_url", "url", src_url),
+        )
+    )
+    if found:
+        event["observables"] = found
+    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)

@@ -1,0 +1,181 @@
+"""File Hosting Activity (6006): application events that act on a file in a cloud app (``alert`` = no).
+
+The ``activity`` verb picks the activity (Upload, Download, Update, Delete, Copy, Move, Preview,
+Open, Share); verbs OCSF has no activity for (Create, Archive, Print, Bluetooth File Transfer)
+are 99 Other with the verb as ``activity_name``. The class requires an actor, a file and a source
+endpoint: the user and the cloud app act, the file is Netskope's ``object`` (its URL is
+``file.url``, since the class has no HTTP request), the source is the user's egress ``srcip`` or,
+failing that, the device's ``userip``. A record lacking any of the three is delivered raw.
+File activity logs carry no threat severity, so ``severity_id`` is 1 Informational unless the
+record's own ``severity`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netskope_provider.ocsf.common import (
+    BASE_FIELDS,
+    FILE_FIELDS,
+    SECURITY_CONTROL_FIELDS,
+    MappingError,
+    base_event,
+    device,
+    endpoint,
+    endpoint_observables,
+    file,
+    finalize,
+    location,
+    normalise,
+    observables,
+    prefixed,
+    security_control,
+    severity_id_from,
+    text,
+    url,
+    user_observables,
+)
+from netskope_provider.ocsf.parts import (
+    ACTOR_FIELDS,
+    DST_ENDPOINT_FIELDS,
+    HOST_DEVICE_FIELDS,
+    SRC_ENDPOINT_FIELDS,
+    actor,
+    dst_endpoint,
+    put,
+    unplaced,
+)
+
+CLASS_UID = 6006
+CLASS_NAME = "File Hosting Activity"
+CATEGORY_UID = 6
+CATEGORY_NAME = "Application Activity"
+
+#: Normalised ``activity`` (the spec's list) → (activity_id, activity_name); 99 keeps the verb.
+ACTIVITIES: dict[str, tuple[int, str]] = {
+    "upload": (1, "Upload"),
+    "browser file upload": (1, "Upload"),
+    "attach": (1, "Upload"),
+    "post": (1, "Upload"),
+    "download": (2, "Download"),
+    "download all": (2, "Download"),
+    "download installer": (2, "Download"),
+    "edit": (3, "Update"),
+    "quick edit": (3, "Update"),
+    "insert": (3, "Update"),
+    "delete": (4, "Delete"),
+    "delete all": (4, "Delete"),
+    "detach": (4, "Delete"),
+    "copy": (6, "Copy"),
+    "move": (7, "Move"),
+    "preview": (9, "Preview"),
+    "view": (14, "Open"),
+    "file share access": (14, "Open"),
+    "share": (12, "Share"),
+    "formshare": (12, "Share"),
+    "publish": (12, "Share"),
+    "create": (99, "Create"),
+    "archive": (99, "Archive"),
+    "print": (99, "Print"),
+    "bluetooth file transfer": (99, "Bluetooth File Transfer"),
+}
+
+#: Netskope ``action`` → event status: a blocked activity failed, an allowed one succeeded.
+STATUSES: dict[str, int] = {
+    "": 1,
+    "allow": 1,
+    "bypass": 1,
+    "proceed": 1,
+    "block": 2,
+    "restrictaccess": 2,
+    "quarantine": 2,
+}
+
+#: The user's device address stands in for the source endpoint when there is no egress ``srcip``.
+FALLBACK_SRC_FIELDS: dict[str, str] = {"userip": "src_endpoint.ip (when srcip is empty), device.ip"}
+
+MAPPED_FIELDS: dict[str, str] = {
+    **BASE_FIELDS,
+    "activity": "activity_id, activity_name",
+    "action": "status_id, action_id, disposition_id",
+    "policy": SECURITY_CONTROL_FIELDS["policy"],
+    "policy_id": SECURITY_CONTROL_FIELDS["policy_id"],
+    "severity": "severity_id",
+    **ACTOR_FIELDS,
+    "app": "actor.app_name, dst_endpoint.svc_name",
+    **prefixed("file", FILE_FIELDS),
+    "url": "file.url",
+    **SRC_ENDPOINT_FIELDS,
+    **DST_ENDPOINT_FIELDS,
+    **HOST_DEVICE_FIELDS,
+    **FALLBACK_SRC_FIELDS,
+}
+_CONSUMED = frozenset(MAPPED_FIELDS)
+
+ENUMS: dict[str, dict[str, int]] = {
+    "activity_id (from activity)": {verb: ids[0] for verb, ids in ACTIVITIES.items()},
+    "status_id (from action)": {action or "(none)": status for action, status in STATUSES.items()},
+}
+
+
+def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+    """The File Hosting Activity event for an application file event."""
+    get = record.get
+    acting = actor(record)
+    if acting is None:
+        raise MappingError("file activity names no user and no app (OCSF 6006 requires an actor)")
+    carried = file(record)
+    if carried is None:
+        raise MappingError("file activity has no 'object' (OCSF 6006 requires a file name)")
+    source = endpoint(get("srcip") or get("userip"), get("srcport"), geo=location(record, "src_"))
+    if source is None:
+        raise MappingError("file activity has neither 'srcip' nor 'userip' (OCSF 6006 requires a source endpoint)")
+
+    verb = text(get("activity")) or ""
+    activity_id, activity_name = ACTIVITIES.get(normalise(verb), (99, verb or "Other"))
+    action = normalise(get("action"))
+    status_id = STATUSES.get(action, 99)
+    severity = text(get("severity"))
+    event = base_event(
+        record,
+        log_type,
+        CLASS_UID,
+        CLASS_NAME,
+        CATEGORY_UID,
+        CATEGORY_NAME,
+        activity_id,
+        activity_name,
+        severity_id_from(severity) or 1,
+        severity=severity,
+        status_id=status_id,
+    )
+    if status_id == 99:
+        event["status"] = text(get("action"))
+    profiles: list[str] = []
+    missing: list[Mapping[str, str]] = []
+
+    event["actor"] = acting
+    web = url(get("url"))
+    if web is not None:
+        carried["url"] = web
+    event["file"] = carried
+    event["src_endpoint"] = source
+    destination = put(event, "dst_endpoint", dst_endpoint(record, get("app")), record, DST_ENDPOINT_FIELDS, missing)
+    if security_control(event, record):
+        profiles.append("security_control")
+    host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
+    if host is not None:
+        profiles.append("host")
+
+    found = observables(
+        (
+            *user_observables("actor.user", acting.get("user")),
+            *endpoint_observables("src_endpoint", source),
+            *endpoint_observables("dst_endpoint", destination),
+            ("file.name", "file_name", carried["name"]),
+        )
+    )
+    if found:
+        event["observables"] = found
+    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)

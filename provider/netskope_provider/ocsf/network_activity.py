@@ -1,0 +1,232 @@
+"""Network Activity (4001): Netskope network events (Cloud Firewall / NPA) and page connection records.
+
+The ``action`` decides the activity: a session's ``Closed``/``Idle Timeout`` record is 2 Close, a
+``Block`` is 5 Refuse, and every other record (``Allow``, ``Bypass``, ``Proceed``, page connection
+records without an action) reports traffic, 6 Traffic. Network logs carry no threat severity, so
+``severity_id`` is 1 Informational unless the record's own ``severity`` says otherwise. The
+connection is outbound (2): Netskope sees user traffic on its way to the app or site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from netskope_provider.ocsf.common import (
+    BASE_FIELDS,
+    SECURITY_CONTROL_FIELDS,
+    base_event,
+    device,
+    endpoint_observables,
+    epoch_ms,
+    finalize,
+    integer,
+    normalise,
+    observables,
+    security_control,
+    severity_id_from,
+    text,
+    url,
+    user_observables,
+)
+from netskope_provider.ocsf.parts import (
+    ACTOR_USER_FIELDS,
+    DST_ENDPOINT_FIELDS,
+    HOST_DEVICE_FIELDS,
+    SRC_ENDPOINT_FIELDS,
+    actor,
+    dst_endpoint,
+    iso_ms,
+    src_endpoint,
+    unplaced,
+)
+
+CLASS_UID = 4001
+CLASS_NAME = "Network Activity"
+CATEGORY_UID = 4
+CATEGORY_NAME = "Network Activity"
+
+#: Netskope ``action`` → (activity_id, activity_name, status_id).
+ACTIVITIES: dict[str, tuple[int, str, int]] = {
+    "allow": (6, "Traffic", 1),
+    "bypass": (6, "Traffic", 1),
+    "proceed": (6, "Traffic", 1),
+    "block": (5, "Refuse", 2),
+    "closed": (2, "Close", 1),
+    "idle timeout": (2, "Close", 1),
+}
+#: A record without an action (page connection records) reports traffic; its status is not known.
+NO_ACTION = (6, "Traffic", None)
+
+#: IANA protocol numbers for Netskope's ``ip_protocol`` names.
+PROTOCOL_NUMBERS: dict[str, int] = {
+    "icmp": 1,
+    "igmp": 2,
+    "tcp": 6,
+    "udp": 17,
+    "gre": 47,
+    "esp": 50,
+    "ah": 51,
+    "icmpv6": 58,
+    "sctp": 132,
+}
+
+CONNECTION_FIELDS: dict[str, str] = {
+    "ip_protocol": "connection_info.protocol_name, connection_info.protocol_num",
+    "network_session_id": "connection_info.uid",
+}
+TRAFFIC_FIELDS: dict[str, str] = {
+    "client_bytes": "traffic.bytes_out",
+    "server_bytes": "traffic.bytes_in",
+    "numbytes": "traffic.bytes",
+    "client_packets": "traffic.packets_out",
+    "server_packets": "traffic.packets_in",
+    "total_packets": "traffic.packets",
+}
+#: (source field, traffic attribute), in the order the event lists them.
+_TRAFFIC = tuple((field, path.split(".", 1)[1]) for field, path in TRAFFIC_FIELDS.items())
+
+MAPPED_FIELDS: dict[str, str] = {
+    **BASE_FIELDS,
+    "action": "activity_id, status_id, action_id, disposition_id",
+    "policy": SECURITY_CONTROL_FIELDS["policy"],
+    "policy_id": SECURITY_CONTROL_FIELDS["policy_id"],
+    "severity": "severity_id",
+    **SRC_ENDPOINT_FIELDS,
+    **DST_ENDPOINT_FIELDS,
+    "domain": "dst_endpoint.domain",
+    "app": "app_name",
+    **CONNECTION_FIELDS,
+    **TRAFFIC_FIELDS,
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "conn_starttime": "start_time",
+    "conn_endtime": "end_time",
+    "url": "url",
+    "bypass_reason": "status_detail",
+    "transaction_id": "metadata.correlation_uid",
+    **ACTOR_USER_FIELDS,
+    **HOST_DEVICE_FIELDS,
+}
+_CONSUMED = frozenset(MAPPED_FIELDS)
+
+ENUMS: dict[str, dict[str, int]] = {
+    "activity_id (from action)": {action: ids[0] for action, ids in ACTIVITIES.items()} | {"(none)": NO_ACTION[0]},
+    "status_id (from action)": {action: ids[2] for action, ids in ACTIVITIES.items()},
+    "connection_info.protocol_num (from ip_protocol)": dict(PROTOCOL_NUMBERS),
+}
+
+
+def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+    """The Network Activity event for a network event or page connection record."""
+    get = record.get
+    action = normalise(get("action"))
+    activity_id, activity_name, status_id = ACTIVITIES.get(action, NO_ACTION)
+    severity_id = severity_id_from(get("severity")) or 1
+    event = base_event(
+        record,
+        log_type,
+        CLASS_UID,
+        CLASS_NAME,
+        CATEGORY_UID,
+        CATEGORY_NAME,
+        activity_id,
+        activity_name,
+        severity_id,
+        severity=text(get("severity")),
+        status_id=status_id,
+    )
+    missing: list[Mapping[str, str]] = []
+    profiles: list[str] = []
+
+    source = src_endpoint(record)
+    if source is not None:
+        event["src_endpoint"] = source
+    elif any(get(field) for field in SRC_ENDPOINT_FIELDS):
+        missing.append(SRC_ENDPOINT_FIELDS)
+    destination = dst_endpoint(record)
+    domain = text(get("domain"))
+    if domain is not None:
+        destination = destination or {}
+        destination["domain"] = domain
+    if destination is not None:
+        event["dst_endpoint"] = destination
+    elif any(get(field) for field in DST_ENDPOINT_FIELDS):
+        missing.append(DST_ENDPOINT_FIELDS)
+
+    app = text(get("app"))
+    if app is not None:
+        event["app_name"] = app
+
+    connection: dict[str, Any] = {"direction_id": 2, "direction": "Outbound"}
+    protocol = text(get("ip_protocol"))
+    if protocol is not None:
+        connection["protocol_name"] = protocol.lower()
+        number = PROTOCOL_NUMBERS.get(protocol.lower())
+        if number is not None:
+            connection["protocol_num"] = number
+    session = text(get("network_session_id"))
+    if session is not None:
+        connection["uid"] = session
+    event["connection_info"] = connection
+
+    traffic = {}
+    for field, attribute in _TRAFFIC:
+        value = integer(get(field))
+        if value is not None and value > 0:
+            traffic[attribute] = value
+    if traffic:
+        event["traffic"] = traffic
+
+    start = iso_ms(get("start_time")) or epoch_ms(get("conn_starttime"))
+    end = iso_ms(get("end_time")) or epoch_ms(get("conn_endtime"))
+    if start is not None:
+        event["start_time"] = start
+    if end is not None:
+        event["end_time"] = end
+        if start is not None and end >= start:
+            event["duration"] = end - start
+
+    web = url(get("url"))
+    if web is not None:
+        event["url"] = web
+    detail = text(get("bypass_reason"))
+    if detail is not None:
+        event["status_detail"] = detail
+    correlation = text(get("transaction_id"))
+    if correlation is not None:
+        event["metadata"]["correlation_uid"] = correlation
+
+    if action in ("closed", "idle timeout"):
+        # A session-end record logs traffic that was allowed; it is not a new policy decision.
+        if security_control(event, record):
+            event["action_id"], event["action"] = 1, "Allowed"
+            event["disposition_id"], event["disposition"] = 17, "Logged"
+            profiles.append("security_control")
+    elif security_control(event, record):
+        profiles.append("security_control")
+
+    acting = actor(record, with_app=False)
+    if acting is not None:
+        event["actor"] = acting
+        profiles.append("host")
+    elif any(get(field) for field in ACTOR_USER_FIELDS):
+        missing.append(ACTOR_USER_FIELDS)
+    host = device(record)
+    if host is not None:
+        event["device"] = host
+        profiles.append("host")
+    elif any(get(field) for field in HOST_DEVICE_FIELDS):
+        missing.append(HOST_DEVICE_FIELDS)
+
+    found = observables(
+        (
+            *endpoint_observables("src_endpoint", source),
+            *endpoint_observables("dst_endpoint", destination),
+            *(user_observables("actor.user", acting.get("user")) if acting else ()),
+            ("url.url_string", "url", web["url_string"] if web else None),
+        )
+    )
+    if found:
+        event["observables"] = found
+    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)

@@ -1,0 +1,162 @@
+"""Composite parts shared by the network, finding and file-hosting mappers.
+
+They combine ``common``'s builders into the pieces several classes fill the same way (the two
+network endpoints, the acting user and app, the alert/incident status), and keep each part's
+field table next to its builder so ``MAPPED_FIELDS`` and the docs follow the code.
+
+A part that cannot be built (an endpoint with a port but no address, a device with only an OS
+name) leaves its source fields unplaced: ``unplaced`` collects them so ``finalize`` keeps them
+under ``unmapped`` instead of dropping them as consumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from netskope_provider.ocsf.common import (
+    DEVICE_FIELDS,
+    USER_FIELDS,
+    endpoint,
+    location,
+    location_fields,
+    normalise,
+    prefixed,
+    text,
+    user,
+)
+
+SRC_ENDPOINT_FIELDS: dict[str, str] = {
+    "srcip": "src_endpoint.ip",
+    "srcport": "src_endpoint.port",
+    **prefixed("src_endpoint", location_fields("src_")),
+}
+DST_ENDPOINT_FIELDS: dict[str, str] = {
+    "dstip": "dst_endpoint.ip",
+    "dstport": "dst_endpoint.port",
+    "dsthost": "dst_endpoint.hostname",
+    **prefixed("dst_endpoint", location_fields("dst_")),
+}
+ACTOR_USER_FIELDS: dict[str, str] = prefixed("actor.user", USER_FIELDS)
+ACTOR_FIELDS: dict[str, str] = {**ACTOR_USER_FIELDS, "app": "actor.app_name"}
+HOST_DEVICE_FIELDS: dict[str, str] = prefixed("device", DEVICE_FIELDS)
+
+
+def src_endpoint(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Where the user's traffic came from: Netskope's egress ``srcip`` with its geo-location."""
+    return endpoint(record.get("srcip"), record.get("srcport"), geo=location(record, "src_"))
+
+
+def dst_endpoint(record: Mapping[str, Any], svc_name: object = None) -> dict[str, Any] | None:
+    """The server the traffic went to; ``svc_name`` names the cloud app when the class has no better place."""
+    return endpoint(
+        record.get("dstip"),
+        record.get("dstport"),
+        record.get("dsthost"),
+        geo=location(record, "dst_"),
+        svc_name=svc_name,
+    )
+
+
+def actor(record: Mapping[str, Any], *, with_app: bool = True) -> dict[str, Any] | None:
+    """The acting user (and cloud app, when ``with_app``); None when the record names neither."""
+    result: dict[str, Any] = {}
+    acting = user(record)
+    if acting is not None:
+        result["user"] = acting
+    if with_app:
+        app = text(record.get("app"))
+        if app is not None:
+            result["app_name"] = app
+    return result or None
+
+
+def unplaced(consumed: frozenset[str], missing: Iterable[Mapping[str, str]]) -> frozenset[str]:
+    """``consumed`` without the field groups of the parts that could not be built."""
+    groups = list(missing)
+    return consumed.difference(*groups) if groups else consumed
+
+
+def iso_ms(value: object) -> int | None:
+    """An ISO-8601 time (network events' ``start_time``/``end_time``) as epoch milliseconds."""
+    stamp = text(value)
+    if stamp is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
+#: Netskope alert/incident workflow words → OCSF finding status_id (2004/2006 share the enum).
+FINDING_STATUS: dict[str, tuple[int, str]] = {
+    "new": (1, "New"),
+    "open": (1, "New"),
+    "in progress": (2, "In Progress"),
+    "in_progress": (2, "In Progress"),
+    "inprogress": (2, "In Progress"),
+    "suppressed": (3, "Suppressed"),
+    "dismissed": (3, "Suppressed"),
+    "resolved": (4, "Resolved"),
+    "closed": (4, "Resolved"),
+    "archived": (5, "Archived"),
+}
+
+#: ``acked`` ("true"/"false" strings or booleans) → finding status: an acknowledged alert is handled.
+ACKED_STATUS: dict[str, tuple[int, str]] = {"false": (1, "New"), "true": (4, "Resolved")}
+
+
+def finding_status(event: dict[str, Any], record: Mapping[str, Any]) -> None:
+    """Set the finding's status from incident ``status`` or alert ``acked`` (99 + text if unknown)."""
+    raw = text(record.get("status"))
+    if raw is not None:
+        event["status_id"], event["status"] = FINDING_STATUS.get(normalise(raw), (99, raw))
+        return
+    acked = record.get("acked")
+    key = ("true" if acked else "false") if type(acked) is bool else normalise(acked)
+    found = ACKED_STATUS.get(key)
+    if found is not None:
+        event["status_id"], event["status"] = found
+
+
+RESOURCE_FIELDS: dict[str, str] = {
+    "app": "resources[].name",
+    "instance_id": "resources[].uid",
+    "appcategory": "resources[].type",
+}
+
+
+def resources(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The cloud app (and its instance) a finding is about, as OCSF resource_details."""
+    name, uid = text(record.get("app")), text(record.get("instance_id"))
+    if name is None and uid is None:
+        return None
+    resource: dict[str, Any] = {}
+    if name is not None:
+        resource["name"] = name
+    if uid is not None:
+        resource["uid"] = uid
+    category = text(record.get("appcategory"))
+    if category is not None:
+        resource["type"] = category
+    return [resource]
+
+
+def put(
+    target: dict[str, Any],
+    key: str,
+    part: Any,
+    record: Mapping[str, Any],
+    fields: Mapping[str, str],
+    missing: list[Mapping[str, str]],
+) -> Any:
+    """Set ``target[key] = part``; when the part could not be built, note its fields as unplaced."""
+    if part is not None:
+        target[key] = part
+    elif any(record.get(field) for field in fields):
+        missing.append(fields)
+    return part
