@@ -532,8 +532,7 @@ FILE_FIELDS: dict[str, str] = {
     "object_type": "type_id",
     "file_path": "path",
     "file_size": "size",
-    "file_type": "type",
-    "mime_type": "mime_type",
+    "file_type": "mime_type",
     "md5": "hashes[MD5].value",
     "sha1": "hashes[SHA-1].value",
     "sha256": "hashes[SHA-256].value",
@@ -546,7 +545,11 @@ def file(record: Mapping[str, Any], name_field: str = "object") -> dict[str, Any
     if name is None:
         return None
     object_type = normalise(record.get("object_type"))
-    result: dict[str, Any] = {"name": name, "type_id": 2 if object_type == "folder" else 1}
+    result: dict[str, Any] = (
+        {"name": name, "type_id": 2, "type": "Folder"}
+        if object_type == "folder"
+        else {"name": name, "type_id": 1, "type": "Regular File"}
+    )
     value = text(record.get("object_id"))
     if value is not None:
         result["uid"] = value
@@ -556,10 +559,7 @@ def file(record: Mapping[str, Any], name_field: str = "object") -> dict[str, Any
     size = integer(record.get("file_size"))
     if size is not None:
         result["size"] = size
-    value = text(record.get("file_type"))
-    if value is not None:
-        result["type"] = value
-    value = text(record.get("mime_type"))
+    value = text(record.get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
     if value is not None:
         result["mime_type"] = value
     hashes = [
