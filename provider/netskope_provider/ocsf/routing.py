@@ -1,7 +1,8 @@
 """Which OCSF class (if any) a Netskope record maps to, following the user's spec lists.
 
-Values are compared by ``common.routing_key``: casefolded with every space dropped, so ``Allow``/``allow``/`` allow ``, ``Malware``/``malware`` and
-``Compromised Credential``/``compromisedcredential`` (both seen from real tenants) are the same value. The record's own
+Values are compared by ``common.routing_key``: casefolded with every space dropped, so ``Allow``,
+``allow`` and `` allow ``, ``Malware`` and ``malware``, ``Compromised Credential`` and
+``compromisedcredential`` (all seen from real tenants) are the same value. The record's own
 ``record_type`` decides its kind; when it is missing, the log type it was pulled from stands in
 (``endpoint`` → ``epdlp``, every other log type → its own name).
 
