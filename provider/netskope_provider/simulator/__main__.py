@@ -1,0 +1,60 @@
+"""``netskope-simulator`` / ``python -m netskope_provider.simulator``: run a simulated tenant in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from netskope_provider.simulator.config import FaultConfig, SimulatorConfig
+from netskope_provider.simulator.records import LOG_TYPE_NAMES
+from netskope_provider.simulator.server import SimulatorServer
+
+
+def _volume(text: str) -> tuple[str, int]:
+    name, _, count = text.partition("=")
+    if name not in LOG_TYPE_NAMES or not count.isdigit():
+        raise argparse.ArgumentTypeError(f"expected LOG_TYPE=COUNT with LOG_TYPE one of {', '.join(LOG_TYPE_NAMES)}, got {text!r}")
+    return name, int(count)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netskope-simulator", description="Serve a simulated Netskope tenant on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (0 = any free port; the chosen one is printed)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated records and of random faults")
+    parser.add_argument("--token", default="test-token", help="the API token clients must send (Netskope-Api-Token)")
+    parser.add_argument("--hours", type=float, default=24.0, help="generate records inserted over the last HOURS hours")
+    parser.add_argument("--volume", type=_volume, action="append", default=[], metavar="TYPE=COUNT",
+                        help="records of one log type (repeatable), e.g. --volume application=25000")
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per endpoint (429 beyond)")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="probability of an HTTP 503 per request")
+    parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset per request")
+    parser.add_argument("--truncate-rate", type=float, default=0.0, help="probability of a truncated body per request")
+    parser.add_argument("--slow-rate", type=float, default=0.0, help="probability of a slow response per request")
+    parser.add_argument("--html-rate", type=float, default=0.0, help="probability of an HTML login page (HTTP 200)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    end = int(time.time())
+    config = SimulatorConfig(
+        seed=args.seed, token=args.token, start=end - int(args.hours * 3600), end=end, volume=dict(args.volume),
+        rate_limit_per_second=args.rate_limit, port=args.port,
+        faults=FaultConfig(error_rate=args.error_rate, reset_rate=args.reset_rate, truncate_rate=args.truncate_rate,
+                           slow_rate=args.slow_rate, html_rate=args.html_rate),
+    )
+    server = SimulatorServer(config).start()
+    print(f"Netskope simulator listening on {server.url} (host for the connection: {server.host}); Ctrl-C stops it",
+          flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

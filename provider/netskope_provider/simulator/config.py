@@ -1,0 +1,98 @@
+"""Configuration of a simulated Netskope tenant and of the faults it injects."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from netskope_provider.simulator.records import LOG_TYPE_NAMES
+
+#: Records per log type when the config does not say: small, yet enough to cover every listed value.
+DEFAULT_VOLUME: dict[str, int] = {
+    "application": 600,
+    "page": 300,
+    "network": 300,
+    "infrastructure": 300,
+    "audit": 300,
+    "incident": 300,
+    "endpoint": 300,
+    "alert": 600,
+}
+
+
+@dataclass
+class FaultConfig:
+    """Faults to inject, all off by default; changeable while the server runs (``sim.faults``).
+
+    Each kind has a probability (``*_rate``, drawn from a generator seeded with the simulator seed,
+    so a given request sequence meets the same faults every run) and a counter (``*_next``: the
+    next N matching requests get the fault, counted down). Counters win over rates.
+    """
+
+    #: Only requests whose path contains this string are eligible ("" = every API request).
+    path_contains: str = ""
+    #: HTTP 5xx with a JSON body; the request is not processed.
+    error_rate: float = 0.0
+    error_next: int = 0
+    error_status: int = 503
+    #: Close the connection without sending a response; the request is not processed.
+    reset_rate: float = 0.0
+    reset_next: int = 0
+    #: Process the request, then send a Content-Length larger than the bytes sent and close.
+    truncate_rate: float = 0.0
+    truncate_next: int = 0
+    #: Sleep ``slow_seconds`` before processing the request.
+    slow_rate: float = 0.0
+    slow_next: int = 0
+    slow_seconds: float = 2.0
+    #: HTTP 200 with an HTML login page (a proxy or SSO interstitial in the way).
+    html_rate: float = 0.0
+    html_next: int = 0
+    #: A 429 storm: the next N requests get 429 whatever the rate limiter says.
+    throttle_next: int = 0
+    #: The next N iterator (dataexport) requests get 409 as if another consumer held the index.
+    conflict_next: int = 0
+
+
+@dataclass
+class SimulatorConfig:
+    """What the simulated tenant holds and how it behaves.
+
+    ``start``/``end`` bound the insertion times of the generated records (default: the hour before
+    the server starts). ``now`` fixes the tenant clock (epoch seconds); ``None`` follows real time.
+    Records whose insertion time is after "now" exist (``ground_truth`` returns them) but are not
+    served yet, which is how late arrivals happen.
+    """
+
+    seed: int = 7
+    token: str = "test-token"
+    start: int | None = None
+    end: int | None = None
+    volume: dict[str, int] = field(default_factory=dict)
+    rate_limit_per_second: float | None = None
+    #: Per-token allowed log types; a token not listed here may read every log type.
+    scopes: dict[str, set[str]] | None = None
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    now: int | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: ``wait_time`` an iterator response carries once the index has caught up with "now".
+    iterator_wait_seconds: int = 1
+    #: An iterator page spans at most this many seconds of insertion time (Netskope: "one hour batches").
+    iterator_batch_seconds: int = 3600
+
+    def resolved_span(self) -> tuple[int, int]:
+        """The insertion span ``[start, end)`` of generated data, defaulting to the last hour."""
+        end = self.end if self.end is not None else (self.now if self.now is not None else int(time.time()))
+        start = self.start if self.start is not None else end - 3600
+        if end <= start:
+            raise ValueError(f"SimulatorConfig: end ({end}) must be after start ({start})")
+        return start, end
+
+    def resolved_volume(self) -> dict[str, int]:
+        unknown = set(self.volume) - set(LOG_TYPE_NAMES)
+        if unknown:
+            raise ValueError(
+                f"SimulatorConfig.volume has unknown log types {sorted(unknown)}; expected some of: {', '.join(LOG_TYPE_NAMES)}"
+            )
+        return {**DEFAULT_VOLUME, **self.volume}
