@@ -1,0 +1,772 @@
+"""Builders shared by the eight OCSF class modules.
+
+Everything here is a plain function over plain dicts: the mappers run once per record on the
+transform hot path, so they build dicts directly, look enums up in precomputed tables, and never
+copy the source record. Netskope sends type defaults ("" / 0 / {} / []) for absent values, so
+every builder treats those as absent (``present``). A value of the wrong type for an attribute
+is not coerced into it; ``finalize`` keeps it under ``unmapped`` so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+OCSF_VERSION = "1.5.0"
+PRODUCT_NAME = "Netskope Security Cloud"
+VENDOR_NAME = "Netskope"
+
+
+class MappingError(ValueError):
+    """A routed record lacks something its OCSF class requires (it is then delivered raw)."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+def present(value: object) -> bool:
+    """True unless the value is one of Netskope's "absent" defaults (None, blank, 0, {}, [])."""
+    if value is None:
+        return False
+    kind = type(value)
+    if kind is str:
+        return bool(value.strip())  # type: ignore[union-attr]
+    if kind is int or kind is float or kind is bool:
+        return value != 0
+    if kind is dict or kind is list:
+        return bool(value)
+    return True
+
+
+def text(value: object) -> str | None:
+    """A non-blank string for a string attribute: strings stripped, integers (ids) as exact digits.
+
+    Anything else (dicts, lists, booleans, floats) is not a string attribute's value: None.
+    """
+    kind = type(value)
+    if kind is str:
+        stripped = value.strip()  # type: ignore[union-attr]
+        return stripped or None
+    if kind is int and value != 0:
+        return str(value)
+    return None
+
+
+# OCSF types with a pattern (ip_t, email_t, file_hash_t): a value that does not match is left out
+# of the attribute (it stays under ``unmapped``), so an odd source value never makes an event invalid.
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+_EMAIL = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")  # OCSF email_t
+_HEX = re.compile(r"[a-fA-F0-9]+")  # OCSF file_hash_t
+
+
+def ip_text(value: object) -> str | None:
+    """An IPv4/IPv6 address as OCSF ip_t accepts it (at most 40 characters); None for anything else."""
+    found = text(value)
+    if found is None:
+        return None
+    if _IPV4.fullmatch(found):
+        return found
+    if ":" in found and len(found) <= 40 and found.isascii() and is_ip(found):
+        return found
+    return None
+
+
+def email_text(value: str) -> str | None:
+    """``value`` when it is an address OCSF email_t accepts; None otherwise."""
+    return value if _EMAIL.fullmatch(value) else None
+
+
+def hex_text(value: object) -> str | None:
+    """A hex digest as OCSF file_hash_t accepts it; None for anything else ("NotAvailable", "N/A")."""
+    found = text(value)
+    return found if found is not None and _HEX.fullmatch(found) else None
+
+
+def integer(value: object) -> int | None:
+    """A non-zero integer from an int or a digit string ("443"); None otherwise."""
+    kind = type(value)
+    if kind is int:
+        return value or None  # type: ignore[return-value]
+    if kind is str and value.strip().isdigit():  # type: ignore[union-attr]
+        return int(value) or None  # type: ignore[arg-type]
+    if kind is float and value.is_integer():  # type: ignore[union-attr]
+        return int(value) or None  # type: ignore[arg-type]
+    return None
+
+
+def number(value: object) -> float | None:
+    """A float for OCSF float_t attributes (coordinates); None for absent or non-numeric values."""
+    kind = type(value)
+    if (kind is float or kind is int) and math.isfinite(value):  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]
+    return None
+
+
+def epoch_ms(value: object) -> int | None:
+    """Epoch seconds (int, float or digit string) as OCSF timestamp_t milliseconds.
+
+    Values that already look like milliseconds (after the year 33658 in seconds) are kept.
+    """
+    kind = type(value)
+    if kind is int or kind is float:
+        seconds = value
+    elif kind is str:
+        try:
+            seconds = float(value)  # type: ignore[arg-type]
+        except ValueError:
+            return None
+    else:
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:  # type: ignore[arg-type]
+        return None
+    if seconds >= 1e12:
+        return int(seconds)
+    return int(seconds * 1000)
+
+
+def normalise(value: object) -> str:
+    """The routing/lookup key of a value: casefolded, inner whitespace collapsed, ends trimmed."""
+    if type(value) is not str:
+        return ""
+    return " ".join(value.split()).casefold()  # type: ignore[union-attr]
+
+
+def routing_key(value: object) -> str:
+    """The key the spec's value lists are matched on: ``normalise`` with the spaces dropped too.
+
+    Real tenants write ``Compromised Credential`` and ``compromisedcredential``, ``Allow`` and
+    `` allow ``; all compare equal under this key ("" for non-strings).
+    """
+    return normalise(value).replace(" ", "")
+
+
+# --------------------------------------------------------------------------- enums
+
+SEVERITY_CAPTIONS: dict[int, str] = {
+    0: "Unknown",
+    1: "Informational",
+    2: "Low",
+    3: "Medium",
+    4: "High",
+    5: "Critical",
+    6: "Fatal",
+    99: "Other",
+}
+
+#: Netskope severity words (``severity``, ``severity_level``, ``dlp_rule_severity``,
+#: ``malware_severity``, ``risk_level``) → OCSF severity_id.
+SEVERITY_WORDS: dict[str, int] = {
+    "unknown": 0,
+    "info": 1,
+    "informational": 1,
+    "information": 1,
+    "low": 2,
+    "med": 3,
+    "medium": 3,
+    "moderate": 3,
+    "high": 4,
+    "critical": 5,
+    "very high": 5,
+    "fatal": 6,
+}
+
+
+def severity_id_from(*values: object) -> int:
+    """OCSF severity_id from the first usable of the record's own severity fields.
+
+    Words go through ``SEVERITY_WORDS``; integers 1–6 are taken as OCSF ids (audit's
+    ``severity_level`` and ``*_severity_id`` use the same ascending scale). An unknown word is 99
+    (the caller keeps the text in ``severity``); nothing usable is 0.
+    """
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            key = normalise(value)
+            if not key:
+                continue
+            found = SEVERITY_WORDS.get(key)
+            if found is not None:
+                return found
+            if key.isdigit():
+                value, kind = int(key), int
+            else:
+                return 99
+        if kind is int and 1 <= value <= 6:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+    return 0
+
+
+STATUS_CAPTIONS: dict[int, str] = {0: "Unknown", 1: "Success", 2: "Failure", 99: "Other"}
+
+#: Netskope ``action`` → (action_id, action, disposition_id, disposition) of security_control.
+ACTIONS: dict[str, tuple[int, str, int, str]] = {
+    "allow": (1, "Allowed", 1, "Allowed"),
+    "bypass": (1, "Allowed", 1, "Allowed"),
+    "proceed": (1, "Allowed", 1, "Allowed"),
+    "block": (2, "Denied", 2, "Blocked"),
+    "restrictaccess": (2, "Denied", 2, "Blocked"),
+    "quarantine": (2, "Denied", 3, "Quarantined"),
+    "alert": (3, "Observed", 19, "Alert"),
+    "useralert": (3, "Observed", 19, "Alert"),
+    "detection": (3, "Observed", 15, "Detected"),
+    "anomaly_detection": (3, "Observed", 15, "Detected"),
+}
+
+
+# --------------------------------------------------------------------------- event envelope
+
+#: Source fields every event consumes through ``base_event``.
+BASE_FIELDS: dict[str, str] = {
+    "_id": "metadata.uid",
+    "timestamp": "time, metadata.original_time",
+    "_insertion_epoch_timestamp": "metadata.logged_time",
+    "count": "count",
+}
+
+
+def base_event(
+    record: Mapping[str, Any],
+    log_type: str,
+    class_uid: int,
+    class_name: str,
+    category_uid: int,
+    category_name: str,
+    activity_id: int,
+    activity_name: str,
+    severity_id: int,
+    *,
+    severity: str | None = None,
+    status_id: int | None = None,
+) -> dict[str, Any]:
+    """The envelope every class shares: ids, captions, time (ms) and metadata.
+
+    Raises ``MappingError`` when the record has no usable ``timestamp`` (OCSF requires ``time``).
+    """
+    raw_time = record.get("timestamp")
+    time_ms = epoch_ms(raw_time)
+    if time_ms is None:
+        raise MappingError(f"record has no usable 'timestamp' (got {type(raw_time).__name__})")
+    metadata: dict[str, Any] = {
+        "version": OCSF_VERSION,
+        "product": {"name": PRODUCT_NAME, "vendor_name": VENDOR_NAME, "feature": {"name": log_type}},
+        "log_name": log_type,
+        "original_time": str(raw_time),
+    }
+    uid = text(record.get("_id"))
+    if uid is not None:
+        metadata["uid"] = uid
+    logged = epoch_ms(record.get("_insertion_epoch_timestamp"))
+    if logged is not None:
+        metadata["logged_time"] = logged
+    event: dict[str, Any] = {
+        "class_uid": class_uid,
+        "class_name": class_name,
+        "category_uid": category_uid,
+        "category_name": category_name,
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": class_uid * 100 + activity_id,
+        "severity_id": severity_id,
+        "severity": severity if severity_id == 99 and severity else SEVERITY_CAPTIONS[severity_id],
+        "time": time_ms,
+        "metadata": metadata,
+    }
+    count = integer(record.get("count"))
+    if count is not None and 0 < count < 2**31:
+        event["count"] = count
+    if status_id is not None:
+        event["status_id"] = status_id
+        event["status"] = STATUS_CAPTIONS[status_id]
+    return event
+
+
+def finalize(
+    event: dict[str, Any],
+    record: Mapping[str, Any],
+    consumed: frozenset[str] | set[str] | Mapping[str, str],
+    *,
+    profiles: Iterable[str] = (),
+    structured: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Put every source field no attribute took under ``unmapped``, declare profiles; return event.
+
+    A consumed field still goes to ``unmapped`` when its value is a dict, list or boolean (a shape
+    the scalar builders cannot use), unless the class lists it in ``structured``. Values are kept
+    exactly as parsed (64-bit ints stay ints), and absent defaults ("" / 0 / {} / []) are dropped.
+    """
+    unmapped: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in consumed:
+            kind = type(value)
+            if not (kind is dict or kind is list or kind is bool) or key in structured:
+                continue
+        if present(value):
+            unmapped[key] = value
+    if unmapped:
+        event["unmapped"] = unmapped
+    profile_list = sorted(set(profiles))
+    if profile_list:
+        event["metadata"]["profiles"] = profile_list
+    return event
+
+
+def is_ip(value: str) -> bool:
+    """Whether a string is an IPv4/IPv6 address (audit ``supporting_data`` mixes IPs and names)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
+    """An audit record's ``supporting_data`` as (data_type, IP addresses, other string values)."""
+    data = record.get("supporting_data")
+    if type(data) is not dict:
+        return "", [], []
+    values = data.get("data_values")
+    ips: list[str] = []
+    others: list[str] = []
+    if type(values) is list:
+        for value in values:
+            shown = text(value)
+            if shown is not None:
+                (ips if is_ip(shown) else others).append(shown)
+    return normalise(data.get("data_type")), ips, others
+
+
+def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
+    """A builder's field → relative path table placed under ``prefix`` (for MAPPED_FIELDS)."""
+    return {field: ", ".join(f"{prefix}.{part}" for part in path.split(", ")) for field, path in mapping.items()}
+
+
+# --------------------------------------------------------------------------- objects
+
+#: Fields ``user`` reads, with the user-object attribute each fills.
+USER_FIELDS: dict[str, str] = {
+    "user": "name, email_addr",
+    "ur_normalized": "name",
+    "userkey": "uid",
+    "user_id": "uid",
+    "userPrincipalName": "uid_alt",
+    "sAMAccountName": "account.name",
+    "organization_unit": "org.ou_name",
+}
+
+
+def user(record: Mapping[str, Any], name_field: str = "user") -> dict[str, Any] | None:
+    """An OCSF user from Netskope's user fields; None when the record names nobody.
+
+    ``name_field`` lets a class take the user from another field (e.g. an audit's target).
+    """
+    name = text(record.get(name_field))
+    normalised = text(record.get("ur_normalized"))
+    uid = text(record.get("user_id")) or text(record.get("userkey"))
+    upn = text(record.get("userPrincipalName"))
+    sam = text(record.get("sAMAccountName"))
+    if name is None:
+        name = normalised or upn or sam
+    if name is None and uid is None:
+        return None
+    result: dict[str, Any] = {}
+    if name is not None:
+        result["name"] = name
+        if "@" in name and email_text(name) is not None:
+            result["email_addr"] = name
+    if uid is not None:
+        result["uid"] = uid
+    if upn is not None:
+        result["uid_alt"] = upn
+    if sam is not None:
+        result["account"] = {"name": sam, "type_id": 1, "type": "LDAP Account"}
+    org_unit = text(record.get("organization_unit"))
+    if org_unit is not None:
+        result["org"] = {"name": org_unit.split("/", 1)[0], "ou_name": org_unit}
+    return result
+
+
+def location(record: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
+    """OCSF location from Netskope's ``{prefix}location/country/region/zipcode/latitude/longitude``."""
+    result: dict[str, Any] = {}
+    for source, target in (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code")):
+        value = text(record.get(prefix + source))
+        if value is not None:
+            result[target] = value
+    if not result:
+        return None
+    lat = number(record.get(prefix + "latitude"))
+    lon = number(record.get(prefix + "longitude"))
+    if lat is not None and lon is not None:
+        result["lat"] = lat
+        result["long"] = lon
+    return result
+
+
+def location_fields(prefix: str) -> dict[str, str]:
+    """Field → relative path table for ``location(record, prefix)``."""
+    return {
+        prefix + "location": "location.city",
+        prefix + "country": "location.country",
+        prefix + "region": "location.region",
+        prefix + "zipcode": "location.postal_code",
+        prefix + "latitude": "location.lat",
+        prefix + "longitude": "location.long",
+    }
+
+
+def endpoint(
+    ip: object = None,
+    port: object = None,
+    hostname: object = None,
+    *,
+    geo: dict[str, Any] | None = None,
+    domain: object = None,
+    svc_name: object = None,
+) -> dict[str, Any] | None:
+    """An OCSF network_endpoint, or None when it would identify nothing (no ip/host/domain/service)."""
+    result: dict[str, Any] = {}
+    value = ip_text(ip)
+    if value is not None:
+        result["ip"] = value
+    value = text(hostname)
+    if value is not None:
+        result["hostname"] = value
+    value = text(domain)
+    if value is not None:
+        result["domain"] = value
+    value = text(svc_name)
+    if value is not None:
+        result["svc_name"] = value
+    if not result:
+        return None
+    number_port = integer(port)
+    if number_port is not None and 0 < number_port <= 65535:
+        result["port"] = number_port
+    if geo:
+        result["location"] = geo
+    return result
+
+
+#: Netskope ``device`` words → OCSF device.type_id (first matching word wins, in this order).
+DEVICE_TYPES: tuple[tuple[str, int, str], ...] = (
+    ("ipad", 4, "Tablet"),
+    ("tablet", 4, "Tablet"),
+    ("iphone", 5, "Mobile"),
+    ("android", 5, "Mobile"),
+    ("mobile", 5, "Mobile"),
+    ("phone", 5, "Mobile"),
+    ("laptop", 3, "Laptop"),
+    ("server", 1, "Server"),
+    ("virtual", 6, "Virtual"),
+    ("windows", 2, "Desktop"),
+    ("mac", 2, "Desktop"),
+    ("linux", 2, "Desktop"),
+    ("desktop", 2, "Desktop"),
+)
+
+#: OS name words → OCSF os.type_id (first match wins, so "ipados" precedes "ios").
+OS_TYPES: tuple[tuple[str, int, str], ...] = (
+    ("windows mobile", 101, "Windows Mobile"),
+    ("windows", 100, "Windows"),
+    ("android", 201, "Android"),
+    ("ipados", 302, "iPadOS"),
+    ("ios", 301, "iOS"),
+    ("mac", 300, "macOS"),
+    ("os x", 300, "macOS"),
+    ("linux", 200, "Linux"),
+    ("ubuntu", 200, "Linux"),
+    ("centos", 200, "Linux"),
+    ("red hat", 200, "Linux"),
+    ("debian", 200, "Linux"),
+    ("chrome", 200, "Linux"),
+    ("solaris", 400, "Solaris"),
+    ("aix", 401, "AIX"),
+    ("hp-ux", 402, "HP-UX"),
+)
+
+
+def _lookup(words: tuple[tuple[str, int, str], ...], value: str) -> tuple[int, str]:
+    key = value.casefold()
+    for word, type_id, caption in words:
+        if word in key:
+            return type_id, caption
+    return 99, value
+
+
+def os_object(name: object, version: object = None) -> dict[str, Any] | None:
+    """OCSF os (name + type_id required) from Netskope's ``os`` / ``os_version``."""
+    os_name = text(name)
+    if os_name is None:
+        return None
+    type_id, caption = _lookup(OS_TYPES, os_name)
+    result: dict[str, Any] = {"name": os_name, "type_id": type_id, "type": caption}
+    os_version = text(version)
+    if os_version is not None and os_version != os_name:
+        result["version"] = os_version
+    return result
+
+
+DEVICE_FIELDS: dict[str, str] = {
+    "hostname": "hostname",
+    "userip": "ip",
+    "nsdeviceuid": "uid",
+    "managementID": "uid_alt",
+    "device (its text also stays in unmapped)": "type_id, type",
+    "os": "os.name, os.type_id",
+    "os_version": "os.version",
+    "device_classification": "is_managed, groups[].name",
+}
+
+
+def device(record: Mapping[str, Any], *, ip_field: str = "userip", default_type_id: int = 0) -> dict[str, Any] | None:
+    """OCSF device (the user's machine) from Netskope's device fields; None when nothing identifies it."""
+    result: dict[str, Any] = {}
+    value = text(record.get("hostname"))
+    if value is not None:
+        result["hostname"] = value
+    value = ip_text(record.get(ip_field))
+    if value is not None:
+        result["ip"] = value
+    value = text(record.get("nsdeviceuid"))
+    if value is not None:
+        result["uid"] = value
+    if not result:
+        return None
+    value = text(record.get("managementID"))
+    if value is not None:
+        result["uid_alt"] = value
+    kind = text(record.get("device"))
+    if kind is not None:
+        result["type_id"], result["type"] = _lookup(DEVICE_TYPES, kind)
+    else:
+        result["type_id"] = default_type_id
+    os_info = os_object(record.get("os"), record.get("os_version"))
+    if os_info is not None:
+        result["os"] = os_info
+    classification = text(record.get("device_classification"))
+    if classification is not None:
+        managed = normalise(classification)
+        if managed in ("managed", "unmanaged"):
+            result["is_managed"] = managed == "managed"
+        result["groups"] = [{"name": classification}]
+    return result
+
+
+HASH_ALGORITHMS: tuple[tuple[str, int, str], ...] = (("md5", 1, "MD5"), ("sha1", 2, "SHA-1"), ("sha256", 3, "SHA-256"))
+
+FILE_FIELDS: dict[str, str] = {
+    "object": "name",
+    "object_id": "uid",
+    "object_type": "type_id",
+    "file_path": "path",
+    "file_size": "size",
+    "file_type": "mime_type",
+    "md5": "hashes[MD5].value",
+    "sha1": "hashes[SHA-1].value",
+    "sha256": "hashes[SHA-256].value",
+}
+
+
+def file(record: Mapping[str, Any], name_field: str = "object") -> dict[str, Any] | None:
+    """OCSF file (name + type_id required) from Netskope's object/file fields; None without a name."""
+    name = text(record.get(name_field))
+    if name is None:
+        return None
+    object_type = normalise(record.get("object_type"))
+    result: dict[str, Any] = (
+        {"name": name, "type_id": 2, "type": "Folder"}
+        if object_type == "folder"
+        else {"name": name, "type_id": 1, "type": "Regular File"}
+    )
+    value = text(record.get("object_id"))
+    if value is not None:
+        result["uid"] = value
+    value = text(record.get("file_path"))
+    if value is not None:
+        result["path"] = value
+    size = integer(record.get("file_size"))
+    if size is not None:
+        result["size"] = size
+    value = text(record.get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
+    if value is not None:
+        result["mime_type"] = value
+    hashes = [
+        {"algorithm_id": algorithm_id, "algorithm": algorithm, "value": digest}
+        for field, algorithm_id, algorithm in HASH_ALGORITHMS
+        if (digest := hex_text(record.get(field))) is not None
+    ]
+    if hashes:
+        result["hashes"] = hashes
+    return result
+
+
+def url(value: object) -> dict[str, Any] | None:
+    """OCSF url from a Netskope URL (often without a scheme: "host/path?query")."""
+    url_string = text(value)
+    if url_string is None:
+        return None
+    result: dict[str, Any] = {"url_string": url_string}
+    rest = url_string
+    scheme, sep, after = rest.partition("://")
+    if sep:
+        result["scheme"] = scheme
+        rest = after
+    host, slash, path = rest.partition("/")
+    if host:
+        result["hostname"] = host.split(":", 1)[0]
+    if slash:
+        path, question, query = path.partition("?")
+        result["path"] = "/" + path
+        if question and query:
+            result["query_string"] = query
+    return result
+
+
+HTTP_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE"})
+
+HTTP_FIELDS: dict[str, str] = {
+    "url": "url",
+    "useragent": "user_agent",
+    "referer": "referrer",
+    "http_method": "http_method",
+}
+
+
+def http_request(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """OCSF http_request from the URL, user agent, referer and method; None when none is known."""
+    result: dict[str, Any] = {}
+    url_object = url(record.get("url"))
+    if url_object is not None:
+        result["url"] = url_object
+    value = text(record.get("useragent"))
+    if value is not None:
+        result["user_agent"] = value
+    value = text(record.get("referer"))
+    if value is not None:
+        result["referrer"] = value
+    method = text(record.get("http_method"))
+    if method is not None and method.upper() in HTTP_METHODS:
+        result["http_method"] = method.upper()
+    return result or None
+
+
+SECURITY_CONTROL_FIELDS: dict[str, str] = {
+    "action": "action_id, action, disposition_id, disposition",
+    "policy": "policy.name",
+    "policy_id": "policy.uid",
+}
+
+
+def security_control(event: dict[str, Any], record: Mapping[str, Any]) -> bool:
+    """Set action/disposition/policy (security_control profile) from ``action``/``policy``.
+
+    Returns whether anything was set, so the caller declares the profile only when used.
+    """
+    used = False
+    action = text(record.get("action"))
+    if action is not None:
+        known = ACTIONS.get(normalise(action))
+        if known is None:
+            event["action_id"], event["action"] = 99, action
+            event["disposition_id"], event["disposition"] = 99, action
+        else:
+            event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
+        used = True
+    name = text(record.get("policy"))
+    policy_uid = text(record.get("policy_id"))
+    if name is not None or policy_uid is not None:
+        policy: dict[str, Any] = {}
+        if name is not None:
+            policy["name"] = name
+        if policy_uid is not None:
+            policy["uid"] = policy_uid
+        event["policy"] = policy
+        used = True
+    return used
+
+
+#: OCSF observable type ids used by the mappers.
+OBSERVABLE_TYPES: dict[str, int] = {
+    "hostname": 1,
+    "ip": 2,
+    "username": 4,
+    "email": 5,
+    "url": 6,
+    "file_name": 7,
+    "hash": 8,
+    "resource_uid": 10,
+    "user_agent": 16,
+}
+
+
+def observables(pairs: Iterable[tuple[str, str, object]]) -> list[dict[str, Any]]:
+    """Observables from (attribute path, observable type key, value) triples with a present value."""
+    found: list[dict[str, Any]] = []
+    for name, kind, value in pairs:
+        shown = text(value)
+        if shown is not None:
+            found.append({"name": name, "type_id": OBSERVABLE_TYPES[kind], "value": shown})
+    return found
+
+
+def user_observables(prefix: str, user_object: dict[str, Any] | None) -> list[tuple[str, str, object]]:
+    """Observable triples for a user object placed at ``prefix`` (e.g. "actor.user")."""
+    if user_object is None:
+        return []
+    return [
+        (f"{prefix}.name", "username", user_object.get("name")),
+        (f"{prefix}.email_addr", "email", user_object.get("email_addr")),
+    ]
+
+
+def endpoint_observables(prefix: str, endpoint_object: dict[str, Any] | None) -> list[tuple[str, str, object]]:
+    """Observable triples for an endpoint placed at ``prefix`` (e.g. "src_endpoint")."""
+    if endpoint_object is None:
+        return []
+    return [
+        (f"{prefix}.ip", "ip", endpoint_object.get("ip")),
+        (f"{prefix}.hostname", "hostname", endpoint_object.get("hostname")),
+    ]
+
+
+# --------------------------------------------------------------------------- admin audit records
+
+ADMIN_CONSOLE = "Netskope Admin Console"
+
+def admin_audit_fields(user_path: str) -> dict[str, str]:
+    """Field → path table of ``admin_audit`` with the admin placed at ``user_path``."""
+    return {
+        **prefixed(user_path, USER_FIELDS),
+        "audit_log_event": "message, activity_id",
+        "severity_level": "severity_id",
+        "supporting_data.data_values[ip]": "src_endpoint.ip",
+    }
+
+
+def admin_audit(record: Mapping[str, Any], event: dict[str, Any], user_path: str) -> tuple[str, list[str]]:
+    """Fill what every admin-console audit event carries: the admin, source IP, message, observables.
+
+    The admin (``user``, user type Admin) goes to ``user_path``: "user" or "actor.user".
+    Returns ``supporting_data``'s (data_type, non-IP values) for the class to place its target;
+    ``supporting_data`` itself stays under ``unmapped`` (it is only partly mapped).
+    """
+    admin = user(record)
+    if admin is not None:
+        admin["type_id"], admin["type"] = 2, "Admin"
+        if user_path == "user":
+            event["user"] = admin
+        else:
+            event["actor"] = {"user": admin}
+    data_type, ips, others = supporting_data(record)
+    if ips:
+        event["src_endpoint"] = {"ip": ips[0]}
+    message = text(record.get("audit_log_event"))
+    if message is not None:
+        event["message"] = message
+    found = observables([*user_observables(user_path, admin), ("src_endpoint.ip", "ip", ips[0] if ips else None)])
+    if found:
+        event["observables"] = found
+    return data_type, others
