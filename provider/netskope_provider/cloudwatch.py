@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from hashlib import blake2b
+from operator import itemgetter
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -69,6 +70,7 @@ RESEND_ROUNDS = 3
 
 #: One staged event: (timestamp ms to send, message text, UTF-8 byte length, timestamp as given).
 Staged = tuple[int, str, int, int]
+_TIMESTAMP = itemgetter(0)
 OnRejected = Callable[[int, bytes, str], None]
 
 
@@ -361,7 +363,7 @@ class _Delivery:
     def _submit(self, pool: ThreadPoolExecutor, inflight: deque[Future[_PutOutcome]], staged: list[Staged],
                 bounced: list[tuple[Staged, str]]) -> None:
         """Sort a chunk, cut it into batches and start their puts, keeping few puts in flight."""
-        staged.sort(key=_timestamp)
+        staged.sort(key=_TIMESTAMP)
         for batch in plan_batches(staged):
             self.report.batches += 1
             if len(inflight) >= 2 * self.max_workers:
@@ -560,10 +562,6 @@ def _check_group_name(log_group: str) -> None:
 
 def _as_bytes(message: bytes | str) -> bytes:
     return message if type(message) is bytes else str(message).encode()
-
-
-def _timestamp(event: Staged) -> int:
-    return event[0]
 
 
 def _compact_utc(epoch_seconds: int) -> str:
