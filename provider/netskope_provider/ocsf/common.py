@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 OCSF_VERSION = "1.5.0"
@@ -83,6 +83,19 @@ def hex_text(value: object) -> str | None:
     """A hex digest as OCSF file_hash_t accepts it; None for anything else ("NotAvailable", "N/A")."""
     found = text(value)
     return found if found is not None and _HEX.fullmatch(found) else None
+
+
+def _usable_ip(value: object) -> bool:
+    return ip_text(value) is not None
+
+
+def _usable_hash(value: object) -> bool:
+    return hex_text(value) is not None
+
+
+def _usable_port(value: object) -> bool:
+    port = integer(value)
+    return port is not None and 0 < port <= 65535
 
 
 def integer(value: object) -> int | None:
@@ -293,16 +306,24 @@ def finalize(
 ) -> dict[str, Any]:
     """Put every source field no attribute took under ``unmapped``, declare profiles; return event.
 
-    A consumed field still goes to ``unmapped`` when its value is a dict, list or boolean (a shape
-    the scalar builders cannot use), unless the class lists it in ``structured``. Values are kept
-    exactly as parsed (64-bit ints stay ints), and absent defaults ("" / 0 / {} / []) are dropped.
+    A consumed field still goes to ``unmapped`` when the builders could not use its value: a dict,
+    list, boolean or float (unless the class lists the field in ``structured``, or it is a
+    coordinate), or a value failing its ``GUARDED_FIELDS`` check (an IP that is not one, a port out
+    of range, a hash that is not hex). Values are kept exactly as parsed (64-bit ints stay ints),
+    and absent defaults ("" / 0 / {} / []) are dropped.
     """
     unmapped: dict[str, Any] = {}
     for key, value in record.items():
-        if key in consumed:
+        if key in consumed and key not in structured:
             kind = type(value)
-            if not (kind is dict or kind is list or kind is bool) or key in structured:
+            if kind is str or kind is int:
+                guard = GUARDED_FIELDS.get(key)
+                if guard is None or guard(value):
+                    continue
+            elif kind is float and key in COORDINATE_FIELDS:
                 continue
+        elif key in consumed:
+            continue
         if present(value):
             unmapped[key] = value
     if unmapped:
@@ -336,6 +357,16 @@ def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str
             if shown is not None:
                 (ips if is_ip(shown) else others).append(shown)
     return normalise(data.get("data_type")), ips, others
+
+
+#: Consumed fields whose builders take only some values (an OCSF pattern or range): ``finalize``
+#: keeps a value that fails its check under ``unmapped`` as well, so an odd value is never lost.
+GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
+    **dict.fromkeys(("srcip", "dstip", "userip"), _usable_ip),
+    **dict.fromkeys(("md5", "sha1", "sha256"), _usable_hash),
+    **dict.fromkeys(("srcport", "dstport"), _usable_port),
+}
+COORDINATE_FIELDS = frozenset({"src_latitude", "src_longitude", "dst_latitude", "dst_longitude"})
 
 
 def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
@@ -615,8 +646,9 @@ def url(value: object) -> dict[str, Any] | None:
         result["scheme"] = scheme
         rest = after
     host, slash, path = rest.partition("/")
-    if host:
-        result["hostname"] = host.split(":", 1)[0]
+    hostname = host.split(":", 1)[0]
+    if hostname:
+        result["hostname"] = hostname
     if slash:
         path, question, query = path.partition("?")
         result["path"] = "/" + path
