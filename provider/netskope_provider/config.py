@@ -37,8 +37,9 @@ RUN_SETTING_DEFAULTS: dict[str, str] = {
     "staging_conn_id": "",
     #: Hours a successful run's staged files are kept; 0 deletes them as soon as delivery succeeded.
     "staging_retention_hours": "0",
-    #: Passed to ``netskope_provider.cloudwatch.deliver``; see docs/dags.md.
-    "timestamp_policy": "",
+    #: ``cloudwatch.deliver``'s policy for events outside CloudWatch's accepted time range:
+    #: ``ingest_time`` (deliver, stamped with the delivery time), ``reject`` (quarantine) or ``fail``.
+    "timestamp_policy": "ingest_time",
 }
 
 #: name -> default, for settings read when the DAG file is parsed (environment only).

@@ -66,7 +66,7 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
         ti = context["ti"]
         group = config.log_group_for(log_type, self.log_group)
         stream = cloudwatch.stream_name(log_type, window["start"], window["end"])
-        policy = config.run_setting("timestamp_policy", self.timestamp_policy) or cloudwatch.TIMESTAMP_POLICIES[0]
+        policy = config.run_setting("timestamp_policy", self.timestamp_policy)
         quarantine = staging.Quarantine(
             staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "delivery", store_conn)
         )

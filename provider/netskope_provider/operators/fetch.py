@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import pendulum
 from pendulum.parsing.exceptions import ParserError
 from airflow.sdk import BaseOperator
@@ -117,6 +116,7 @@ class NetskopeFetchOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, object]:
         from netskope_provider.hooks.netskope import NetskopeHook
+        from netskope_provider.ocsf.mapper import dumps
 
         log_type = get_log_type(self.log_type).name
         start, end = resolve_window(context, self.window_start, self.window_end)
@@ -129,7 +129,7 @@ class NetskopeFetchOperator(BaseOperator):
         staging_conn_id = config.run_setting("staging_conn_id", self.staging_conn_id)
         hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", self.netskope_conn_id))
         self.log.info("Pulling %s records inserted in [%s, %s)", log_type, start, end)
-        records = (orjson.dumps(record) for page in hook.iter_window_pages(log_type, start, end) for record in page)
+        records = (dumps(record) for page in hook.iter_window_pages(log_type, start, end) for record in page)
         staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
         self.log.info("Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location)
         return {

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -66,7 +65,7 @@ class NetskopeToOcsfOperator(BaseOperator):
         self.fetch_manifest = fetch_manifest
 
     def execute(self, context: Context) -> dict[str, object]:
-        from netskope_provider.ocsf import map_record
+        from netskope_provider.ocsf.mapper import MapCounts, Mapped, dumps, loads, map_record
 
         fetched = self.fetch_manifest
         log_type, window = fetched["log_type"], fetched["window"]
@@ -75,30 +74,26 @@ class NetskopeToOcsfOperator(BaseOperator):
         quarantine = staging.Quarantine(
             staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "transform", store_conn)
         )
-        classes: Counter[int] = Counter()
-        reasons: Counter[str] = Counter()
-        read = raw = 0
+        counts = MapCounts()
+        rejected_reasons: Counter[str] = Counter()
         with staging.LineWriter(staging.task_folder(context, base, store_conn) / EVENTS_FILE) as out:
             for line in staging.read_lines(staging.staging_path(fetched["fetched"]["location"], store_conn)):
-                read += 1
                 try:
-                    record = orjson.loads(line)
-                except orjson.JSONDecodeError as error:
-                    reason = f"staged line is not JSON: {error}"
+                    record = loads(line)
+                except (ValueError, UnicodeDecodeError) as error:
+                    mapped = Mapped("rejected", None, None, f"staged line is not JSON: {error}")
                 else:
                     mapped = map_record(record, log_type)
-                    if mapped.kind == "ocsf":
-                        classes[mapped.class_uid] += 1
-                        time_ms = mapped.event.get("time") or record_time_ms(record, window["start"])
-                        out.write(staging.encode_event(int(time_ms), orjson.dumps(mapped.event)))
-                        continue
-                    if mapped.kind == "raw":
-                        raw += 1
-                        out.write(staging.encode_event(record_time_ms(record, window["start"]), line))
-                        continue
+                counts.add(mapped)
+                if mapped.kind == "ocsf":
+                    time_ms = mapped.event.get("time") or record_time_ms(record, window["start"])
+                    out.write(staging.encode_event(int(time_ms), dumps(mapped.event)))
+                elif mapped.kind == "raw":
+                    out.write(staging.encode_event(record_time_ms(record, window["start"]), line))
+                else:
                     reason = mapped.reason or "rejected by the OCSF mapper"
-                reasons[reason] += 1
-                quarantine.add(reason, line)
+                    rejected_reasons[reason] += 1
+                    quarantine.add(reason, line)
         events = out.close()
         manifest: dict[str, object] = {
             "log_type": log_type,
@@ -106,25 +101,21 @@ class NetskopeToOcsfOperator(BaseOperator):
             "staging_base": base,
             "staging_conn_id": store_conn,
             "fetched": fetched["fetched"]["records"],
-            "ocsf": {str(uid): count for uid, count in sorted(classes.items())},
-            "ocsf_total": sum(classes.values()),
-            "raw": raw,
-            "rejected": quarantine.count,
-            "rejected_reasons": _bounded(reasons),
+            "ocsf": {str(uid): count for uid, count in sorted(counts.by_class.items())},
+            "ocsf_total": counts.ocsf,
+            "raw": counts.raw,
+            "raw_reasons": _bounded(counts.raw_reasons),
+            "rejected": counts.rejected,
+            "rejected_reasons": _bounded(rejected_reasons),
             "rejected_location": quarantine.close(),
             "events": events.as_dict(),
         }
-        self.log.info(
-            "%s: fetched %d -> OCSF %d %s, raw %d, rejected %d", log_type, manifest["fetched"],
-            manifest["ocsf_total"], manifest["ocsf"], raw, quarantine.count,
-        )
-        if read != manifest["fetched"]:
-            raise AirflowFailException(
-                f"Staged file holds {read} records but the fetch task staged {manifest['fetched']}; "
-                "clear the whole DAG run so the window is fetched again"
-            )
-        if quarantine.count:
-            self.log.warning("%d %s records rejected (%s); kept at %s", quarantine.count, log_type,
+        self.log.info("%s: fetched %d -> OCSF %d %s, raw %d, rejected %d", log_type, manifest["fetched"],
+                      counts.ocsf, manifest["ocsf"], counts.raw, counts.rejected)
+        if counts.raw_reasons:
+            self.log.info("Records kept raw although their class is supported: %s", manifest["raw_reasons"])
+        if counts.rejected:
+            self.log.warning("%d %s records rejected (%s); kept at %s", counts.rejected, log_type,
                              manifest["rejected_reasons"], manifest["rejected_location"])
         check_balance(manifest)
         return manifest
