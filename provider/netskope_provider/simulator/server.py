@@ -481,6 +481,16 @@ class SimulatorServer:
         route = Tenant.route(path)
         iterator = route is not None and route[0] == "iterator"
         faults = self._dice.roll(path, iterator) if path.startswith(API_PREFIX) else set()
+        # Claim the iterator index before anything is observable (stats), so a test that sees this
+        # request's fault counted knows a second request on the index will conflict.
+        inflight = (path.rstrip("/"), params.get("index", "")) if iterator and "reset" not in faults else None
+        if inflight is not None:
+            with self._inflight_lock:
+                busy = inflight in self._inflight or "conflict" in faults
+                if not busy:
+                    self._inflight.add(inflight)
+            if busy:
+                inflight = None
         for kind in faults:
             stats.count("faults", kind)
         if "reset" in faults:
@@ -492,14 +502,6 @@ class SimulatorServer:
             allowed, limit_headers = self._limiter.take(path)
             if not allowed:
                 faults.add("throttle")
-        inflight = (path.rstrip("/"), params.get("index", "")) if iterator else None
-        if inflight is not None:
-            with self._inflight_lock:
-                busy = inflight in self._inflight or "conflict" in faults
-                if not busy:
-                    self._inflight.add(inflight)
-            if busy:
-                inflight = None
         try:
             if "slow" in faults:
                 time.sleep(self.faults.slow_seconds)
