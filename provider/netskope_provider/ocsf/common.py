@@ -287,9 +287,9 @@ def base_event(
         "time": time_ms,
         "metadata": metadata,
     }
-    count = integer(record.get("count"))
-    if count is not None and 0 < count < 2**31:
-        event["count"] = count
+    count = record.get("count")
+    if _usable_count(count):
+        event["count"] = integer(count)
     if status_id is not None:
         event["status_id"] = status_id
         event["status"] = STATUS_CAPTIONS[status_id]
@@ -359,12 +359,26 @@ def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str
     return normalise(data.get("data_type")), ips, others
 
 
+def _usable_severity(value: object) -> bool:
+    """A severity the tables know (an unknown word or number would otherwise become 0/99 without its text)."""
+    return severity_id_from(value) not in (0, 99) or normalise(value) == "unknown"
+
+
+def _usable_count(value: object) -> bool:
+    count = integer(value)
+    return count is not None and 0 < count < 2**31
+
+
 #: Consumed fields whose builders take only some values (an OCSF pattern or range): ``finalize``
 #: keeps a value that fails its check under ``unmapped`` as well, so an odd value is never lost.
 GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
     **dict.fromkeys(("srcip", "dstip", "userip"), _usable_ip),
     **dict.fromkeys(("md5", "sha1", "sha256"), _usable_hash),
     **dict.fromkeys(("srcport", "dstport"), _usable_port),
+    **dict.fromkeys(("severity", "severity_level", "alarm_severity", "malware_severity", "dlp_rule_severity"), _usable_severity),
+    "count": _usable_count,
+    "file_size": lambda value: integer(value) is not None,
+    "_insertion_epoch_timestamp": lambda value: epoch_ms(value) is not None,
 }
 COORDINATE_FIELDS = frozenset({"src_latitude", "src_longitude", "dst_latitude", "dst_longitude"})
 
