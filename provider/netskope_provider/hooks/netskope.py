@@ -7,7 +7,10 @@ rotation invalidates the old token at once), and masking the token in task logs.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -25,6 +28,8 @@ except ImportError:  # Airflow 2.11
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
 
+#: botocore's DEBUG logs dump whole responses, the secret value included, before we can mask it.
+_AWS_BODY_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.response", "urllib3.connectionpool")
 _EXTRA_PREFIX = "extra__netskope__"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -150,7 +155,8 @@ class NetskopeHook(BaseHook):
         from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
 
         try:
-            secret = SecretsManagerHook(aws_conn_id=aws_conn_id).get_secret(secret_arn)
+            with _aws_debug_logs_silenced():
+                secret = SecretsManagerHook(aws_conn_id=aws_conn_id).get_secret(secret_arn)
         except Exception as exc:
             raise NetskopeConfigError(
                 f"Could not read the API token from Secrets Manager secret {secret_arn} with AWS connection "
@@ -172,6 +178,29 @@ class NetskopeHook(BaseHook):
                 )
             secret = token.strip()
         return secret
+
+
+class _SilenceWhileReadingSecret(logging.Filter):
+    """Drops log records emitted by the thread that is reading the token secret."""
+
+    local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "active", False)
+
+
+_silencer = _SilenceWhileReadingSecret()
+for _name in _AWS_BODY_LOGGERS:
+    logging.getLogger(_name).addFilter(_silencer)
+
+
+@contextmanager
+def _aws_debug_logs_silenced() -> Iterator[None]:
+    _silencer.local.active = True
+    try:
+        yield
+    finally:
+        _silencer.local.active = False
 
 
 def _epoch(value: int | datetime) -> int:
