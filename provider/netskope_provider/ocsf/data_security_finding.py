@@ -29,6 +29,7 @@ from netskope_provider.ocsf.common import (
     endpoint_observables,
     file,
     finalize,
+    integer,
     normalise,
     observables,
     prefixed,
@@ -91,6 +92,12 @@ DATA_SECURITY_FIELDS: dict[str, str] = {
 }
 #: ``dlp_file`` names the file only when ``object`` is empty, so it is also always kept under unmapped.
 DLP_FILE_FIELDS: dict[str, str] = prefixed("file", FILE_FIELDS)
+#: Endpoint DLP names the file copied to the device as ``source_file_*`` (used when there is no ``object``).
+ENDPOINT_FILE_FIELDS: dict[str, str] = {
+    "source_file_name": "file.name",
+    "source_file_type": "file.mime_type",
+    "source_file_size": "file.size",
+}
 
 MAPPED_FIELDS: dict[str, str] = {
     **BASE_FIELDS,
@@ -105,6 +112,8 @@ MAPPED_FIELDS: dict[str, str] = {
     "policy_name": "policy.name",
     "policy_action": "action_id, disposition_id",
     **DLP_FILE_FIELDS,
+    **ENDPOINT_FILE_FIELDS,
+    "policy_name_enforced": "policy.name",
     **SRC_ENDPOINT_FIELDS,
     **DST_ENDPOINT_FIELDS,
     **RESOURCE_FIELDS,
@@ -149,6 +158,25 @@ def _rules(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rule for match in matches if type(rules := match.get("dlp_rules")) is list for rule in rules if type(rule) is dict]
 
 
+def _file(record: Mapping[str, Any], missing: list[Mapping[str, str]]) -> dict[str, Any] | None:
+    """The file: Netskope's ``object``, else the DLP file name, else endpoint DLP's source file."""
+    found = file(record) or file(record, "dlp_file")
+    if found is not None:
+        if any(record.get(field) for field in ENDPOINT_FILE_FIELDS):
+            missing.append(ENDPOINT_FILE_FIELDS)
+        return found
+    found = file(record, "source_file_name")
+    if found is None:
+        return None
+    kind = text(record.get("source_file_type"))
+    if kind is not None and "mime_type" not in found:
+        found["mime_type"] = kind
+    size = integer(record.get("source_file_size"))
+    if size is not None and "size" not in found:
+        found["size"] = size
+    return found
+
+
 def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     """The Data Security Finding event for a DLP alert, DLP incident or endpoint DLP record."""
     get = record.get
@@ -187,7 +215,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     profile = text(get("dlp_profile")) or text(first.get("dlp_profile_name"))
     info: dict[str, Any] = {
         "uid": uid,
-        "title": text(get("alert_name")) or rule or profile or "DLP incident",
+        "title": text(get("alert_name")) or rule or profile or text(get("policy_name_enforced")) or "DLP incident",
         "types": [text(get("alert_type")) or "DLP"],
     }
     if rule is not None:
@@ -222,13 +250,12 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
             event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
             profiles.append("security_control")
     if "policy" not in event:
-        policy = text(get("policy_name")) or text(first.get("dlp_policy"))
+        policy = text(get("policy_name_enforced")) or text(get("policy_name")) or text(first.get("dlp_policy"))
         if policy is not None:
             event["policy"] = {"name": policy}
             profiles.append("security_control")
 
-    carried = file(record) or file(record, "dlp_file")
-    put(event, "file", carried, record, DLP_FILE_FIELDS, missing)
+    carried = put(event, "file", _file(record, missing), record, DLP_FILE_FIELDS, missing)
     source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
     destination = put(event, "dst_endpoint", dst_endpoint(record), record, DST_ENDPOINT_FIELDS, missing)
     put(event, "resources", resources(record), record, RESOURCE_FIELDS, missing)
