@@ -245,6 +245,8 @@ def test_iterator_resend_repeats_the_last_page_without_moving(sim):
     second = iterate(sim, path, "it-2", "next")
     assert iterate(sim, path, "it-2", "resend") == second
     assert ids(second["result"])[0] > ids(first["result"])[-1]
+    nothing_yet = iterate(sim, path, "it-never-read", "resend")
+    assert nothing_yet["result"] == [] and nothing_yet["timestamp_hwm"] == NOW
 
 
 def test_iterator_indexes_are_independent_per_name_and_endpoint(sim):

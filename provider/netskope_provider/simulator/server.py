@@ -116,6 +116,7 @@ class Tenant:
         self._stores: dict[str, LogStore] = {}
         self._iterators: dict[tuple[str, str], _IteratorState] = {}
         self._lock = threading.Lock()
+        self._stores_lock = threading.Lock()
         self.stats = SimulatorStats()
 
     # -- state the test controls -----------------------------------------------------------------
@@ -138,7 +139,7 @@ class Tenant:
         """The records of ``log_type``, generated on first use (so unused types cost nothing)."""
         if log_type not in LOG_TYPE_NAMES:
             raise ValueError(f"Unknown Netskope log type {log_type!r}; expected one of: {', '.join(LOG_TYPE_NAMES)}")
-        with self._lock:
+        with self._stores_lock:  # not self._lock: building a big corpus must not stall authentication
             store = self._stores.get(log_type)
             if store is None:
                 corpus = Corpus(log_type, self.volume[log_type], self.start, self.end, self.config.seed)
