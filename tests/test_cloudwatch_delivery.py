@@ -165,8 +165,9 @@ def test_batcher_counts_26_bytes_per_event():
 
 
 def test_batcher_keeps_span_under_24_hours():
-    events = [staged(0, 1), staged(MAX_BATCH_SPAN_MS - 1, 1), staged(MAX_BATCH_SPAN_MS, 1), staged(MAX_BATCH_SPAN_MS + 5, 1)]
-    assert [[e[0] for e in b] for b in plan_batches(events)] == [[0, MAX_BATCH_SPAN_MS - 1], [MAX_BATCH_SPAN_MS, MAX_BATCH_SPAN_MS + 5]]
+    day = MAX_BATCH_SPAN_MS
+    events = [staged(ts, 1) for ts in (0, day - 1, day, day + 5)]
+    assert [[e[0] for e in b] for b in plan_batches(events)] == [[0, day - 1], [day, day + 5]]
 
 
 @settings(max_examples=60, deadline=None)
@@ -190,7 +191,8 @@ def test_recording_sink_receives_only_valid_batches_holding_every_event_once():
         assert_batch_is_valid(batch)
     sent = Counter((e["timestamp"], e["message"].encode()) for batch in sink.calls for e in batch)
     assert sent == Counter(events)
-    assert (report.events, report.delivered, report.puts, report.batches) == (25_000, 25_000, len(sink.calls), len(sink.calls))
+    assert (report.events, report.delivered) == (25_000, 25_000)
+    assert report.puts == report.batches == len(sink.calls)
     assert report.bytes == sum(len(m) for _, m in events)
     assert len(sink.calls) > 3  # count, bytes and span all had to cut
 
@@ -303,11 +305,12 @@ def test_group_retention_narrows_what_counts_as_too_old(logs):
 def test_cloudwatch_refusals_in_a_successful_call_are_resent(logs, group):
     """A skewed delivery clock lets events through that moto then refuses; they are re-sent."""
     real_now = now_ms()
-    too_old = window_events(3, base=real_now - 16 * DAY_MS, spread_ms=1000)
+    too_old = window_events(3, base=real_now - 14 * DAY_MS - HOUR_MS, spread_ms=1000)
     too_new = window_events(2, base=real_now + 5 * HOUR_MS, spread_ms=1000)
-    fine_then = window_events(4, base=real_now - 10 * DAY_MS)  # fine by both the skewed and the real clock
+    # fine by both the skewed and the real clock, and in the same batch as the refused ones
+    fine_then = window_events(4, base=real_now - 14 * DAY_MS + 3 * HOUR_MS)
     report = deliver(too_old + fine_then, logs, group, "old", now_ms=real_now - 10 * DAY_MS)
-    assert (report.delivered, report.restamped, report.puts) == (7, 3, 3)  # 6 days apart: 2 batches + 1 re-send
+    assert (report.delivered, report.restamped, report.puts) == (7, 3, 2)
     fine_soon = window_events(4, base=real_now + HOUR_MS)
     report = deliver(too_new + fine_soon, logs, group, "new", now_ms=real_now + 4 * HOUR_MS)
     assert (report.delivered, report.restamped, report.puts) == (6, 2, 2)
@@ -355,8 +358,10 @@ class RefusingSink(RecordingSink):
 def test_refused_index_semantics_settle_every_event_once(semantics):
     """AWS documents tooOld as an exclusive end and tooNew as an inclusive start; moto differs."""
     real_now = now_ms()
-    old_case = window_events(5, base=real_now - 16 * DAY_MS, spread_ms=10) + window_events(4, base=real_now - 13 * DAY_MS)
-    new_case = window_events(6, base=real_now + 5 * HOUR_MS, spread_ms=10) + window_events(4, base=real_now + HOUR_MS)
+    old_case = window_events(5, base=real_now - 14 * DAY_MS - HOUR_MS, spread_ms=10)
+    old_case += window_events(4, base=real_now - 14 * DAY_MS + 3 * HOUR_MS)  # same batch: the boundary is inside
+    new_case = window_events(6, base=real_now + 5 * HOUR_MS, spread_ms=10)
+    new_case += window_events(4, base=real_now + HOUR_MS)
     for events, skewed_now, restamped in ((old_case, real_now - 12 * DAY_MS, 5), (new_case, real_now + 4 * HOUR_MS, 6)):
         sink = RefusingSink(semantics)
         report = deliver(events, sink, "/g", "s", now_ms=skewed_now)
@@ -502,3 +507,22 @@ def test_missing_create_log_group_permission_names_it(logs):
 def test_missing_group_says_how_to_create_it(logs):
     with pytest.raises(CloudWatchDeliveryError, match="ensure_log_group"):
         deliver(window_events(1), logs, f"/netskope/missing/{uuid.uuid4().hex}", "s")
+
+
+def test_stream_deleted_during_delivery_says_to_rerun(logs, group):
+    class DeletesStream(Wrapper):
+        def put_log_events(self, **kwargs):
+            self.client.delete_log_stream(logGroupName=kwargs["logGroupName"], logStreamName=kwargs["logStreamName"])
+            return self.client.put_log_events(**kwargs)
+
+    with pytest.raises(CloudWatchDeliveryError, match="rerun"):
+        deliver(window_events(3), DeletesStream(logs), group, "s")
+
+
+def test_refused_batch_explains_the_event_size_setting(logs, group):
+    class SmallEventRegion(Wrapper):
+        def put_log_events(self, **kwargs):
+            raise client_error("InvalidParameterException")
+
+    with pytest.raises(CloudWatchDeliveryError, match="max_event_bytes=PIPELINE_EVENT_BYTES"):
+        deliver(window_events(3), SmallEventRegion(logs), group, "s")

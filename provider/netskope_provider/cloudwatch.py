@@ -231,11 +231,13 @@ class PresentMessages:
         return False
 
 
-def deliver(events: Iterable[tuple[int, bytes]], logs_client: Any, log_group: str, log_stream: str, *,
+def deliver(events: Iterable[tuple[int, bytes | str]], logs_client: Any, log_group: str, log_stream: str, *,
             timestamp_policy: str = "ingest_time", oversize_policy: str = "reject", max_workers: int = 4,
             now_ms: int | None = None, on_rejected: OnRejected | None = None,
             max_event_bytes: int = MAX_EVENT_BYTES, retention_days: int | None = None) -> DeliveryReport:
     """Put ``events`` (any order, streamed) into ``log_group``/``log_stream`` exactly once.
+
+    Each event is ``(timestamp_ms, message)``; the message is UTF-8 bytes (``str`` is accepted).
 
     The stream is created when missing; when it exists, its messages are read back and only
     the missing ones are sent. ``timestamp_policy`` decides events CloudWatch would refuse for
@@ -299,78 +301,82 @@ class _Delivery:
         self.retention_days = retention_days
         self.max_workers = max_workers
         self.report = DeliveryReport()
+        self._inflight: deque[Future[_PutOutcome]] = deque()
+        #: Events CloudWatch refused inside successful calls, awaiting the timestamp policy.
+        self._bounced: list[tuple[Staged, str]] = []
 
-    def run(self, events: Iterable[tuple[int, bytes]], present: PresentMessages | None, now_ms: int) -> None:
+    def run(self, events: Iterable[tuple[int, bytes | str]], present: PresentMessages | None, now_ms: int) -> None:
         oldest, newest = accepted_range(now_ms, self.retention_days)
-        max_bytes = self.max_event_bytes
-        ingest_time = self.timestamp_policy == "ingest_time"
-        report = self.report
         chunk: list[Staged] = []
         chunk_bytes = 0
-        bounced: list[tuple[Staged, str]] = []
         with ThreadPoolExecutor(self.max_workers, thread_name_prefix="cloudwatch-put") as pool:
-            inflight: deque[Future[_PutOutcome]] = deque()
             for ts, message in events:
-                report.events += 1
-                if type(message) is bytes:
-                    size = len(message)
-                    try:
-                        text = message.decode()
-                    except UnicodeDecodeError:
-                        self._reject(ts, message, "message is not valid UTF-8", "malformed")
-                        continue
-                else:
-                    text = message
-                    size = len(text) if text.isascii() else len(text.encode())
-                if not 0 < size <= max_bytes:
-                    self._reject_size(ts, message, size)
+                self.report.events += 1
+                event = self._stage(ts, message, present, now_ms, oldest, newest)
+                if event is None:
                     continue
-                if type(ts) is not int:
-                    self._reject(ts, message, "timestamp is not an integer of epoch milliseconds", "malformed")
-                    continue
-                if present and present.take(message_digest(_as_bytes(message))):
-                    report.already_present += 1
-                    continue
-                send_ts = ts
-                if not oldest <= ts <= newest:
-                    if not ingest_time:
-                        self._reject_time(ts, message, oldest, newest)
-                        continue
-                    send_ts = now_ms
-                chunk.append((send_ts, text, size, ts))
-                chunk_bytes += size
+                chunk.append(event)
+                chunk_bytes += event[2]
                 if len(chunk) >= CHUNK_EVENTS or chunk_bytes >= CHUNK_BYTES:
-                    self._submit(pool, inflight, chunk, bounced)
+                    self._send(pool, chunk)
                     chunk = []
                     chunk_bytes = 0
-            self._submit(pool, inflight, chunk, bounced)
-            while inflight:
-                self._settle(inflight.popleft(), bounced)
+            self._send(pool, chunk)
+            self._settle_all()
             for _ in range(RESEND_ROUNDS):
-                if not bounced:
+                if not self._bounced:
                     break
-                retry = self._requeue(bounced)
-                bounced = []
-                self._submit(pool, inflight, retry, bounced)
-                while inflight:
-                    self._settle(inflight.popleft(), bounced)
-        if bounced:
+                self._send(pool, self._requeue())
+                self._settle_all()
+        if self._bounced:
             raise CloudWatchDeliveryError(
-                f"CloudWatch Logs kept refusing {len(bounced)} events of {self.log_group}/{self.log_stream} "
-                f"after {RESEND_ROUNDS} re-sends (last reason: {bounced[-1][1]}); check the clock of this "
+                f"CloudWatch Logs kept refusing {len(self._bounced)} events of {self.log_group}/{self.log_stream} "
+                f"after {RESEND_ROUNDS} re-sends (last reason: {self._bounced[-1][1]}); check the clock of this "
                 "machine and the log group's retention, then rerun the delivery (delivered events are not duplicated)")
 
-    def _submit(self, pool: ThreadPoolExecutor, inflight: deque[Future[_PutOutcome]], staged: list[Staged],
-                bounced: list[tuple[Staged, str]]) -> None:
+    def _stage(self, ts: Any, message: bytes | str, present: PresentMessages | None, now_ms: int,
+               oldest: int, newest: int) -> Staged | None:
+        """The event ready to send, or None once it is settled (rejected or already present)."""
+        if type(message) is bytes:
+            size = len(message)
+            try:
+                text = message.decode()
+            except UnicodeDecodeError:
+                self._reject(ts, message, "message is not valid UTF-8", "malformed")
+                return None
+        else:
+            text = message
+            size = len(text) if text.isascii() else len(text.encode())
+        if not 0 < size <= self.max_event_bytes:
+            self._reject_size(ts, message, size)
+            return None
+        if type(ts) is not int:
+            self._reject(ts, message, "timestamp is not an integer of epoch milliseconds", "malformed")
+            return None
+        if present and present.take(message_digest(_as_bytes(message))):
+            self.report.already_present += 1
+            return None
+        if oldest <= ts <= newest:
+            return (ts, text, size, ts)
+        if self.timestamp_policy != "ingest_time":
+            self._reject_time(ts, message, oldest, newest)
+            return None
+        return (now_ms, text, size, ts)
+
+    def _send(self, pool: ThreadPoolExecutor, staged: list[Staged]) -> None:
         """Sort a chunk, cut it into batches and start their puts, keeping few puts in flight."""
         staged.sort(key=_TIMESTAMP)
         for batch in plan_batches(staged):
             self.report.batches += 1
-            if len(inflight) >= 2 * self.max_workers:
-                self._settle(inflight.popleft(), bounced)
-            inflight.append(pool.submit(self._put, batch))
+            if len(self._inflight) >= 2 * self.max_workers:
+                self._settle(self._inflight.popleft())
+            self._inflight.append(pool.submit(self._put, batch))
 
-    def _settle(self, future: Future[_PutOutcome], bounced: list[tuple[Staged, str]]) -> None:
+    def _settle_all(self) -> None:
+        while self._inflight:
+            self._settle(self._inflight.popleft())
+
+    def _settle(self, future: Future[_PutOutcome]) -> None:
         outcome = future.result()
         report = self.report
         report.delivered += outcome.delivered
@@ -378,7 +384,7 @@ class _Delivery:
         report.bytes += outcome.bytes
         report.puts += outcome.puts
         report.throttled += outcome.throttled
-        bounced.extend(outcome.bounced)
+        self._bounced.extend(outcome.bounced)
 
     def _put(self, batch: list[Staged]) -> _PutOutcome:
         """One PutLogEvents call (throttling retried); events CloudWatch refused come back as bounced."""
@@ -397,9 +403,10 @@ class _Delivery:
         outcome.bytes = sum(event[2] for event in accepted)
         return outcome
 
-    def _requeue(self, bounced: list[tuple[Staged, str]]) -> list[Staged]:
+    def _requeue(self) -> list[Staged]:
         """Apply the timestamp policy to events CloudWatch refused; return those to send again."""
         now_ms = time.time_ns() // 1_000_000
+        bounced, self._bounced = self._bounced, []
         retry: list[Staged] = []
         for (ts, text, size, given_ts), reason in bounced:
             log.warning("CloudWatch Logs refused an event of %s/%s (%s)", self.log_group, self.log_stream, reason)
@@ -497,12 +504,7 @@ def _open_stream(client: Any, log_group: str, log_stream: str) -> PresentMessage
               logGroupName=log_group, logStreamName=log_stream)
         return None
     except ClientError as exc:
-        code = _error_code(exc)
-        if code == "ResourceNotFoundException":
-            raise CloudWatchDeliveryError(
-                f"CloudWatch log group {log_group!r} does not exist: create it (ensure_log_group, which needs "
-                "logs:CreateLogGroup) or fix the group name") from exc
-        if code != "ResourceAlreadyExistsException":
+        if _error_code(exc) != "ResourceAlreadyExistsException":
             raise
     present = PresentMessages(message for _, message in read_stream(client, log_group, log_stream))
     log.info("Log stream %s/%s exists with %d events: sending only the missing ones",
@@ -540,6 +542,16 @@ def _call(operation: Callable[..., Any], permission: str, log_group: str, *,
                     f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
                     f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"
                     f"{log_group}:* (see docs/delivery.md for the full list)", permission=permission) from exc
+            if code == "ResourceNotFoundException":
+                raise CloudWatchDeliveryError(
+                    f"CloudWatch log group {log_group!r} or its stream does not exist ({permission}): create the "
+                    "group with ensure_log_group (needs logs:CreateLogGroup) or fix its name; if the stream was "
+                    "deleted during delivery, rerun it") from exc
+            if code == "InvalidParameterException" and permission == "logs:PutLogEvents":
+                raise CloudWatchDeliveryError(
+                    f"CloudWatch Logs refused a batch for {log_group!r}: {exc.response['Error'].get('Message')}. "
+                    "If it is about event size, this Region may still limit events to 256 KB: pass "
+                    "max_event_bytes=PIPELINE_EVENT_BYTES") from exc
             if code not in THROTTLE_CODES or attempt == THROTTLE_RETRIES:
                 raise
         if on_throttle is not None:
