@@ -526,3 +526,44 @@ def test_refused_batch_explains_the_event_size_setting(logs, group):
 
     with pytest.raises(CloudWatchDeliveryError, match="max_event_bytes=PIPELINE_EVENT_BYTES"):
         deliver(window_events(3), SmallEventRegion(logs), group, "s")
+
+
+def test_explicit_retention_applies_without_describe_permission():
+    sink = RecordingSink()
+    report = deliver(window_events(3, base=now_ms() - 2 * DAY_MS), sink, "/g", "s", retention_days=1)
+    assert (report.delivered, report.restamped) == (3, 3)
+
+
+def test_ensure_log_group_passes_the_kms_key(logs):
+    name = f"/netskope/test/{uuid.uuid4().hex}"
+    key = "arn:aws:kms:us-east-1:123456789012:key/12345678-1234-1234-1234-123456789012"
+    ensure_log_group(logs, name, kms_key_id=key)
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0].get("kmsKeyId") == key
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(
+    st.sampled_from(["fresh", "old", "future", "huge", "empty", "not_utf8", "bad_ts"]),
+    st.integers(0, 10**6)), max_size=40), st.sampled_from(["ingest_time", "reject"]))
+def test_every_event_is_delivered_or_rejected_with_a_reason(kinds, policy):
+    base = now_ms()
+    shapes = {
+        "fresh": lambda n: (base - n, b"{\"n\":%d}" % n),
+        "old": lambda n: (base - 20 * DAY_MS - n, b"{\"old\":%d}" % n),
+        "future": lambda n: (base + 3 * HOUR_MS + n, b"{\"future\":%d}" % n),
+        "huge": lambda n: (base, b"h" * (MAX_EVENT_BYTES + 1)),
+        "empty": lambda n: (base, b""),
+        "not_utf8": lambda n: (base, b"\xc3\x28"),
+        "bad_ts": lambda n: (float(base), b"{}"),
+    }
+    events = [shapes[kind](n) for kind, n in kinds]
+    rejected: list[bytes] = []
+    sink = RecordingSink()
+    report = deliver(events, sink, "/g", "s", timestamp_policy=policy, now_ms=base,
+                     on_rejected=lambda ts, message, reason: rejected.append(message))
+    delivered = [e["message"].encode() for batch in sink.calls for e in batch]
+    assert report.events == len(events) == report.delivered + report.rejected
+    assert Counter(delivered) + Counter(rejected) == Counter(m for _, m in events)
+    assert sum(report.rejected_reasons.values()) == report.rejected == len(rejected)
+    movable = sum(kind in ("old", "future") for kind, _ in kinds)
+    assert report.restamped == (movable if policy == "ingest_time" else 0)
