@@ -218,7 +218,7 @@ def test_rotation_mid_run_rereads_the_secret_and_continues(monkeypatch, secrets,
         arn = secrets.create_secret(Name="netskope/rotating", SecretString=json.dumps({"api_token": old}))["ARN"]
         set_sim_connection(monkeypatch, sim, password=None, secret_arn=arn)
         caplog.set_level(logging.DEBUG)
-        hook = NetskopeHook(page_size=100, **FAST)
+        hook = NetskopeHook(page_size=100, rate_limit_per_second=50, **FAST)
         pages = hook.iter_window_pages("network", S, END)
         pulled = ids([next(pages)])
         sim.set_token(new)  # the old token fails at once...
