@@ -542,7 +542,8 @@ def test_large_corpus_is_lazy_and_pages_by_index():
 
 def test_command_line_serves_a_tenant():
     process = subprocess.Popen(
-        [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", "cli-token", "--volume", "audit=50"],
+        [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", "cli-token", "--volume", "audit=50",
+         "--start", str(S), "--end", str(END), "--now", str(NOW)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -550,7 +551,7 @@ def test_command_line_serves_a_tenant():
         line = process.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
         response = requests.get(f"{url}/api/v2/events/data/audit", headers={"Netskope-Api-Token": "cli-token"}, timeout=30)
-        assert len(result(response)) == 50
+        assert result(response) == generate("audit", 50, S, END, seed=7)  # the default seed; reproducible out of process
         assert "cli-token" not in line
     finally:
         process.terminate()

@@ -24,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated records and of random faults")
     parser.add_argument("--token", default="test-token", help="the API token clients must send (Netskope-Api-Token)")
     parser.add_argument("--hours", type=float, default=24.0, help="generate records inserted over the last HOURS hours")
+    parser.add_argument("--start", type=int, default=None, help="insertion span start, epoch seconds (overrides --hours)")
+    parser.add_argument("--end", type=int, default=None, help="insertion span end (exclusive), epoch seconds; default now")
+    parser.add_argument("--now", type=int, default=None, help="fix the tenant clock at this epoch (default: real time)")
+    parser.add_argument("--iterator-wait", type=int, default=1, help="wait_time of an iterator page once caught up")
     parser.add_argument("--volume", type=_volume, action="append", default=[], metavar="TYPE=COUNT",
                         help="records of one log type (repeatable), e.g. --volume application=25000")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per endpoint (429 beyond)")
@@ -37,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    end = int(time.time())
+    end = args.end if args.end is not None else int(time.time())
+    start = args.start if args.start is not None else end - int(args.hours * 3600)
     config = SimulatorConfig(
-        seed=args.seed, token=args.token, start=end - int(args.hours * 3600), end=end, volume=dict(args.volume),
-        rate_limit_per_second=args.rate_limit, port=args.port,
+        seed=args.seed, token=args.token, start=start, end=end, now=args.now, volume=dict(args.volume),
+        rate_limit_per_second=args.rate_limit, port=args.port, iterator_wait_seconds=args.iterator_wait,
         faults=FaultConfig(error_rate=args.error_rate, reset_rate=args.reset_rate, truncate_rate=args.truncate_rate,
                            slow_rate=args.slow_rate, html_rate=args.html_rate),
     )

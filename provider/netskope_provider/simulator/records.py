@@ -34,6 +34,8 @@ POOL_SIZE = 256
 _STRIDE = 97
 #: ``_id`` carries the record index in 6 hex digits.
 MAX_RECORDS = 16**6 - 1
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
 
 LOG_TYPE_NAMES: tuple[str, ...] = (
     "application",
@@ -304,6 +306,7 @@ class Template:
     mutable: tuple[tuple[str, bytes], ...]  #: list/dict fields as JSON, parsed afresh per record
     delay: tuple[int, int]  #: insertion delay range in seconds, [lo, hi)
     id_fields: tuple[str, ...]  #: 64-bit id fields (> 2**53) drawn per record
+    id_salts: tuple[int, ...]  #: one ``_big_id`` salt per id field
     subtype: str  #: normalised alert type ("" when not an alert)
     id_hex: int  #: ``_id`` length
     extra: str  #: which per-record fields follow the ids (a key of ``_EXTRA_FIELDS``)
@@ -333,6 +336,7 @@ def _make_template(record: dict[str, Any], meta: dict[str, Any]) -> Template:
         mutable=tuple((name, orjson.dumps(value)) for name, value in fields.items() if isinstance(value, (list, dict))),
         delay=meta["delay"],
         id_fields=ids,
+        id_salts=tuple(n * _GOLDEN for n in range(1, len(ids) + 1)),
         subtype=meta.get("subtype", ""),
         id_hex=meta.get("id_hex", 24),
         extra=extra,
@@ -664,9 +668,6 @@ def _pool(log_type: str, seed: int) -> tuple[Template, ...]:
 # --------------------------------------------------------------------------------------------------
 # Per-record randomness: SplitMix64, so record i needs no generator state.
 
-_MASK64 = (1 << 64) - 1
-_TWO53 = 1 << 53
-_GOLDEN = 0x9E3779B97F4A7C15
 
 
 def _mix(x: int) -> int:
@@ -676,10 +677,13 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
+_ID_FLOOR = 1 << 60
+_ID_MULTIPLIER = 0xD6E8FEB86659FD93
+
+
 def _big_id(h: int, salt: int) -> int:
-    """A 63-bit id strictly above 2**53, as Netskope's connection/transaction ids are (cheap: one multiply)."""
-    value = (((h ^ (salt * _GOLDEN)) * 0xD6E8FEB86659FD93) & _MASK64) >> 1
-    return value if value > _TWO53 else value + (1 << 60)
+    """A 63-bit id at or above 2**60 (so beyond 2**53), as Netskope's ids are; cheap: one multiply."""
+    return (((h ^ (salt * _GOLDEN)) * _ID_MULTIPLIER) & _MASK64) >> 1 | _ID_FLOOR
 
 
 @lru_cache(maxsize=65536)
@@ -754,7 +758,7 @@ class Corpus:
         ts = ins - self.delay[i]
         h = _mix(self._key ^ (i << 1) ^ 1)
         values: list[Any] = [self.record_id(i), ts, ins]
-        values += [_big_id(h, n) for n in range(1, len(template.id_fields) + 1)]
+        values += [(((h ^ salt) * _ID_MULTIPLIER) & _MASK64) >> 1 | _ID_FLOOR for salt in template.id_salts]  # _big_id, inlined
         extra = template.extra
         if extra == "src_time":
             values.append(_ctime(ts))
