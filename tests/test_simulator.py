@@ -440,7 +440,7 @@ def test_big_ids_stay_exact_on_the_wire(sim):
     assert all(f'"{name}":{value}' in text for name, value in big)  # written as JSON integers, all digits kept
     incidents = result(api(sim, "events/datasearch/incident", starttime=0, endtime=NOW, limit=50))
     assert all(r["dlp_incident_id"] > TWO53 and r["incident_id"] > TWO53 for r in incidents)
-    assert all(r["dlp_match_info"][0]["dlp_forensic_id"] == r["dlp_incident_id"] for r in incidents)
+    assert all(r["dlp_match_info"][0]["dlp_forensic_id"] == r["dlp_incident_id"] == r["dlp_parent_id"] for r in incidents)
 
 
 @pytest.mark.parametrize("log_type", rec.LOG_TYPE_NAMES)

@@ -293,7 +293,7 @@ _EXTRA_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "src_time": (("src_time", '"%s"'),),
     "page": (("conn_starttime", "%d"), ("conn_endtime", "%d"), ("src_time", '"%s"')),
     "network": (("network_session_id", '"%s"'), ("tunnel_id", '"%s"'), ("start_time", '"%s"'), ("end_time", '"%s"')),
-    "incident": (("dlp_incident_id", "%d"), ("incident_id", "%d")),
+    "incident": (("dlp_incident_id", "%d"), ("dlp_parent_id", "%d"), ("incident_id", "%d")),
 }
 
 
@@ -599,7 +599,7 @@ def _incident(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
         rec["record_type"] = "incident"
     profile, rule, severity = rng.choice(_DLP_PROFILES)
     meta = {
-        "delay": (60, 7200), "ids": ("app_session_id", "connection_id", "dlp_parent_id"), "zero": (),
+        "delay": (60, 7200), "ids": ("app_session_id", "connection_id"), "zero": (),
         "extra": "incident", "id_hex": 64,
         "match": {"dlp_action": rng.choice(("alert", "useralert", "block")), "dlp_policy": rng.choice(_POLICIES),
                   "dlp_profile_name": profile,
@@ -768,7 +768,7 @@ class Corpus:
             values += (str(_big_id(h, 7)), str(h % 90000 + 10000), _iso(ts - h % 600), _iso(ts))
         elif extra == "incident":
             incident_id = _big_id(h, 11)
-            values += (incident_id, incident_id)
+            values += (incident_id, incident_id, incident_id)  # one incident: its DLP, parent and forensic ids agree
         return template, tuple(values)
 
     def record_parts(self, i: int) -> tuple[bytes, bytes]:
