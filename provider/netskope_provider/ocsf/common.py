@@ -147,13 +147,25 @@ def normalise(value: object) -> str:
     return " ".join(value.split()).casefold()  # type: ignore[union-attr]
 
 
+_ROUTING_KEYS: dict[str, str] = {}
+_ROUTING_KEYS_MAX = 4096
+
+
 def routing_key(value: object) -> str:
     """The key the spec's value lists are matched on: ``normalise`` with the spaces dropped too.
 
     Real tenants write ``Compromised Credential`` and ``compromisedcredential``, ``Allow`` and
-    `` allow ``; all compare equal under this key ("" for non-strings).
+    `` allow ``; all compare equal under this key ("" for non-strings). The few distinct values a
+    tenant sends are memoised (bounded), since every record is routed on them.
     """
-    return normalise(value).replace(" ", "")
+    if type(value) is not str:
+        return ""
+    found = _ROUTING_KEYS.get(value)  # type: ignore[arg-type]
+    if found is None:
+        found = "".join(value.split()).casefold()  # type: ignore[union-attr]
+        if len(_ROUTING_KEYS) < _ROUTING_KEYS_MAX:
+            _ROUTING_KEYS[value] = found  # type: ignore[index]
+    return found
 
 
 # --------------------------------------------------------------------------- enums
@@ -259,7 +271,8 @@ def base_event(
     Raises ``MappingError`` when the record has no usable ``timestamp`` (OCSF requires ``time``).
     """
     raw_time = record.get("timestamp")
-    time_ms = epoch_ms(raw_time)
+    # Fast path for the usual epoch-seconds int; epoch_ms handles every other form.
+    time_ms = raw_time * 1000 if type(raw_time) is int and 0 < raw_time < 10**12 else epoch_ms(raw_time)
     if time_ms is None:
         raise MappingError(f"record has no usable 'timestamp' (got {type(raw_time).__name__})")
     metadata: dict[str, Any] = {
@@ -271,9 +284,11 @@ def base_event(
     uid = text(record.get("_id"))
     if uid is not None:
         metadata["uid"] = uid
-    logged = epoch_ms(record.get("_insertion_epoch_timestamp"))
+    logged = record.get("_insertion_epoch_timestamp")
     if logged is not None:
-        metadata["logged_time"] = logged
+        logged = logged * 1000 if type(logged) is int and 0 < logged < 10**12 else epoch_ms(logged)
+        if logged is not None:
+            metadata["logged_time"] = logged
     event: dict[str, Any] = {
         "class_uid": class_uid,
         "class_name": class_name,
@@ -288,7 +303,7 @@ def base_event(
         "metadata": metadata,
     }
     count = record.get("count")
-    if _usable_count(count):
+    if count is not None and _usable_count(count):
         event["count"] = integer(count)
     if status_id is not None:
         event["status_id"] = status_id
@@ -313,19 +328,28 @@ def finalize(
     and absent defaults ("" / 0 / {} / []) are dropped.
     """
     unmapped: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in consumed and key not in structured:
-            kind = type(value)
+    guards = GUARDED_FIELDS
+    for key, value in record.items():  # the hot loop: ``present`` inlined
+        kind = type(value)
+        if kind is str:
+            if not value or value.isspace():
+                continue
+        elif kind is dict or kind is list or kind is int or kind is float or kind is bool:
+            if not value:
+                continue
+        elif value is None:
+            continue
+        if key in consumed:
             if kind is str or kind is int:
-                guard = GUARDED_FIELDS.get(key)
+                guard = guards.get(key)
                 if guard is None or guard(value):
                     continue
-            elif kind is float and key in COORDINATE_FIELDS:
+            elif kind is float:
+                if key in COORDINATE_FIELDS:
+                    continue
+            elif key in structured:
                 continue
-        elif key in consumed:
-            continue
-        if present(value):
-            unmapped[key] = value
+        unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
     profile_list = sorted(set(profiles))
@@ -355,7 +379,7 @@ def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str
         for value in values:
             shown = text(value)
             if shown is not None:
-                (ips if is_ip(shown) else others).append(shown)
+                (ips if ip_text(shown) is not None else others).append(shown)
     return normalise(data.get("data_type")), ips, others
 
 
