@@ -19,6 +19,7 @@ from netskope_provider.ocsf.common import (
     FILE_FIELDS,
     HTTP_FIELDS,
     SECURITY_CONTROL_FIELDS,
+    SEVERITY_CAPTIONS,
     MappingError,
     base_event,
     device,
@@ -174,8 +175,9 @@ def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
         result["classifications"] = [kind]
     severity = text(get("malware_severity"))
     if severity is not None:
-        result["severity_id"] = severity_id_from(severity)
-        result["severity"] = severity
+        severity_id = severity_id_from(severity)
+        result["severity_id"] = severity_id
+        result["severity"] = severity if severity_id == 99 else SEVERITY_CAPTIONS[severity_id]
     engine = text(get("detection_engine"))
     if engine is not None:
         result["provider"] = engine
