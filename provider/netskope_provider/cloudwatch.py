@@ -15,14 +15,15 @@ import random
 import re
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from hashlib import blake2b
-from operator import itemgetter
+from itertools import accumulate, repeat
+from operator import add, itemgetter, ne
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -71,6 +72,8 @@ RESEND_ROUNDS = 3
 #: One staged event: (timestamp ms to send, message text, UTF-8 byte length, timestamp as given).
 Staged = tuple[int, str, int, int]
 _TIMESTAMP = itemgetter(0)
+_SIZE = itemgetter(2)
+_GIVEN_TIMESTAMP = itemgetter(3)
 OnRejected = Callable[[int, bytes, str], None]
 
 
@@ -181,23 +184,19 @@ def plan_batches(staged: Sequence[Staged]) -> Iterator[list[Staged]]:
 
     A batch closes before it would exceed 10,000 events, 1,048,576 bytes (26 bytes overhead
     per event) or a 24 h span. Events must already fit alone (see ``MAX_EVENT_BYTES``).
+    Cut points are found by bisecting running totals, so the per-event work stays in C.
     """
-    batch: list[Staged] = []
-    size = 0
-    first_ts = 0
-    for event in staged:
-        cost = event[2] + EVENT_OVERHEAD_BYTES
-        if batch and (len(batch) == MAX_BATCH_EVENTS or size + cost > MAX_BATCH_BYTES
-                      or event[0] - first_ts >= MAX_BATCH_SPAN_MS):
-            yield batch
-            batch = []
-            size = 0
-        if not batch:
-            first_ts = event[0]
-        batch.append(event)
-        size += cost
-    if batch:
-        yield batch
+    stamps = list(map(_TIMESTAMP, staged))
+    byte_ends = list(accumulate(map(add, map(_SIZE, staged), repeat(EVENT_OVERHEAD_BYTES))))
+    start, count = 0, len(staged)
+    while start < count:
+        bytes_before = byte_ends[start - 1] if start else 0
+        end = min(start + MAX_BATCH_EVENTS,
+                  bisect_right(byte_ends, bytes_before + MAX_BATCH_BYTES, start),
+                  bisect_left(stamps, stamps[start] + MAX_BATCH_SPAN_MS, start))
+        end = max(end, start + 1)
+        yield list(staged[start:end])
+        start = end
 
 
 def message_digest(message: bytes) -> int:
@@ -392,15 +391,15 @@ class _Delivery:
         response = _call(self.client.put_log_events, "logs:PutLogEvents", self.log_group,
                          on_throttle=outcome.count_throttle, logGroupName=self.log_group,
                          logStreamName=self.log_stream,
-                         logEvents=[{"timestamp": event[0], "message": event[1]} for event in batch])
+                         logEvents=[{"timestamp": ts, "message": text} for ts, text, _, _ in batch])
         outcome.puts = 1
         refused = _refused_positions((response or {}).get("rejectedLogEventsInfo") or {}, batch,
                                      time.time_ns() // 1_000_000, self.retention_days)
         accepted = [event for index, event in enumerate(batch) if index not in refused] if refused else batch
         outcome.bounced = [(batch[index], reason) for index, reason in refused.items()]
         outcome.delivered = len(accepted)
-        outcome.restamped = sum(1 for event in accepted if event[0] != event[3])
-        outcome.bytes = sum(event[2] for event in accepted)
+        outcome.restamped = sum(map(ne, map(_TIMESTAMP, accepted), map(_GIVEN_TIMESTAMP, accepted)))
+        outcome.bytes = sum(map(_SIZE, accepted))
         return outcome
 
     def _requeue(self) -> list[Staged]:
