@@ -527,6 +527,12 @@ def test_bad_generation_arguments_say_what_to_do():
         generate("page", 1, END, S, seed=1)
     with pytest.raises(ValueError, match="unknown log types"):
         SimulatorServer(SimulatorConfig(volume={"firewall": 1}))
+    with pytest.raises(ValueError, match="integers from 0"):
+        SimulatorServer(SimulatorConfig(volume={"page": -1}))
+    with pytest.raises(ValueError, match="must be positive"):
+        SimulatorServer(SimulatorConfig(rate_limit_per_second=0))
+    with pytest.raises(ValueError, match="must be after start"):
+        SimulatorServer(SimulatorConfig(start=END, end=S))
 
 
 def test_large_corpus_is_lazy_and_pages_by_index():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from netskope_provider.simulator.records import LOG_TYPE_NAMES
+from netskope_provider.simulator.records import LOG_TYPE_NAMES, MAX_RECORDS
 
 #: Records per log type when the config does not say: small, yet enough to cover every listed value.
 DEFAULT_VOLUME: dict[str, int] = {
@@ -95,4 +95,7 @@ class SimulatorConfig:
             raise ValueError(
                 f"SimulatorConfig.volume has unknown log types {sorted(unknown)}; expected some of: {', '.join(LOG_TYPE_NAMES)}"
             )
+        bad = {name: count for name, count in self.volume.items() if not isinstance(count, int) or not 0 <= count <= MAX_RECORDS}
+        if bad:
+            raise ValueError(f"SimulatorConfig.volume counts must be integers from 0 to {MAX_RECORDS}, got {bad}")
         return {**DEFAULT_VOLUME, **self.volume}

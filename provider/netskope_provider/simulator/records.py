@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from netskope_provider.log_types import LOG_TYPES
+
 #: Templates per log type; a corpus of at least this many records uses every one of them.
 POOL_SIZE = 256
 #: Coprime with POOL_SIZE: spreads consecutive records over the pool.
@@ -37,16 +39,7 @@ MAX_RECORDS = 16**6 - 1
 _MASK64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 
-LOG_TYPE_NAMES: tuple[str, ...] = (
-    "application",
-    "page",
-    "network",
-    "infrastructure",
-    "audit",
-    "incident",
-    "endpoint",
-    "alert",
-)
+LOG_TYPE_NAMES: tuple[str, ...] = tuple(LOG_TYPES)
 
 # --------------------------------------------------------------------------------------------------
 # The spec's value lists (``/work/shared/seed/netskope-source-setup.txt``), kept verbatim so the

@@ -101,6 +101,8 @@ class Tenant:
     """The API behaviour of a Netskope tenant: auth, scopes, queries, iterators; no sockets."""
 
     def __init__(self, config: SimulatorConfig) -> None:
+        if config.rate_limit_per_second is not None and config.rate_limit_per_second <= 0:
+            raise ValueError("SimulatorConfig.rate_limit_per_second must be positive, or None for no limit")
         self.config = config
         self.start, self.end = config.resolved_span()
         self.volume = config.resolved_volume()
