@@ -325,21 +325,15 @@ def finalize(
     list, boolean or float (unless the class lists the field in ``structured``, or it is a
     coordinate), or a value failing its ``GUARDED_FIELDS`` check (an IP that is not one, a port out
     of range, a hash that is not hex). Values are kept exactly as parsed (64-bit ints stay ints),
-    and absent defaults ("" / 0 / {} / []) are dropped.
+    and absent defaults (None / "" / 0 / false / {} / []) are dropped.
     """
     unmapped: dict[str, Any] = {}
     guards = GUARDED_FIELDS
-    for key, value in record.items():  # the hot loop: ``present`` inlined
-        kind = type(value)
-        if kind is str:
-            if not value or value.isspace():
-                continue
-        elif kind is dict or kind is list or kind is int or kind is float or kind is bool:
-            if not value:
-                continue
-        elif value is None:
+    for key, value in record.items():  # the hot loop: one truth test drops every absent default
+        if not value:  # None, "", 0, 0.0, False, {}, []
             continue
         if key in consumed:
+            kind = type(value)
             if kind is str or kind is int:
                 guard = guards.get(key)
                 if guard is None or guard(value):
