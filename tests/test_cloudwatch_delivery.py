@@ -567,3 +567,13 @@ def test_every_event_is_delivered_or_rejected_with_a_reason(kinds, policy):
     assert sum(report.rejected_reasons.values()) == report.rejected == len(rejected)
     movable = sum(kind in ("old", "future") for kind, _ in kinds)
     assert report.restamped == (movable if policy == "ingest_time" else 0)
+
+
+def test_bad_credentials_are_not_reported_as_a_missing_permission(logs, group):
+    class BadKeys(Wrapper):
+        def create_log_stream(self, **kwargs):
+            raise client_error("UnrecognizedClientException", "CreateLogStream")
+
+    with pytest.raises(CloudWatchDeliveryError, match="credentials") as info:
+        deliver(window_events(1), BadKeys(logs), group, "s")
+    assert not isinstance(info.value, CloudWatchPermissionError)

@@ -60,9 +60,9 @@ CHUNK_BYTES = 8 * 1024 * 1024
 
 THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException",
                             "RequestLimitExceeded", "ServiceUnavailableException"})
-DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation",
-                          "UnrecognizedClientException", "InvalidSignatureException",
-                          "ExpiredTokenException"})
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
+CREDENTIAL_CODES = frozenset({"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
+                              "InvalidClientTokenId", "SignatureDoesNotMatch"})
 THROTTLE_RETRIES = 8
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 10.0
@@ -541,6 +541,10 @@ def _call(operation: Callable[..., Any], permission: str, log_group: str, *,
                     f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
                     f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"
                     f"{log_group}:* (see docs/delivery.md for the full list)", permission=permission) from exc
+            if code in CREDENTIAL_CODES:
+                raise CloudWatchDeliveryError(
+                    f"AWS did not accept the credentials used for CloudWatch log group {log_group!r} ({code}): "
+                    "check the AWS connection's access key, secret and session token (or its role)") from exc
             if code == "ResourceNotFoundException":
                 raise CloudWatchDeliveryError(
                     f"CloudWatch log group {log_group!r} or its stream does not exist ({permission}): create the "
