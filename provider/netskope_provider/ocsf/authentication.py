@@ -63,6 +63,26 @@ ACTIVITIES: dict[str, tuple[int, int | None]] = {
 }
 _ACTIVITIES = {routing_key(value): outcome for value, outcome in ACTIVITIES.items()}
 
+#: ``logintype`` word → (auth_protocol_id, caption); any other word is 99 with its own text.
+AUTH_PROTOCOLS: dict[str, tuple[int, str]] = {
+    "ntlm": (1, "NTLM"),
+    "kerberos": (2, "Kerberos"),
+    "digest": (3, "Digest"),
+    "openid": (4, "OpenID"),
+    "oidc": (4, "OpenID"),
+    "saml": (5, "SAML"),
+    "oauth": (6, "OAUTH 2.0"),
+    "oauth2": (6, "OAUTH 2.0"),
+    "oauth2.0": (6, "OAUTH 2.0"),
+    "pap": (7, "PAP"),
+    "chap": (8, "CHAP"),
+    "eap": (9, "EAP"),
+    "radius": (10, "RADIUS"),
+    "basic": (11, "Basic Authentication"),
+    "ldap": (12, "LDAP"),
+}
+AUTH_PROTOCOLS_DOC = {word: protocol_id for word, (protocol_id, _) in AUTH_PROTOCOLS.items()}
+
 ENUMS: dict[str, dict[str, int]] = {
     "activity_id (from activity / audit_log_event)": {
         **{value: activity for value, (activity, _) in ACTIVITIES.items()},
@@ -74,7 +94,7 @@ ENUMS: dict[str, dict[str, int]] = {
         "… containing \"fail\"": 2,
         "… containing \"success\"": 1,
     },
-    "auth_protocol_id": {"SSO … (audit)": 5},
+    "auth_protocol_id (from logintype; SSO audit events are SAML)": {**AUTH_PROTOCOLS_DOC, "SSO … (audit)": 5},
     "user.type_id": {"audit events (admin console)": 2},
 }
 
@@ -94,6 +114,7 @@ _APPLICATION_FIELDS: dict[str, str] = {
     **prefixed("http_request", HTTP_FIELDS),
     **SECURITY_CONTROL_FIELDS,
     "app_session_id": "session.uid",
+    "logintype": "auth_protocol_id, auth_protocol",
 }
 
 MAPPED_FIELDS: dict[str, str] = {
@@ -130,7 +151,8 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         CATEGORY_NAME,
         activity_id,
         ACTIVITY_CAPTIONS[activity_id],
-        severity_id_from(record.get("severity_level" if audit else "severity")),
+        severity_id_from(severity := record.get("severity_level" if audit else "severity")),
+        severity=text(severity),
         status_id=status_id,
     )
     profiles: list[str] = []
@@ -174,6 +196,9 @@ def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[s
     request = http_request(record)
     if request is not None:
         event["http_request"] = request
+    protocol = text(get("logintype"))
+    if protocol is not None:
+        event["auth_protocol_id"], event["auth_protocol"] = AUTH_PROTOCOLS.get(routing_key(protocol), (99, protocol))
     session = text(get("app_session_id"))
     if session is not None:
         event["session"] = {"uid": session}

@@ -54,7 +54,16 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     get = record.get
     severity_id = severity_id_from(get("severity"), get("alarm_severity")) or 1  # none given: Informational
     event = base_event(
-        record, log_type, CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME, ACTIVITY_ID, "Log", severity_id
+        record,
+        log_type,
+        CLASS_UID,
+        CLASS_NAME,
+        CATEGORY_UID,
+        CATEGORY_NAME,
+        ACTIVITY_ID,
+        "Log",
+        severity_id,
+        severity=text(get("severity")) or text(get("alarm_severity")),
     )
     machine: dict[str, Any] = {"type_id": SERVER, "type": "Server"}
     hostname = text(get("hostname"))
