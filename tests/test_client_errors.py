@@ -286,3 +286,24 @@ def test_token_never_appears_in_logs_or_errors(tenant, caplog, capsys):
     )
     assert "is invalid" in everything  # the echoed bodies did reach the logs/errors...
     assert TOKEN not in everything  # ...but never the token itself
+
+
+@pytest.mark.parametrize(
+    ("log_type", "start", "end", "error", "match"),
+    [
+        ("applications", START, END, ValueError, "Unknown Netskope log type"),
+        ("audit", END, START, ValueError, "start must be before end"),
+        ("audit", START, START, ValueError, "start must be before end"),
+        ("audit", float(START), END, TypeError, "whole epoch seconds"),
+    ],
+)
+def test_bad_window_arguments_fail_at_call_time_without_a_request(tenant, log_type, start, end, error, match):
+    with pytest.raises(error, match=match):
+        make_client(tenant).iter_window_pages(log_type, start, end)
+    assert tenant.seen == []
+
+
+def test_iterator_lookback_can_be_set_apart_from_the_event_time_lookback(tenant):
+    tenant.queue(ok([], timestamp_hwm=END))
+    list(make_client(tenant, lookback_seconds=86400, iterator_lookback_seconds=0).iter_window_pages("endpoint", START, END))
+    assert tenant.seen[0].params["operation"] == str(START)

@@ -38,6 +38,7 @@ _CLIENT_EXTRAS: dict[str, type] = {
     "rate_limit_per_second": float,
     "max_retries": int,
     "lookback_seconds": int,
+    "iterator_lookback_seconds": int,
     "settle_seconds": int,
     "backoff_base_seconds": float,
     "backoff_cap_seconds": float,
