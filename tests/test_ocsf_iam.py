@@ -116,6 +116,7 @@ def test_application_login_fills_user_service_endpoints_device_http_and_policy()
 def test_other_login_activity_reads_its_status_from_the_words() -> None:
     event = _event("application_other_login")
     assert (event["activity_id"], event["status_id"], event["severity_id"]) == (1, 2, 3)
+    assert (event["auth_protocol_id"], event["auth_protocol"]) == (6, "OAUTH 2.0")
     assert "profiles" not in event["metadata"]  # no device, action or policy: no profile attributes
 
 
@@ -180,6 +181,13 @@ def test_infrastructure_alarm_describes_the_server() -> None:
     }
     assert (event["message"], event["status_detail"], event["severity_id"]) == ("High CPU", "CPU above 95% for 5 minutes", 4)
     assert event["unmapped"]["metric_value"] == 97
+
+
+def test_an_unknown_severity_word_is_other_with_its_text() -> None:
+    record = {**FIXTURES["infrastructure_alarm"]["record"], "severity": "Sev-A"}
+    event = map_record(record, "infrastructure").event
+    assert (event["severity_id"], event["severity"]) == (99, "Sev-A")
+    assert validate_event(event) == []
 
 
 def test_infrastructure_metric_without_severity_is_informational() -> None:

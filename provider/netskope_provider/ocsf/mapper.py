@@ -118,7 +118,7 @@ def builder(class_uid: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
 
 def map_record(record: object, log_type: str) -> Mapped:
     """Route one parsed record and build its OCSF event; never raises for any JSON value."""
-    if type(record) is not dict:
+    if not isinstance(record, dict):
         return Mapped("rejected", None, None, f"not a JSON object but {_json_type(record)}: a Netskope record is an object")
     class_uid = classify(record, log_type)  # type: ignore[arg-type]
     if class_uid is None:
