@@ -146,7 +146,7 @@ def test_entity_edit_names_the_policy_and_keeps_supporting_data() -> None:
     event = _event("audit_entity_edit")
     assert (event["activity_id"], event["activity_name"]) == (3, "Update")
     assert event["entity"] == {
-        "name": "Quarantine public links", "type_id": 5, "type": "Policy",
+        "name": "Quarantine public links", "type_id": 5, "type": "Policy", "policy": {"name": "Quarantine public links"},
         "data": {"data_type": "policy", "data_values": ["Quarantine public links"]},
     }
     assert event["actor"]["user"]["name"] == "secops@example.com"

@@ -28,7 +28,8 @@ CATEGORY_UID = 3
 CATEGORY_NAME = "Identity & Access Management"
 
 ACTIVITY_CAPTIONS = {1: "Create", 3: "Update", 4: "Delete", 10: "Activate", 11: "Deactivate", 12: "Suspend"}
-ENTITY_CAPTIONS = {5: "Policy", 99: "Other"}
+POLICY = 5
+ENTITY_CAPTIONS = {POLICY: "Policy", 99: "Other"}
 
 #: Spec value → (activity_id, entity type_id, entity type text).
 EVENTS: dict[str, tuple[int, int, str]] = {
@@ -75,7 +76,7 @@ ENUMS: dict[str, dict[str, int]] = {
 MAPPED_FIELDS: dict[str, str] = {
     **BASE_FIELDS,
     **admin_audit_fields("actor.user"),
-    "supporting_data": "entity.data (whole), entity.name (first text value)",
+    "supporting_data": "entity.data (whole), entity.name and entity.policy.name (first text value)",
 }
 _CONSUMED = frozenset(MAPPED_FIELDS)
 _STRUCTURED = frozenset({"supporting_data"})
@@ -103,6 +104,8 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         "type_id": type_id,
         "type": ENTITY_CAPTIONS[type_id] if type_id != 99 else entity_type,
     }
+    if type_id == POLICY and names:
+        entity["policy"] = {"name": names[0]}
     data = record.get("supporting_data")
     if present(data):
         entity["data"] = data
