@@ -11,6 +11,8 @@ from collections import Counter
 import orjson
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from netskope_provider.simulator import FaultConfig, SimulatorConfig, SimulatorServer, generate
 from netskope_provider.simulator import records as rec
@@ -98,6 +100,20 @@ def test_event_and_insertion_filters_combine(sim):
     served = result(api(sim, "events/data/page", insertionstarttime=S, insertionendtime=ins_to, starttime=after, limit=10000))
     assert served == [r for r in everything if r["_insertion_epoch_timestamp"] <= ins_to and r["timestamp"] > after]
     assert 0 < len(served) < len(everything)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(min_value=S - 100, max_value=END + 100), min_size=1, max_size=5, unique=True))
+def test_any_insertion_windows_partition_the_records(sim, cuts):
+    """Windows [a, b) asked as insertionstarttime=a, insertionendtime=b-1 neither overlap nor leave gaps."""
+    edges = [S - 200, *sorted(cuts), END + 200]
+    served = [
+        ids(result(api(sim, "events/data/network", insertionstarttime=a, insertionendtime=b - 1, limit=10000)))
+        for a, b in zip(edges, edges[1:])
+    ]
+    everything = sim.ground_truth("network", S, END)
+    assert served == [[r["_id"] for r in everything if a <= r["_insertion_epoch_timestamp"] < b] for a, b in zip(edges, edges[1:])]
+    assert sum(served, []) == ids(everything)
 
 
 @pytest.mark.parametrize("aggregate", ["count(_id)", "count(id)"])
@@ -392,10 +408,12 @@ def test_fault_429_storm_and_path_filter():
 
 
 def test_random_faults_are_deterministic_from_the_seed():
-    def statuses(seed: int) -> list[int]:
+    def statuses(seed: int) -> list[tuple[int, str]]:
+        """What 24 sequential requests got: HTTP status and content type (HTML pages come with 200)."""
         faults = FaultConfig(error_rate=0.3, html_rate=0.2)
         with SimulatorServer(SimulatorConfig(seed=seed, start=S, end=END, now=NOW, faults=faults)) as f:
-            return [api(f, "events/data/audit", limit=1).headers["Content-Type"][:4] + str(api(f, "events/data/page", limit=1).status_code) for _ in range(12)]
+            responses = [api(f, "events/data/audit", limit=1) for _ in range(24)]
+            return [(response.status_code, response.headers["Content-Type"]) for response in responses]
 
     first = statuses(19)
     assert first == statuses(19)
