@@ -162,10 +162,10 @@ def test_str_lines_are_accepted_like_bytes() -> None:
 
 def test_map_records_handles_parsed_pages_with_positions_for_rejections() -> None:
     counts = MapCounts()
-    out = list(map_records([LOGIN, 42, UNROUTED], "application", counts))
+    out = list(map_records([LOGIN, 42, UNROUTED, {1, 2}], "application", counts))
     assert len(out) == 2
     assert orjson.loads(out[1]) == UNROUTED
-    assert [(r.line, r.original) for r in counts.rejections] == [(2, b"42")]
+    assert [(r.line, r.original) for r in counts.rejections] == [(2, b"42"), (4, b"{1, 2}")]  # non-JSON: its repr
 
 
 def test_a_builder_that_raises_delivers_the_record_raw_with_the_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -209,9 +209,3 @@ def _preview(value: object) -> bytes:
         return dumps(value)[:MAX_REJECTED_LINE_BYTES]
     except (TypeError, ValueError):
         return repr(value).encode("utf-8", "backslashreplace")[:MAX_REJECTED_LINE_BYTES]
-
-
-def map_ndjson(data: bytes, log_type: str) -> tuple[bytes, MapCounts]:
-    """Map a whole NDJSON buffer at once: (output NDJSON, counts)."""
-    counts = MapCounts()
-    return b"".join(map_lines(data.splitlines(), log_type, counts)), counts
