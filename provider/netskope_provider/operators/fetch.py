@@ -129,8 +129,9 @@ class NetskopeFetchOperator(BaseOperator):
         staging_conn_id = config.run_setting("staging_conn_id", self.staging_conn_id)
         hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", self.netskope_conn_id))
         self.log.info("Pulling %s records inserted in [%s, %s)", log_type, start, end)
-        records = (dumps(record) for page in hook.iter_window_pages(log_type, start, end) for record in page)
-        staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
+        with hook.get_client() as client:
+            records = (dumps(record) for page in client.iter_window_pages(log_type, start, end) for record in page)
+            staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
         self.log.info("Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location)
         return {
             "log_type": log_type,

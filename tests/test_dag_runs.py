@@ -1,0 +1,170 @@
+"""Whole DAG runs with ``dag.test()``: the simulator in, moto_server out, CloudWatch compared with ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from conftest import REPO
+from netskope_provider import cloudwatch, staging
+from netskope_provider.log_types import LOG_TYPES
+from netskope_provider.ocsf import map_record
+from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
+
+HOUR = 3600
+NOW_HOUR = int(datetime.now(timezone.utc).timestamp()) // HOUR * HOUR
+#: The simulated tenant holds two closed hours; most tests use the later one.
+SPAN = (NOW_HOUR - 3 * HOUR, NOW_HOUR - HOUR)
+WINDOW = (NOW_HOUR - 2 * HOUR, NOW_HOUR - HOUR)
+EARLIER_WINDOW = (NOW_HOUR - 3 * HOUR, NOW_HOUR - 2 * HOUR)
+OLD_WINDOW = (NOW_HOUR - 20 * 24 * HOUR, NOW_HOUR - 20 * 24 * HOUR + HOUR)
+
+
+def utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorServer]:
+    config = SimulatorConfig(seed=11, start=SPAN[0], end=SPAN[1], volume={name: 60 for name in LOG_TYPES})
+    with SimulatorServer(config) as sim:
+        sim.inject("audit", generate("audit", 40, *OLD_WINDOW, seed=99))
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def airflow_env(simulator: SimulatorServer, moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A fresh metadata DB, the netskope_api pool, and connections to the simulator and moto_server."""
+    from airflow.models.pool import Pool
+    from airflow.utils import db
+
+    staging_dir = tmp_path_factory.mktemp("staging")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", json.dumps({
+            "conn_type": "netskope", "host": simulator.host, "password": simulator.token,
+            "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+        }))
+        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{staging_dir}")
+        db.resetdb()
+        Pool.create_or_update_pool("netskope_api", slots=4, description="Netskope API calls", include_deferred=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_env: None) -> dict:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def run_dag(dag, window_end: int | None, **kwargs):
+    """One manual ``dag.test()`` run: logical date = interval end, so the interval is the hour before."""
+    return dag.test(logical_date=None if window_end is None else utc(window_end), **kwargs)
+
+
+def task_result(dag_run, task_id: str) -> dict:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+        return XComModel.deserialize_value(session.scalars(query).one())
+
+
+def canonical(document: object) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def expected_events(simulator: SimulatorServer, log_type: str, start: int, end: int) -> Counter[bytes]:
+    """What CloudWatch must hold: each ground-truth record as its OCSF event, or raw when it has no class."""
+    expected: Counter[bytes] = Counter()
+    for record in simulator.ground_truth(log_type, start, end):
+        mapped = map_record(record, log_type)
+        assert mapped.kind != "rejected", "the simulator only serves well-formed records"
+        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
+    return expected
+
+
+def stream_events(moto_server, log_type: str, start: int, end: int) -> Counter[bytes]:
+    logs = moto_server.client("logs")
+    group, stream = f"/netskope/ocsf/{log_type}", cloudwatch.stream_name(log_type, start, end)
+    try:
+        return Counter(canonical(orjson.loads(m)) for _, m in cloudwatch.read_stream(logs, group, stream))
+    except cloudwatch.CloudWatchDeliveryError:
+        return Counter()
+
+
+@pytest.mark.parametrize("log_type", list(LOG_TYPES))
+def test_each_dag_delivers_exactly_the_windows_ground_truth(dags, simulator, moto_server, log_type: str) -> None:
+    dag_run = run_dag(dags[f"netskope_{log_type}"], WINDOW[1])
+    assert dag_run.state == "success"
+    expected = expected_events(simulator, log_type, *WINDOW)
+    assert sum(expected.values()) > 0
+    assert stream_events(moto_server, log_type, *WINDOW) == expected
+
+    summary = task_result(dag_run, "deliver")
+    assert summary["window"]["start"] == WINDOW[0] and summary["window"]["end"] == WINDOW[1]
+    assert summary["fetched"] == sum(expected.values()) == summary["ocsf_total"] + summary["raw"] + summary["rejected"]
+    assert summary["rejected"] == 0 and summary["delivered"] == summary["fetched"]
+    run_folder = staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / dag_run.dag_id / staging.safe_name(dag_run.run_id)
+    assert not run_folder.exists(), "staged files are removed after a successful delivery"
+
+
+def test_same_window_run_twice_keeps_one_copy(dags, simulator, moto_server) -> None:
+    first = run_dag(dags["netskope_audit"], WINDOW[1])
+    second = run_dag(dags["netskope_audit"], WINDOW[1])
+    assert first.state == second.state == "success"
+    expected = expected_events(simulator, "audit", *WINDOW)
+    assert stream_events(moto_server, "audit", *WINDOW) == expected
+    assert task_result(second, "deliver")["delivery"]["already_present"] == sum(expected.values())
+
+
+def test_delivery_killed_midway_then_rerun_keeps_one_copy(dags, simulator, moto_server) -> None:
+    dag = dags["netskope_page"]
+    staged_only = run_dag(dag, EARLIER_WINDOW[1], mark_success_pattern="^deliver$")
+    assert staged_only.state == "success"
+    mapped = task_result(staged_only, "to_ocsf")
+    events = [staging.decode_event(line) for line in staging.read_lines(staging.staging_path(mapped["events"]["location"]))]
+    logs = moto_server.client("logs")
+    group, stream = "/netskope/ocsf/page", cloudwatch.stream_name("page", *EARLIER_WINDOW)
+    cloudwatch.ensure_log_group(logs, group)
+    cloudwatch.deliver(events[: len(events) // 2], logs, group, stream)  # what a try killed mid-way got out
+    assert sum(stream_events(moto_server, "page", *EARLIER_WINDOW).values()) == len(events) // 2
+
+    rerun = run_dag(dag, EARLIER_WINDOW[1])
+    assert rerun.state == "success"
+    assert stream_events(moto_server, "page", *EARLIER_WINDOW) == expected_events(simulator, "page", *EARLIER_WINDOW)
+
+
+def test_window_twenty_days_old_is_delivered_under_the_timestamp_policy(dags, simulator, moto_server) -> None:
+    dag_run = run_dag(dags["netskope_audit"], OLD_WINDOW[1])
+    assert dag_run.state == "success"
+    expected = expected_events(simulator, "audit", *OLD_WINDOW)
+    assert sum(expected.values()) == 40
+    assert stream_events(moto_server, "audit", *OLD_WINDOW) == expected
+    delivery = task_result(dag_run, "deliver")["delivery"]
+    assert delivery["restamped"] == 40 and delivery["rejected"] == 0
+
+
+def test_custom_window_from_the_trigger_form(dags, simulator, moto_server) -> None:
+    window = (EARLIER_WINDOW[0], WINDOW[1])
+    conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
+    dag_run = run_dag(dags["netskope_network"], NOW_HOUR, run_conf=conf)
+    assert dag_run.state == "success"
+    expected = expected_events(simulator, "network", *window)
+    assert sum(expected.values()) == 60
+    assert stream_events(moto_server, "network", *window) == expected
+
+
+def test_run_without_data_interval_fails(dags) -> None:
+    dag_run = run_dag(dags["netskope_alert"], None)
+    assert dag_run.state == "failed"
+    assert dag_run.get_task_instance("fetch").state == "failed"
