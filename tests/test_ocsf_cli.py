@@ -121,3 +121,15 @@ def test_every_log_type_maps_and_validates_end_to_end(tmp_path: Path) -> None:
     done = run("validate", str(tmp_path / "all.ndjson"), "--ocsf-only")
     assert done.returncode == 0, done.stderr.decode()
     assert f"{mapped_total} events" in done.stderr.decode()
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "many.ndjson"
+    source.write_bytes(_ndjson([{"activity": "Browse", "padding": "x" * 200}] * 3000))  # > a pipe buffer
+    with subprocess.Popen([str(CLI), "map", "--log-type", "application", str(source)], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert orjson.loads(proc.stdout.readline())["activity"] == "Browse"
+        proc.stdout.close()  # like `| head -1`
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 1
+    assert b"Traceback" not in stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "map":
             return _map(args, sys.stdout.buffer)
         return _validate(args)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, no traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (EOFError, gzip.BadGzipFile) as error:
         print(f"netskope-ocsf: {args.file} is not a readable gzip file ({error}); pass plain NDJSON or a complete .gz", file=sys.stderr)
         return 2
