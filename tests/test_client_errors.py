@@ -307,3 +307,14 @@ def test_iterator_lookback_can_be_set_apart_from_the_event_time_lookback(tenant)
     tenant.queue(ok([], timestamp_hwm=END))
     list(make_client(tenant, lookback_seconds=86400, iterator_lookback_seconds=0).iter_window_pages("endpoint", START, END))
     assert tenant.seen[0].params["operation"] == str(START)
+
+
+def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
+    """A 429 means the server did not process the request, so the index did not move: no resend."""
+    tenant.queue(
+        ok([], timestamp_hwm=START + 10, wait_time=0),
+        Reply(status=429, headers={"Retry-After": "0"}),
+        ok([], timestamp_hwm=END),
+    )
+    list(make_client(tenant).iter_window_pages("endpoint", START, END))
+    assert [seen.params["operation"] for seen in tenant.seen[1:]] == ["next", "next"]

@@ -152,7 +152,8 @@ class NetskopeClient:
         self._token_provider = token_provider
         self._token_lock = threading.Lock()
         self._token: str | None = None
-        self._known_tokens: set[str] = set()
+        #: Every token seen, for redaction; a tuple swapped whole so other threads can read it unlocked.
+        self._known_tokens: tuple[str, ...] = ()
 
         self._session = requests.Session()
         self._session.verify = verify
@@ -319,16 +320,15 @@ class NetskopeClient:
                     attempts=attempts,
                 ) from None
             self.stats.add(kind.path, retries=1)
-            if failure.throttled:
+            if failure.throttled:  # refused before processing: re-send as is, once the server allows
                 limiter.hold_until(time.monotonic() + failure.wait)
                 log.warning("%s on %s: %s; waiting %.2f s", kind.path, self.host, failure.reason, failure.wait)
-            else:
-                delay = self._backoff(retries)
-                log.warning(
-                    "%s on %s: %s; retry %d/%d in %.2f s", kind.path, self.host, failure.reason, retries, retry_budget, delay
-                )
-                self._sleep(delay)
+                continue
+            delay = self._backoff(retries)
+            log.warning("%s on %s: %s; retry %d/%d in %.2f s", kind.path, self.host, failure.reason, retries, retry_budget, delay)
+            self._sleep(delay)
             if retry_params is not None:
+                # The server may have processed the failed request (moved an iterator): re-send differently.
                 send = retry_params
 
     def _attempt(self, kind: LogType, limiter: RateLimiter, params: Mapping[str, Any], token: str) -> dict[str, Any]:
@@ -400,7 +400,7 @@ class NetskopeClient:
                 f"{self.host} answered {kind.path} with a JSON {type(data).__name__}, not an object.", status=200
             )
         ok = data.get("ok", 1)
-        if ok not in (1, True):
+        if str(ok).lower() not in ("1", "true"):
             message = data.get("message") or data.get("error") or data.get("errors") or ""
             snippet = self._snippet(orjson.dumps(message) if not isinstance(message, str) else message.encode())
             raise NetskopeResponseError(
@@ -464,7 +464,8 @@ class NetskopeClient:
                 "secret holding the token (plain string or JSON with key api_token)."
             )
         token = token.strip()
-        self._known_tokens.add(token)
+        if token not in self._known_tokens:
+            self._known_tokens = (*self._known_tokens, token)
         return token
 
     def _redact(self, text: str) -> str:
