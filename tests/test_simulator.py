@@ -582,9 +582,24 @@ def test_command_line_serves_a_tenant():
         process.wait(timeout=10)
 
 
-def test_stats_count_requests_statuses_and_records(sim):
+def test_stats_count_requests_statuses_records_and_keep_queries_without_the_token(sim):
     before = Counter(sim.stats.records_served)
-    result(api(sim, "events/data/infrastructure", limit=7))
+    result(api(sim, "events/data/infrastructure", limit=7, insertionstarttime=S))
     assert sim.stats.records_served["infrastructure"] - before["infrastructure"] == 7
     assert sim.stats.requests["/api/v2/events/data/infrastructure"] >= 1
     assert sim.stats.statuses[200] >= 1
+    assert sim.stats.queries[-1] == ("/api/v2/events/data/infrastructure", {"limit": "7", "insertionstarttime": str(S)})
+    assert sim.token not in repr(sim.stats)
+    assert sim.stats.internal_errors == []
+
+
+def test_a_simulator_bug_is_a_plain_http_500(monkeypatch):
+    with SimulatorServer(SimulatorConfig(seed=26, start=S, end=END, now=NOW)) as broken:
+
+        def explode(*args, **kwargs):
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(broken.tenant, "handle", explode)  # a stubbed helper, not the server under test
+        response = api(broken, "events/data/page")
+        assert response.status_code == 500 and "RuntimeError('boom')" in response.json()["message"]
+        assert broken.stats.internal_errors == ["/api/v2/events/data/page: RuntimeError('boom')"]

@@ -14,7 +14,7 @@ import socket
 import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -79,6 +79,10 @@ class SimulatorStats:
     records_served: Counter[str] = field(default_factory=Counter)  #: by log type
     throttled: int = 0  #: 429 responses (rate limit and storms)
     conflicts: int = 0  #: 409 responses (iterator index in use)
+    #: The most recent requests as (path, query parameters), oldest first; headers (the token) are not kept.
+    queries: deque[tuple[str, dict[str, str]]] = field(default_factory=lambda: deque(maxlen=10_000))
+    #: Bugs in the simulator itself, answered with HTTP 500 (a test should assert this stays empty).
+    internal_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, name: str, key: Any = None, amount: int = 1) -> None:
@@ -88,6 +92,11 @@ class SimulatorStats:
                 target[key] += amount
             else:
                 setattr(self, name, target + amount)
+
+    def record(self, name: str, entry: Any) -> None:
+        """Append to the ``queries`` or ``internal_errors`` log."""
+        with self._lock:
+            getattr(self, name).append(entry)
 
 
 @dataclass
@@ -481,6 +490,7 @@ class SimulatorServer:
         params = {name: values[0] for name, values in parse_qs(split.query, keep_blank_values=True).items()}
         stats = self.tenant.stats
         stats.count("requests", path)
+        stats.record("queries", (path, params))
         route = Tenant.route(path)
         iterator = route is not None and route[0] == "iterator"
         faults = self._dice.roll(path, iterator) if path.startswith(API_PREFIX) else set()
@@ -508,7 +518,11 @@ class SimulatorServer:
         try:
             if "slow" in faults:
                 time.sleep(self.faults.slow_seconds)
-            response = self._respond(handler, path, params, route, faults, busy=iterator and inflight is None)
+            try:
+                response = self._respond(handler, path, params, route, faults, busy=iterator and inflight is None)
+            except Exception as exc:  # a simulator bug: answer it plainly instead of dropping the connection
+                stats.record("internal_errors", f"{path}: {exc!r}")
+                response = _json(500, {"message": f"Netskope simulator internal error (a bug in the simulator): {exc!r}"})
             response.headers.update(limit_headers)
             self._send(handler, response, faults)
         finally:
