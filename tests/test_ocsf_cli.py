@@ -52,6 +52,14 @@ def test_map_reads_a_whole_api_response_from_stdin() -> None:
     assert (summary["total"], summary["by_class"], summary["raw"]) == (3, {"3002": 2}, 1)
 
 
+def test_map_reads_a_pretty_printed_api_response(tmp_path: Path) -> None:
+    source = tmp_path / "response.json"
+    source.write_bytes(orjson.dumps({"ok": 1, "result": [LOGIN, {"activity": "Browse"}]}, option=orjson.OPT_INDENT_2))
+    done = run("map", "--log-type", "application", str(source))
+    assert done.returncode == 0, done.stderr
+    assert [orjson.loads(line).get("class_uid") for line in done.stdout.splitlines()] == [3002, None]
+
+
 def test_map_reads_gzip_and_reports_rejected_inputs(tmp_path: Path) -> None:
     source = tmp_path / "in.ndjson.gz"
     source.write_bytes(gzip.compress(_ndjson([LOGIN]) + b"not json\n[1]\n" + _ndjson([{**LOGIN, "timestamp": None}])))

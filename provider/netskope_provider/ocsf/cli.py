@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from typing import IO, Any
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain
+from typing import IO, Any, BinaryIO
 
 import orjson
 
@@ -31,29 +34,42 @@ from netskope_provider.ocsf.routing import CLASS_NAMES
 SHOWN_PROBLEMS = 20
 
 
-def _read(path: str) -> bytes:
-    """The whole input: a file (gzip detected by its magic bytes) or stdin for "-"."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        with open(path, "rb") as source:
-            data = source.read()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return data
-
-
-def _api_result(data: bytes) -> list[Any] | None:
-    """The ``result`` list when the input is one whole API response, else None (NDJSON)."""
-    if data.lstrip()[:1] != b"{":
-        return None
+@contextmanager
+def _open(path: str) -> Iterator[BinaryIO]:
+    """The input as a stream of lines: a file or stdin ("-"), gunzipped when it starts with gzip's magic."""
+    raw: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
-        document = orjson.loads(data)
+        if raw.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield io.BufferedReader(unzipped)  # type: ignore[arg-type]
+        else:
+            yield raw
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
+def _records_or_lines(source: BinaryIO) -> tuple[list[Any] | None, Iterable[bytes]]:
+    """(API ``result`` list, no lines) for one whole API response, else (None, the NDJSON lines).
+
+    NDJSON streams line by line; only an input whose first line is not a complete JSON document
+    (a pretty-printed response) is read whole to look for ``result``.
+    """
+    first = source.readline()
+    head = first.strip()
+    if head[:1] != b"{":
+        return None, chain((first,), source)
+    try:
+        document = orjson.loads(head)
     except orjson.JSONDecodeError:
-        return None  # several documents: NDJSON
+        rest = source.read()
+        try:
+            document = orjson.loads(first + rest)
+        except orjson.JSONDecodeError:
+            return None, chain((first,), rest.splitlines())
     if type(document) is dict and type(document.get("result")) is list:
-        return document["result"]
-    return None
+        return document["result"], ()
+    return None, chain((first,), source)
 
 
 def summary(counts: MapCounts, log_type: str) -> str:
@@ -72,15 +88,15 @@ def summary(counts: MapCounts, log_type: str) -> str:
 
 
 def _map(args: argparse.Namespace, out: IO[bytes]) -> int:
-    data = _read(args.file)
     counts = MapCounts()
-    records = _api_result(data)
-    if records is None:
-        produced: Iterator[bytes] = map_lines(data.splitlines(), args.log_type, counts)
-    else:
-        produced = map_records(records, args.log_type, counts)
-    for line in produced:
-        out.write(line)
+    with _open(args.file) as source:
+        records, lines = _records_or_lines(source)
+        if records is None:
+            produced: Iterator[bytes] = map_lines(lines, args.log_type, counts)
+        else:
+            produced = map_records(records, args.log_type, counts)
+        for line in produced:
+            out.write(line)
     out.flush()
     if args.rejected:
         with open(args.rejected, "wb") as sink:
@@ -90,7 +106,7 @@ def _map(args: argparse.Namespace, out: IO[bytes]) -> int:
     return 1 if counts.rejected else 0
 
 
-def _ocsf_lines(lines: list[bytes]) -> Iterator[bytes]:
+def _ocsf_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
     """Only the lines that are OCSF events (carry ``class_uid``): skips raw records in mixed output."""
     for line in lines:
         try:
@@ -105,8 +121,8 @@ def _ocsf_lines(lines: list[bytes]) -> Iterator[bytes]:
 def _validate(args: argparse.Namespace) -> int:
     from netskope_provider.ocsf.validate import validate_lines  # jsonschema is only needed here
 
-    lines = _read(args.file).splitlines()
-    report = validate_lines(_ocsf_lines(lines) if args.ocsf_only else lines, max_problems=args.max_errors)
+    with _open(args.file) as source:
+        report = validate_lines(_ocsf_lines(source) if args.ocsf_only else source, max_problems=args.max_errors)
     per_class = ", ".join(f"{uid} {CLASS_NAMES.get(uid, '?')} {n}" for uid, n in sorted(report.per_class.items()))
     print(f"netskope-ocsf: {report.events} events ({per_class or 'none'}): {report.invalid} invalid", file=sys.stderr)
     for problem in report.problems:
