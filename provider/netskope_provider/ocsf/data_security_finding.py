@@ -28,7 +28,6 @@ from netskope_provider.ocsf.common import (
     device,
     endpoint_observables,
     file,
-    finalize,
     integer,
     normalise,
     observables,
@@ -46,11 +45,11 @@ from netskope_provider.ocsf.parts import (
     SRC_ENDPOINT_FIELDS,
     actor,
     dst_endpoint,
+    finish,
     finding_status,
     put,
     resources,
     src_endpoint,
-    unplaced,
 )
 
 CLASS_UID = 2006
@@ -273,4 +272,4 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     if found:
         event["observables"] = found
-    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)
+    return finish(event, record, _CONSUMED, missing, profiles)

@@ -25,7 +25,6 @@ from netskope_provider.ocsf.common import (
     device,
     endpoint_observables,
     file,
-    finalize,
     http_request,
     integer,
     normalise,
@@ -44,11 +43,11 @@ from netskope_provider.ocsf.parts import (
     SRC_ENDPOINT_FIELDS,
     actor,
     dst_endpoint,
+    finish,
     finding_status,
     put,
     resources,
     src_endpoint,
-    unplaced,
 )
 
 CLASS_UID = 2004
@@ -274,4 +273,4 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     if found:
         event["observables"] = found
-    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)
+    return finish(event, record, _CONSUMED, missing, profiles)

@@ -25,7 +25,6 @@ from netskope_provider.ocsf.common import (
     endpoint,
     endpoint_observables,
     file,
-    finalize,
     location,
     normalise,
     observables,
@@ -43,8 +42,8 @@ from netskope_provider.ocsf.parts import (
     SRC_ENDPOINT_FIELDS,
     actor,
     dst_endpoint,
+    finish,
     put,
-    unplaced,
 )
 
 CLASS_UID = 6006
@@ -178,4 +177,4 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     if found:
         event["observables"] = found
-    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)
+    return finish(event, record, _CONSUMED, missing, profiles)

@@ -19,7 +19,6 @@ from netskope_provider.ocsf.common import (
     device,
     endpoint_observables,
     epoch_ms,
-    finalize,
     integer,
     normalise,
     observables,
@@ -36,9 +35,10 @@ from netskope_provider.ocsf.parts import (
     SRC_ENDPOINT_FIELDS,
     actor,
     dst_endpoint,
+    finish,
     iso_ms,
+    put,
     src_endpoint,
-    unplaced,
 )
 
 CLASS_UID = 4001
@@ -139,20 +139,13 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     missing: list[Mapping[str, str]] = []
     profiles: list[str] = []
 
-    source = src_endpoint(record)
-    if source is not None:
-        event["src_endpoint"] = source
-    elif any(get(field) for field in SRC_ENDPOINT_FIELDS):
-        missing.append(SRC_ENDPOINT_FIELDS)
+    source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
     destination = dst_endpoint(record)
     domain = text(get("domain"))
     if domain is not None:
         destination = destination or {}
         destination["domain"] = domain
-    if destination is not None:
-        event["dst_endpoint"] = destination
-    elif any(get(field) for field in DST_ENDPOINT_FIELDS):
-        missing.append(DST_ENDPOINT_FIELDS)
+    put(event, "dst_endpoint", destination, record, DST_ENDPOINT_FIELDS, missing)
 
     app = text(get("app"))
     if app is not None:
@@ -206,18 +199,10 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     elif security_control(event, record):
         profiles.append("security_control")
 
-    acting = actor(record, with_app=False)
-    if acting is not None:
-        event["actor"] = acting
+    acting = put(event, "actor", actor(record, with_app=False), record, ACTOR_USER_FIELDS, missing)
+    host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
+    if acting is not None or host is not None:
         profiles.append("host")
-    elif any(get(field) for field in ACTOR_USER_FIELDS):
-        missing.append(ACTOR_USER_FIELDS)
-    host = device(record)
-    if host is not None:
-        event["device"] = host
-        profiles.append("host")
-    elif any(get(field) for field in HOST_DEVICE_FIELDS):
-        missing.append(HOST_DEVICE_FIELDS)
 
     found = observables(
         (
@@ -229,4 +214,4 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     if found:
         event["observables"] = found
-    return finalize(event, record, unplaced(_CONSUMED, missing), profiles=profiles)
+    return finish(event, record, _CONSUMED, missing, profiles)

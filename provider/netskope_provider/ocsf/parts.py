@@ -5,8 +5,9 @@ network endpoints, the acting user and app, the alert/incident status), and keep
 field table next to its builder so ``MAPPED_FIELDS`` and the docs follow the code.
 
 A part that cannot be built (an endpoint with a port but no address, a device with only an OS
-name) leaves its source fields unplaced: ``unplaced`` collects them so ``finalize`` keeps them
-under ``unmapped`` instead of dropping them as consumed.
+name) leaves its source fields unplaced: ``put`` notes them and ``finish`` adds them to
+``unmapped`` after ``finalize``, so they are not dropped as consumed. (Adding the few unplaced
+fields afterwards is cheaper than building a smaller consumed set per record.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from netskope_provider.ocsf.common import (
     DEVICE_FIELDS,
     USER_FIELDS,
     endpoint,
+    finalize,
     location,
     location_fields,
     normalise,
@@ -72,10 +74,25 @@ def actor(record: Mapping[str, Any], *, with_app: bool = True) -> dict[str, Any]
     return result or None
 
 
-def unplaced(consumed: frozenset[str], missing: Iterable[Mapping[str, str]]) -> frozenset[str]:
-    """``consumed`` without the field groups of the parts that could not be built."""
-    groups = list(missing)
-    return consumed.difference(*groups) if groups else consumed
+def finish(
+    event: dict[str, Any],
+    record: Mapping[str, Any],
+    consumed: frozenset[str],
+    missing: list[Mapping[str, str]],
+    profiles: Iterable[str],
+) -> dict[str, Any]:
+    """``finalize`` the event, then keep the present fields of the parts that could not be built."""
+    finalize(event, record, consumed, profiles=profiles)
+    if missing:
+        unmapped = event.get("unmapped") or {}
+        for fields in missing:
+            for field in fields:
+                value = record.get(field)
+                if value:  # finalize's rule: falsy values are absent defaults
+                    unmapped[field] = value
+        if unmapped:
+            event["unmapped"] = unmapped
+    return event
 
 
 def iso_ms(value: object) -> int | None:

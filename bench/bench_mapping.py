@@ -1,0 +1,96 @@
+"""Benchmark the OCSF mapping: records/s through the NDJSON path, against a bare orjson round trip.
+
+The baseline is what any transform must pay at least: ``orjson.loads`` + ``orjson.dumps`` of
+each line. The mapping does that too, plus routing and building the event, so the ratio
+(mapping rate / round-trip rate) says how much the mapping itself costs; the target is >= 1/3.
+Prints figures only (no pass/fail); timings are the best of ``--repeat`` runs.
+
+    .venv/bin/python bench/bench_mapping.py [--records 40000] [--repeat 3] [--per-type]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import orjson
+
+from netskope_provider.ocsf.mapper import MapCounts, map_lines
+from netskope_provider.simulator.records import LOG_TYPE_NAMES, generate
+
+START, END, SEED = 1_719_792_000, 1_719_878_400, 7
+
+
+def best_of(repeat: int, run: Callable[[], object]) -> float:
+    """The fastest of ``repeat`` wall-clock timings of ``run`` (seconds)."""
+    timings = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - began)
+    return min(timings)
+
+
+def round_trip(lines: list[bytes]) -> None:
+    loads, dumps = orjson.loads, orjson.dumps
+    for line in lines:
+        dumps(loads(line))
+
+
+def mapping(lines: list[bytes], log_type: str) -> MapCounts:
+    counts = MapCounts()
+    for _ in map_lines(lines, log_type, counts):
+        pass
+    return counts
+
+
+def measure(corpus: dict[str, list[bytes]], repeat: int) -> tuple[float, float, MapCounts]:
+    """(round-trip seconds, mapping seconds, counts) over every log type of ``corpus``."""
+    baseline = best_of(repeat, lambda: [round_trip(lines) for lines in corpus.values()])
+    mapped = best_of(repeat, lambda: [mapping(lines, log_type) for log_type, lines in corpus.items()])
+    total = MapCounts()
+    for log_type, lines in corpus.items():
+        counts = mapping(lines, log_type)
+        total.by_class.update(counts.by_class)
+        total.raw += counts.raw
+        total.rejected += counts.rejected
+    return baseline, mapped, total
+
+
+def report(label: str, records: int, baseline: float, mapped: float) -> None:
+    print(
+        f"{label:<16} {records:>8} records  round trip {records / baseline:>10,.0f}/s"
+        f"  mapping {records / mapped:>9,.0f}/s  ratio {baseline / mapped:5.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=40_000, help="records in total, spread over the eight log types")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one counts")
+    parser.add_argument("--per-type", action="store_true", help="also print one line per log type")
+    args = parser.parse_args()
+
+    per_type = max(1, args.records // len(LOG_TYPE_NAMES))
+    corpus = {
+        log_type: [orjson.dumps(record) for record in generate(log_type, per_type, START, END, SEED)]
+        for log_type in LOG_TYPE_NAMES
+    }
+    records = per_type * len(LOG_TYPE_NAMES)
+    size = sum(len(line) for lines in corpus.values() for line in lines)
+    print(f"corpus: {records} records ({size / records:,.0f} bytes each on average), best of {args.repeat} runs")
+
+    baseline, mapped, counts = measure(corpus, args.repeat)
+    if args.per_type:
+        for log_type, lines in corpus.items():
+            one_baseline, one_mapped, _ = measure({log_type: lines}, args.repeat)
+            report(log_type, len(lines), one_baseline, one_mapped)
+    report("all log types", records, baseline, mapped)
+    classes = ", ".join(f"{uid}: {count}" for uid, count in sorted(counts.by_class.items()))
+    print(f"outcomes: ocsf {counts.ocsf} ({classes}), raw {counts.raw}, rejected {counts.rejected}")
+    print(f"target ratio >= 0.33: {'met' if baseline / mapped >= 1 / 3 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
