@@ -360,6 +360,17 @@ def test_rate_limit_per_endpoint_with_headers_and_429():
         assert limited.stats.throttled == 1 and limited.stats.statuses[429] == 1
 
 
+def test_tls_with_a_throwaway_certificate():
+    with SimulatorServer(SimulatorConfig(seed=27, start=S, end=END, now=NOW, tls=True)) as secure:
+        assert secure.url.startswith("https://127.0.0.1:") and secure.ca_file
+        headers = {"Netskope-Api-Token": secure.token}
+        served = requests.get(f"{secure.url}/api/v2/events/data/audit", headers=headers, verify=secure.ca_file, timeout=30)
+        assert result(served) == secure.ground_truth("audit", S, END)[:100]
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{secure.url}/api/v2/events/data/audit", headers=headers, timeout=30)  # system CAs: untrusted
+        assert secure.stats.internal_errors == []
+
+
 # -- faults --------------------------------------------------------------------------------------------
 
 

@@ -76,6 +76,8 @@ class SimulatorConfig:
     now: int | None = None
     host: str = "127.0.0.1"
     port: int = 0
+    #: Serve HTTPS with a throw-away self-signed certificate (``sim.ca_file`` is the bundle to trust).
+    tls: bool = False
     #: ``wait_time`` an iterator response carries once the index has caught up with "now".
     iterator_wait_seconds: int = 1
     #: An iterator page spans at most this many seconds of insertion time (Netskope: "one hour batches").

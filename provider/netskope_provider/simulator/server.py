@@ -11,12 +11,16 @@ import math
 import random
 import re
 import socket
+import ssl
 import struct
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +29,7 @@ import orjson
 from netskope_provider.simulator.config import FaultConfig, SimulatorConfig
 from netskope_provider.simulator.records import LOG_TYPE_NAMES, Corpus, normalise_alert_type
 from netskope_provider.simulator.store import Filter, Item, LogStore
+from netskope_provider.simulator.tls import server_context, write_self_signed
 
 API_PREFIX = "/api/v2/"
 MAX_PAGE = 10000
@@ -398,6 +403,11 @@ class _Server(ThreadingHTTPServer):
         self.owner = owner
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up or reject the certificate are normal here; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class SimulatorServer:
     """A Netskope tenant on 127.0.0.1, served from a background thread; use as a context manager."""
@@ -411,11 +421,22 @@ class SimulatorServer:
         self._inflight_lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        #: With ``tls=True``: the PEM file to pass as ``verify=`` (the connection's CA bundle).
+        self.ca_file: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> SimulatorServer:
         self._httpd = _Server(self, (self.config.host, self.config.port))
+        if self.config.tls:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="netskope-simulator-tls-")
+            cert_path, key_path = write_self_signed(Path(self._tls_dir.name))
+            self.ca_file = str(cert_path)
+            # The handshake happens in the handler thread, on first read, not in the accept loop.
+            self._httpd.socket = server_context(cert_path, key_path).wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="netskope-simulator", daemon=True)
         self._thread.start()
         return self
@@ -425,6 +446,9 @@ class SimulatorServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
+            self._tls_dir = None
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -447,7 +471,7 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.config.tls else 'http'}://{self.host}"
 
     @property
     def token(self) -> str:
