@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterator-wait", type=int, default=1, help="wait_time of an iterator page once caught up")
     parser.add_argument("--volume", type=_volume, action="append", default=[], metavar="TYPE=COUNT",
                         help="records of one log type (repeatable), e.g. --volume application=25000")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throw-away certificate (its path is printed)")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per endpoint (429 beyond)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="probability of an HTTP 503 per request")
     parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset per request")
@@ -45,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     start = args.start if args.start is not None else end - int(args.hours * 3600)
     config = SimulatorConfig(
         seed=args.seed, token=args.token, start=start, end=end, now=args.now, volume=dict(args.volume),
-        rate_limit_per_second=args.rate_limit, port=args.port, iterator_wait_seconds=args.iterator_wait,
+        rate_limit_per_second=args.rate_limit, port=args.port, iterator_wait_seconds=args.iterator_wait, tls=args.tls,
         faults=FaultConfig(error_rate=args.error_rate, reset_rate=args.reset_rate, truncate_rate=args.truncate_rate,
                            slow_rate=args.slow_rate, html_rate=args.html_rate),
     )
+    # Stop cleanly on SIGTERM too (tests and `make demo` terminate it), so the TLS temp dir is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = SimulatorServer(config).start()
-    print(f"Netskope simulator listening on {server.url} (host for the connection: {server.host}); Ctrl-C stops it",
+    trust = f"; CA bundle {server.ca_file}" if server.ca_file else ""
+    print(f"Netskope simulator listening on {server.url} (host for the connection: {server.host}{trust}); Ctrl-C stops it",
           flush=True)
     try:
         while True:
