@@ -8,6 +8,7 @@ path of the client is exercised over a real socket, one precise reply at a time.
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 from collections import deque
@@ -58,7 +59,7 @@ def ok(records: list[Any], **extra: Any) -> Reply:
 class ScriptedTenant:
     """Answers queued replies in order, then ``fallback(seen)``; records every request."""
 
-    def __init__(self, fallback: Callable[[Seen], Reply] | None = None) -> None:
+    def __init__(self, fallback: Callable[[Seen], Reply] | None = None, *, tls: ssl.SSLContext | None = None) -> None:
         self.replies: deque[Reply] = deque()
         self.fallback = fallback or (lambda seen: ok([]))
         self.seen: list[Seen] = []
@@ -102,6 +103,8 @@ class ScriptedTenant:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"

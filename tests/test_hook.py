@@ -3,11 +3,18 @@ masking and ``test_connection``, against the simulated tenant."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
-from datetime import datetime, timezone
+import ssl
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from scripted_tenant import ScriptedTenant, ok
 
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.api.host import check_tenant_host
@@ -168,7 +175,7 @@ def test_extras_and_hook_arguments_configure_the_client(monkeypatch, tmp_path):
     assert client.max_retries == 5  # hook arguments win over extras
     assert client.lookback_seconds == 7200
     assert client.timeout == (3.0, 30.0)
-    assert client._session.verify == str(bundle)
+    assert client.verify == str(bundle)
     assert client._session.proxies == {"https": "http://proxy.internal:3128", "http": "http://proxy.internal:3128"}
 
 
@@ -237,3 +244,51 @@ def test_rotation_mid_run_rereads_the_secret_and_continues(monkeypatch, secrets,
     assert "401" in output
     for token in (old, new):
         assert token not in output
+
+
+# ---------------------------------------------------------------- TLS with a custom CA bundle
+
+
+@pytest.fixture(scope="module")
+def tls_tenant(tmp_path_factory):
+    """An HTTPS tenant on localhost whose certificate only a custom CA bundle vouches for."""
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "tenant.pem", folder / "tenant.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    with ScriptedTenant(lambda seen: ok([{"_id": "over-tls"}]), tls=context) as tenant:
+        yield tenant, cert_file
+
+
+def test_https_with_a_custom_ca_bundle(monkeypatch, tls_tenant):
+    tenant, ca_bundle = tls_tenant
+    set_connection(monkeypatch, f"localhost:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True, ca_bundle=str(ca_bundle))
+    assert ids(NetskopeHook().iter_window_pages("audit", S, END)) == ["over-tls"]
+
+
+def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, tls_tenant):
+    tenant, _ = tls_tenant
+    set_connection(monkeypatch, f"localhost:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True)
+    before = len(tenant.seen)
+    with pytest.raises(NetskopeConfigError, match="ca_bundle"):
+        list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert len(tenant.seen) == before  # no request got through

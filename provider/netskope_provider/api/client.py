@@ -155,8 +155,9 @@ class NetskopeClient:
         #: Every token seen, for redaction; a tuple swapped whole so other threads can read it unlocked.
         self._known_tokens: tuple[str, ...] = ()
 
+        #: Passed with each request: a session-level setting would lose to REQUESTS_CA_BUNDLE.
+        self.verify = verify
         self._session = requests.Session()
-        self._session.verify = verify
         self._session.trust_env = proxies is None
         if proxies:
             self._session.proxies.update(proxies)
@@ -334,7 +335,9 @@ class NetskopeClient:
     def _attempt(self, kind: LogType, limiter: RateLimiter, params: Mapping[str, Any], token: str) -> dict[str, Any]:
         url = self.base_url + kind.path
         try:
-            response = self._session.get(url, params=params, headers={TOKEN_HEADER: token}, timeout=self.timeout)
+            response = self._session.get(
+                url, params=params, headers={TOKEN_HEADER: token}, timeout=self.timeout, verify=self.verify
+            )
         except requests.exceptions.SSLError:
             raise NetskopeConfigError(
                 f"TLS verification of {self.host} failed: if a TLS-inspecting proxy sits in between, set the connection "
