@@ -560,6 +560,8 @@ def test_bad_generation_arguments_say_what_to_do():
         SimulatorServer(SimulatorConfig(volume={"page": -1}))
     with pytest.raises(ValueError, match="must be positive"):
         SimulatorServer(SimulatorConfig(rate_limit_per_second=0))
+    with pytest.raises(ValueError, match="iterator_batch_seconds must be at least 1"):
+        SimulatorServer(SimulatorConfig(iterator_batch_seconds=0))
     with pytest.raises(ValueError, match="must be after start"):
         SimulatorServer(SimulatorConfig(start=END, end=S))
 

@@ -117,6 +117,8 @@ class Tenant:
     def __init__(self, config: SimulatorConfig) -> None:
         if config.rate_limit_per_second is not None and config.rate_limit_per_second <= 0:
             raise ValueError("SimulatorConfig.rate_limit_per_second must be positive, or None for no limit")
+        if config.iterator_batch_seconds < 1 or config.iterator_wait_seconds < 0:
+            raise ValueError("SimulatorConfig: iterator_batch_seconds must be at least 1 and iterator_wait_seconds at least 0")
         self.config = config
         self.start, self.end = config.resolved_span()
         self.volume = config.resolved_volume()
