@@ -285,6 +285,7 @@ def test_iterator_next_on_a_new_index_starts_at_now_and_head_tail(sim):
 def test_iterator_needs_an_index_and_a_known_operation(sim):
     assert api(sim, "events/dataexport/events/page", operation="next").status_code == 400
     assert api(sim, "events/dataexport/events/page", index="x", operation="sideways").status_code == 400
+    assert api(sim, "events/dataexport/events/page", index="x", operation="\u00b2").status_code == 400  # a digit, not a number
 
 
 def test_iterator_409_when_one_index_is_used_concurrently():

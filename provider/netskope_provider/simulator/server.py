@@ -263,8 +263,8 @@ class Tenant:
             if operation == "resend":
                 if state is not None and state.last is not None:
                     return Response(200, state.last)
-                return Response(200, self.store(log_type).envelope((), _iterator_tail(0, now)))
-            if operation.isdigit():
+                return Response(200, b'{"ok":1,"result":[]%s}' % _iterator_tail(0, now))
+            if operation.isascii() and operation.isdigit():
                 state = _IteratorState(floor=int(operation))
             elif operation == "head":
                 state = _IteratorState(floor=0)
