@@ -606,3 +606,46 @@ def test_bad_credentials_are_not_reported_as_a_missing_permission(logs, group):
     with pytest.raises(CloudWatchDeliveryError, match="credentials") as info:
         deliver(window_events(1), BadKeys(logs), group, "s")
     assert not isinstance(info.value, CloudWatchPermissionError)
+
+
+def test_read_stream_follows_empty_pages_until_the_token_repeats():
+    """AWS may return an empty page with a new token before more events; the end is a repeated token."""
+    pages = {None: ([(1, "a")], "f/1"), "f/1": ([], "f/2"), "f/2": ([(2, "b"), (3, "c")], "f/3"), "f/3": ([], "f/3")}
+
+    class ScriptedLogs:
+        def get_log_events(self, *, nextToken=None, **kwargs):
+            events, token = pages[nextToken]
+            return {"events": [{"timestamp": ts, "message": m} for ts, m in events], "nextForwardToken": token}
+
+    assert list(read_stream(ScriptedLogs(), "/g", "s")) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_throttled_read_back_on_a_rerun_is_retried(logs, group):
+    class ThrottledReads(Wrapper):
+        failures = 2
+
+        def get_log_events(self, **kwargs):
+            if self.failures:
+                self.failures -= 1
+                raise client_error("ThrottlingException", "GetLogEvents")
+            return self.client.get_log_events(**kwargs)
+
+    events = window_events(50)
+    deliver(events, logs, group, "s")
+    report = deliver(events, ThrottledReads(logs), group, "s")
+    assert (report.already_present, report.delivered) == (50, 0)
+
+
+def test_concurrent_group_update_is_retried(logs):
+    class Busy(Wrapper):
+        failures = 1
+
+        def put_retention_policy(self, **kwargs):
+            if self.failures:
+                self.failures -= 1
+                raise client_error("OperationAbortedException", "PutRetentionPolicy")
+            return self.client.put_retention_policy(**kwargs)
+
+    name = f"/netskope/test/{uuid.uuid4().hex}"
+    ensure_log_group(Busy(logs), name, retention_days=7)
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["retentionInDays"] == 7
