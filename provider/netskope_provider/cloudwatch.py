@@ -247,8 +247,8 @@ def deliver(events: Iterable[tuple[int, bytes | str]], logs_client: Any, log_gro
     ``oversize_policy`` (``reject``/``fail``) does the same for messages over
     ``max_event_bytes``. ``retention_days`` is the group's retention; None looks it up.
     ``on_rejected`` is called on the calling thread. ``now_ms`` fixes the delivery clock
-    (tests). ``logs_client`` may be any object with
-    ``put_log_events`` (a benchmark sink); stream handling is skipped when it lacks the calls.
+    (tests). ``logs_client`` may be any object with ``put_log_events`` (a benchmark sink);
+    stream handling is skipped when it lacks the calls.
     """
     if timestamp_policy not in TIMESTAMP_POLICIES:
         raise ValueError(f"timestamp_policy={timestamp_policy!r}: use one of {TIMESTAMP_POLICIES}")
