@@ -147,14 +147,15 @@ def test_all_eight_log_types_concurrently_under_the_tenant_rate_limit():
 
 
 @pytest.mark.parametrize("log_type", ["network", "incident", "endpoint"])
-def test_exact_under_server_errors_resets_and_truncated_bodies(log_type):
-    faults = FaultConfig(error_rate=0.15, reset_rate=0.1, truncate_rate=0.2)
+def test_exact_under_server_errors_resets_timeouts_and_truncated_bodies(log_type):
+    """Truncated and timed-out iterator pages were processed by the server: only ``resend`` recovers them."""
+    faults = FaultConfig(error_rate=0.15, reset_rate=0.1, truncate_rate=0.2, slow_rate=0.1, slow_seconds=0.5)
     config = SimulatorConfig(
         seed=31, start=S, end=END, now=NOW, volume={log_type: 1_200}, faults=faults, iterator_wait_seconds=0,
         iterator_batch_seconds=300,
     )
     with SimulatorServer(config) as sim:
-        client = client_for(sim, page_size=100, rate_limit_per_second=100, max_retries=10)
+        client = client_for(sim, page_size=100, rate_limit_per_second=100, max_retries=10, timeout=(2, 0.3))
         ids = pulled_ids(client, log_type, S, END)
         assert len(ids) == len(set(ids))
         assert set(ids) == truth(sim, log_type, S, END)
@@ -185,3 +186,19 @@ def test_token_without_the_scope_gets_the_rbac_permission_named():
         assert set(pulled_ids(client, "page", S, END)) == truth(sim, "page", S, END)
         with pytest.raises(NetskopePermissionError, match="DLP: DLP Incident"):
             pulled_ids(client, "incident", S, END)
+
+
+def test_concurrent_pulls_of_the_same_iterator_window_never_collide(sim):
+    """Each pull seeds its own index, so two runs of one window (a retry racing a backfill) get no 409."""
+    client = client_for(sim)
+    conflicts_before = sim.stats.conflicts
+    results: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: results.append(pulled_ids(client, "endpoint", S, END))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3
+    for ids in results:
+        assert len(ids) == len(set(ids)) and set(ids) == truth(sim, "endpoint", S, END)
+    assert sim.stats.conflicts == conflicts_before

@@ -51,7 +51,10 @@ def check_tenant_host(host: str, *, scheme: str = "https", allow_non_goskope_hos
         raise NetskopeConfigError(
             f"Tenant host {raw!r} contains a query string or fragment: give only the hostname, e.g. mytenant.goskope.com."
         )
-    parts = urlsplit("//" + rest)
+    try:
+        parts = urlsplit("//" + rest)
+    except ValueError:  # e.g. an unbalanced "[" of an IPv6 literal
+        raise NetskopeConfigError(f"Tenant host {raw!r} is not a valid hostname, e.g. mytenant.goskope.com.") from None
     if "@" in parts.netloc:
         raise NetskopeConfigError(
             "Tenant host contains user info (user@host): remove it; the API token belongs in the connection password "
