@@ -116,6 +116,25 @@ def test_any_insertion_windows_partition_the_records(sim, cuts):
     assert sum(served, []) == ids(everything)
 
 
+_PARAM_VALUES = st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.text(max_size=12), st.sampled_from(["next", "resend", "head", "tail", "n:count(_id)", "dlp"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["events/data/alert", "events/datasearch/incident", "events/dataexport/events/page", "events/dataexport/alerts/uba"]),
+    params=st.dictionaries(
+        st.sampled_from(["insertionstarttime", "insertionendtime", "starttime", "endtime", "limit", "offset", "type", "fields", "index", "operation"]),
+        _PARAM_VALUES,
+        max_size=6,
+    ),
+)
+def test_any_query_gets_an_answer_never_a_simulator_error(sim, path, params):
+    response = api(sim, path, **params)
+    assert response.status_code in (200, 400), response.text[:300]
+    assert "ok" in response.json() or "message" in response.json()
+    assert sim.stats.internal_errors == []
+
+
 @pytest.mark.parametrize("aggregate", ["count(_id)", "count(id)"])
 def test_count_query(sim, aggregate):
     response = api(sim, "events/data/audit", insertionstarttime=S, insertionendtime=S + 1799, fields=f"n:{aggregate}")
