@@ -327,23 +327,26 @@ def finalize(
     of range, a hash that is not hex). Values are kept exactly as parsed (64-bit ints stay ints),
     and absent defaults (None / "" / 0 / false / {} / []) are dropped.
     """
-    unmapped: dict[str, Any] = {}
-    guards = GUARDED_FIELDS
-    for key, value in record.items():  # the hot loop: one truth test drops every absent default
-        if not value:  # None, "", 0, 0.0, False, {}, []
-            continue
-        if key in consumed:
-            kind = type(value)
-            if kind is str or kind is int:
-                guard = guards.get(key)
-                if guard is None or guard(value):
-                    continue
-            elif kind is float:
-                if key in COORDINATE_FIELDS:
-                    continue
-            elif key in structured:
-                continue
-        unmapped[key] = value
+    # One comprehension (the hot loop): a truthy value is kept when no attribute took its field, or
+    # when the field was taken but its value has a shape the scalar builders cannot use.
+    unmapped: dict[str, Any] = {
+        key: value
+        for key, value in record.items()
+        if value
+        and (
+            key not in consumed
+            or (
+                type(value) is not str
+                and type(value) is not int
+                and key not in structured
+                and (type(value) is not float or key not in COORDINATE_FIELDS)
+            )
+        )
+    }
+    for key, usable in GUARDED_FIELDS.items():  # consumed scalars that failed their attribute's check
+        value = record.get(key)
+        if value and key in consumed and (type(value) is str or type(value) is int) and not usable(value):
+            unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
     profile_list = sorted(set(profiles))
