@@ -144,6 +144,8 @@ def test_all_eight_log_types_concurrently_under_the_tenant_rate_limit():
         assert sim.stats.throttled >= 6
         assert client.stats.total("rate_limited") == sim.stats.throttled
         assert sim.stats.statuses[429] == sim.stats.throttled
+        # Every 429 asked for >= 1 s (Retry-After) and paused its endpoint at least that long.
+        assert client.stats.total("wait_seconds") >= 0.95 * sim.stats.throttled
 
 
 @pytest.mark.parametrize("log_type", ["network", "incident", "endpoint"])
