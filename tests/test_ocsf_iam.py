@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from netskope_provider.ocsf import account_change, authentication, device_inventory_info, entity_management, map_record
 from netskope_provider.ocsf import routing as r
@@ -273,3 +275,60 @@ def test_simulator_corpus_of_my_classes_is_valid_and_complete() -> None:
                 assert problems == [], (log_type, problems[:3], record)
     assert all(counts.get(uid, 0) > 20 for uid in MODULES), counts
     assert counts.get(None, 0) > 0, "the corpus carries unlisted values, which must stay raw"
+
+
+# --- property: whatever text and numbers the fields carry, an event of these classes stays valid ----
+
+ANY_SCALAR = st.one_of(
+    st.text(max_size=30), st.integers(min_value=-(2**63), max_value=2**64 - 1), st.floats(), st.booleans(), st.none(),
+    st.sampled_from(["1.2.3.4", "::1", "999.0.0.1", "a@b.co", "x@", "Windows 11", "iPhone", "65536", "443", " "]),
+)
+AUDIT_EVENTS = st.sampled_from(
+    r.AUDIT_AUTHENTICATION_EVENTS + r.AUDIT_ENTITY_MANAGEMENT_EVENTS + r.AUDIT_ACCOUNT_CHANGE_EVENTS
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    event=AUDIT_EVENTS,
+    user=ANY_SCALAR,
+    data_type=ANY_SCALAR,
+    values=st.lists(ANY_SCALAR, max_size=3),
+    extras=st.dictionaries(st.sampled_from(["severity_level", "_id", "count", "organization_unit", "sAMAccountName"]), ANY_SCALAR),
+)
+def test_audit_events_stay_valid_whatever_the_values(event: str, user: Any, data_type: Any, values: list[Any], extras: dict[str, Any]) -> None:
+    record = {"timestamp": 1732700000, "audit_log_event": event, "user": user,
+              "supporting_data": {"data_type": data_type, "data_values": values}, **extras}
+    mapped = map_record(record, "audit")
+    assert mapped.kind in ("ocsf", "raw")
+    if mapped.kind == "ocsf":
+        assert validate_event(mapped.event) == []
+    else:
+        assert "needs" in (mapped.reason or "")
+
+
+LOGIN_FIELDS = ["user", "app", "srcip", "srcport", "dstip", "dstport", "dsthost", "hostname", "userip", "device", "os",
+                "os_version", "url", "useragent", "action", "policy", "severity", "logintype", "src_country",
+                "src_latitude", "app_session_id", "device_classification", "nsdeviceuid", "userkey"]
+INFRA_FIELDS = ["hostname", "device_name", "serial", "ip", "package_version", "alarm_name", "alarm_description",
+                "severity", "metric_name", "metric_value"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fields=st.dictionaries(st.sampled_from(LOGIN_FIELDS), ANY_SCALAR, max_size=len(LOGIN_FIELDS)))
+def test_application_logins_stay_valid_whatever_the_values(fields: dict[str, Any]) -> None:
+    mapped = map_record({"timestamp": 1732700000, "activity": "Login Failed", **fields}, "application")
+    if mapped.kind == "ocsf":
+        assert validate_event(mapped.event) == []
+    else:
+        assert mapped.kind == "raw" and "needs" in (mapped.reason or "")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fields=st.dictionaries(st.sampled_from(INFRA_FIELDS), ANY_SCALAR, max_size=len(INFRA_FIELDS)))
+def test_infrastructure_events_stay_valid_whatever_the_values(fields: dict[str, Any]) -> None:
+    mapped = map_record({"timestamp": 1732700000, **fields}, "infrastructure")
+    if mapped.kind == "ocsf":
+        assert validate_event(mapped.event) == []
+    else:
+        assert mapped.kind == "raw" and "needs the machine" in (mapped.reason or "")

@@ -393,7 +393,7 @@ def _usable_count(value: object) -> bool:
 #: Consumed fields whose builders take only some values (an OCSF pattern or range): ``finalize``
 #: keeps a value that fails its check under ``unmapped`` as well, so an odd value is never lost.
 GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
-    **dict.fromkeys(("srcip", "dstip", "userip"), _usable_ip),
+    **dict.fromkeys(("srcip", "dstip", "userip", "ip"), _usable_ip),
     **dict.fromkeys(("md5", "sha1", "sha256"), _usable_hash),
     **dict.fromkeys(("srcport", "dstport"), _usable_port),
     **dict.fromkeys(("severity", "severity_level", "alarm_severity", "malware_severity", "dlp_rule_severity"), _usable_severity),

@@ -17,6 +17,7 @@ from netskope_provider.ocsf.common import (
     MappingError,
     base_event,
     finalize,
+    ip_text,
     observables,
     severity_id_from,
     text,
@@ -72,7 +73,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     name = text(get("device_name"))
     if name is not None:
         machine["name"] = name
-    ip = text(get("ip"))
+    ip = ip_text(get("ip"))
     if ip is not None:
         machine["ip"] = ip
     serial = text(get("serial"))
