@@ -65,7 +65,10 @@ def test_threads_of_two_clients_share_one_budget_per_endpoint():
     """12 requests from 4 threads over two clients of the same tenant: never faster than 8/s in total."""
     rate = 8.0
     with ScriptedTenant(lambda seen: ok([])) as tenant:
-        clients = [NetskopeClient(tenant.host, lambda refresh: "tok-abcdef", scheme="http", rate_limit_per_second=rate) for _ in range(2)]
+        clients = [
+            NetskopeClient(tenant.host, lambda refresh: "tok-abcdef", scheme="http", rate_limit_per_second=rate)
+            for _ in range(2)
+        ]
 
         def pull(client: NetskopeClient) -> None:
             for _ in range(3):

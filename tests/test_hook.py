@@ -264,7 +264,10 @@ def tls_tenant(tmp_path_factory):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -281,7 +284,8 @@ def tls_tenant(tmp_path_factory):
 
 def test_https_with_a_custom_ca_bundle(monkeypatch, tls_tenant):
     tenant, ca_bundle = tls_tenant
-    set_connection(monkeypatch, f"localhost:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True, ca_bundle=str(ca_bundle))
+    host = f"localhost:{tenant.port}"
+    set_connection(monkeypatch, host, password="tls-token-1234", allow_non_goskope_host=True, ca_bundle=str(ca_bundle))
     assert ids(NetskopeHook().iter_window_pages("audit", S, END)) == ["over-tls"]
 
 

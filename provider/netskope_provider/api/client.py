@@ -43,6 +43,8 @@ TokenProvider = Callable[[bool], str]
 
 TOKEN_HEADER = "Netskope-Api-Token"
 PAGE_SIZE = 10_000
+#: (connect, read) seconds; a 10,000-record page can take a while to build on a busy tenant.
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 120.0)
 SNIPPET_CHARS = 200
 _REDACTED = "***"
 #: Transport failures worth another try; TLS errors are excluded (retrying cannot fix a bad CA).
@@ -114,7 +116,7 @@ class NetskopeClient:
         verify: bool | str = True,
         proxies: dict | None = None,
         rate_limit_per_second: float = 4.0,
-        timeout: tuple[float, float] = (10, 120),
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_retries: int = 8,
         lookback_seconds: int = 86400,
         scheme: str = "https",
@@ -223,10 +225,16 @@ class NetskopeClient:
         self, kind: LogType, pages: Iterator[list[Any]], keeper: strategies.WindowKeeper
     ) -> Iterator[list[dict]]:
         """Pass pages through, counting them (a separate generator so bad arguments fail at call time)."""
+        records = 0
         try:
             for page in pages:
+                records += len(page)
                 self.stats.add(kind.path, records=len(page))
                 yield page
+            log.info(
+                "Pulled %d %s records in [%d, %d) (%d repeats dropped)",
+                records, kind.name, keeper.start, keeper.end, keeper.duplicates,
+            )
         finally:
             self.stats.add(kind.path, duplicates_dropped=keeper.duplicates, untimed_records=keeper.untimed)
 

@@ -13,13 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from netskope_provider.api.client import NetskopeClient
+from netskope_provider.api.client import DEFAULT_TIMEOUT, NetskopeClient
 from netskope_provider.api.host import check_tenant_host
 from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
+
+if TYPE_CHECKING:
+    from airflow.models import Connection
 
 try:  # Airflow 3
     from airflow.sdk import BaseHook
@@ -98,18 +101,20 @@ class NetskopeHook(BaseHook):
         host = conn.host or ""
         if conn.port and ":" not in host.rsplit("]", 1)[-1]:
             host = f"{host}:{conn.port}"
-        host = check_tenant_host(
-            host, scheme=scheme, allow_non_goskope_host=_as_bool(extras.get("allow_non_goskope_host"), "allow_non_goskope_host")
-        )
-        options: dict[str, Any] = {name: _typed(extras[name], kind, name) for name, kind in _CLIENT_EXTRAS.items() if extras.get(name) is not None}
+        allow_other_host = _as_bool(extras.get("allow_non_goskope_host"), "allow_non_goskope_host")
+        host = check_tenant_host(host, scheme=scheme, allow_non_goskope_host=allow_other_host)
+        options: dict[str, Any] = {
+            name: _typed(extras[name], kind, name) for name, kind in _CLIENT_EXTRAS.items() if extras.get(name) is not None
+        }
         if extras.get("ca_bundle"):
             options["verify"] = str(extras["ca_bundle"])
         if extras.get("proxies") is not None:
             options["proxies"] = _proxies(extras["proxies"])
         if extras.get("connect_timeout") is not None or extras.get("read_timeout") is not None:
+            connect, read = DEFAULT_TIMEOUT
             options["timeout"] = (
-                _typed(extras.get("connect_timeout", 10), float, "connect_timeout"),
-                _typed(extras.get("read_timeout", 120), float, "read_timeout"),
+                _typed(extras.get("connect_timeout", connect), float, "connect_timeout"),
+                _typed(extras.get("read_timeout", read), float, "read_timeout"),
             )
         options.update(self.client_options)
         return NetskopeClient(host, self._read_token, scheme=scheme, **options)
@@ -132,7 +137,7 @@ class NetskopeHook(BaseHook):
 
     # ------------------------------------------------------------------ token
 
-    def _connection(self):
+    def _connection(self) -> Connection:
         return self.get_connection(self.netskope_conn_id)
 
     def _read_token(self, refresh: bool) -> str:
@@ -143,7 +148,8 @@ class NetskopeHook(BaseHook):
         if conn.password:
             token = conn.password.strip()
         elif self.extras.get("secret_arn"):
-            token = self._token_from_secret(str(self.extras["secret_arn"]), str(self.extras.get("aws_conn_id") or "aws_default"))
+            aws_conn_id = str(self.extras.get("aws_conn_id") or "aws_default")
+            token = self._token_from_secret(str(self.extras["secret_arn"]), aws_conn_id)
         else:
             raise NetskopeConfigError(
                 f"Connection {self.netskope_conn_id} has no API token: set its password to the service account's token, "
