@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from scripted_tenant import Reply, ScriptedTenant, ok
@@ -318,3 +319,12 @@ def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
     )
     list(make_client(tenant).iter_window_pages("endpoint", START, END))
     assert [seen.params["operation"] for seen in tenant.seen[1:]] == ["next", "next"]
+
+
+def test_retry_after_as_an_http_date_is_honoured(tenant):
+    from email.utils import formatdate
+
+    tenant.queue(Reply(status=429, headers={"Retry-After": formatdate(time.time() + 2, usegmt=True)}), ok([]))
+    pull(make_client(tenant))
+    first, second = tenant.seen
+    assert second.at - first.at >= 1.0

@@ -296,3 +296,12 @@ def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, t
     with pytest.raises(NetskopeConfigError, match="ca_bundle"):
         list(NetskopeHook().iter_window_pages("audit", S, END))
     assert len(tenant.seen) == before  # no request got through
+
+
+def test_test_connection_names_the_missing_permission(monkeypatch):
+    config = SimulatorConfig(seed=19, start=S, end=END, token="page-only-token", scopes={"page-only-token": {"page"}})
+    with SimulatorServer(config) as sim:
+        set_sim_connection(monkeypatch, sim)
+        passed, message = NetskopeHook().test_connection()
+    assert not passed
+    assert "HTTP 403" in message and "Steering: Application Events (View)" in message
