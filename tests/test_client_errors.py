@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from email.utils import formatdate
 
 import pytest
 from scripted_tenant import Reply, ScriptedTenant, ok
@@ -322,8 +323,6 @@ def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
 
 
 def test_retry_after_as_an_http_date_is_honoured(tenant):
-    from email.utils import formatdate
-
     tenant.queue(Reply(status=429, headers={"Retry-After": formatdate(time.time() + 2, usegmt=True)}), ok([]))
     pull(make_client(tenant))
     first, second = tenant.seen
