@@ -324,7 +324,8 @@ def finalize(
     A consumed field still goes to ``unmapped`` when the builders could not use its value: a dict,
     list, boolean or float (unless the class lists the field in ``structured``, or it is a
     coordinate), or a value failing its ``GUARDED_FIELDS`` check (an IP that is not one, a port out
-    of range, a hash that is not hex). Values are kept exactly as parsed (64-bit ints stay ints),
+    of range, a hash that is not hex), or a ``FALLBACK_FIELDS`` value that lost to its preferred
+    field. Values are kept exactly as parsed (64-bit ints stay ints),
     and absent defaults (None / "" / 0 / false / {} / []) are dropped.
     """
     # One comprehension (the hot loop): a truthy value is kept when no attribute took its field, or
@@ -346,6 +347,10 @@ def finalize(
     for key, usable in GUARDED_FIELDS.items():  # consumed scalars that failed their attribute's check
         value = record.get(key)
         if value and key in consumed and (type(value) is str or type(value) is int) and not usable(value):
+            unmapped[key] = value
+    for key, preferred in FALLBACK_FIELDS.items():  # a fallback the preferred field made unnecessary
+        value = record.get(key)
+        if value and key in consumed and key not in unmapped and _differs(value, record.get(preferred)):
             unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
@@ -401,6 +406,18 @@ GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
     "file_size": lambda value: integer(value) is not None,
     "_insertion_epoch_timestamp": lambda value: epoch_ms(value) is not None,
 }
+#: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
+#: fallback's value under ``unmapped`` when the preferred field is present and says something else.
+FALLBACK_FIELDS: dict[str, str] = {"userkey": "user_id", "ur_normalized": "user"}
+
+
+def _differs(fallback: object, preferred: object) -> bool:
+    """Whether a preferred field is present with a value other than the fallback's (case ignored)."""
+    if not preferred:
+        return False
+    return str(fallback).casefold() != str(preferred).casefold()
+
+
 COORDINATE_FIELDS = frozenset({"src_latitude", "src_longitude", "dst_latitude", "dst_longitude"})
 
 
@@ -414,8 +431,8 @@ def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
 #: Fields ``user`` reads, with the user-object attribute each fills.
 USER_FIELDS: dict[str, str] = {
     "user": "name, email_addr",
-    "ur_normalized": "name",
-    "userkey": "uid",
+    "ur_normalized": "name (when user is absent)",
+    "userkey": "uid (when user_id is absent)",
     "user_id": "uid",
     "userPrincipalName": "uid_alt",
     "sAMAccountName": "account.name",
