@@ -305,3 +305,12 @@ def test_test_connection_names_the_missing_permission(monkeypatch):
         passed, message = NetskopeHook().test_connection()
     assert not passed
     assert "HTTP 403" in message and "Steering: Application Events (View)" in message
+
+
+def test_simulator_over_https_with_its_ca_bundle(monkeypatch):
+    config = SimulatorConfig(seed=23, token=TOKEN, start=S, end=END, now=END + 600, volume={"alert": 300}, tls=True)
+    with SimulatorServer(config) as sim:
+        set_connection(monkeypatch, sim.host, password=sim.token, allow_non_goskope_host=True, ca_bundle=sim.ca_file)
+        hook = NetskopeHook()
+        assert hook.get_client().base_url.startswith("https://")
+        assert set(ids(hook.iter_window_pages("alert", S, END))) == truth(sim, "alert", S, END)
