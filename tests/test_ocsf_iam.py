@@ -129,6 +129,15 @@ def test_logout_without_app_names_the_site_and_keeps_it() -> None:
     assert event["time"] == 1732700600000  # a digit-string timestamp is accepted
 
 
+def test_fields_only_the_other_kind_of_login_reads_stay_in_unmapped() -> None:
+    audit = {**FIXTURES["audit_sso_login"]["record"], "srcip": "198.51.100.1", "app": "Box", "severity": "high"}
+    application = {**FIXTURES["application_other_login"]["record"], "severity_level": 2, "audit_log_event": "x"}
+    audit_event = map_record(audit, "audit").event
+    application_event = map_record(application, "application").event
+    assert {"srcip": "198.51.100.1", "app": "Box", "severity": "high"}.items() <= audit_event["unmapped"].items()
+    assert {"severity_level": 2, "audit_log_event": "x"}.items() <= application_event["unmapped"].items()
+
+
 def test_audit_sso_login_is_an_admin_console_saml_logon() -> None:
     event = _event("audit_sso_login")
     assert event["service"] == {"name": "Netskope Admin Console"}

@@ -117,14 +117,15 @@ _APPLICATION_FIELDS: dict[str, str] = {
     "logintype": "auth_protocol_id, auth_protocol",
 }
 
-MAPPED_FIELDS: dict[str, str] = {
-    **BASE_FIELDS,
-    **_APPLICATION_FIELDS,
+_AUDIT_FIELDS: dict[str, str] = {
     **admin_audit_fields("user"),
     "supporting_data.data_values[reason]": "status_detail",
     "(audit)": "service.name = \"Netskope Admin Console\"",
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
+MAPPED_FIELDS: dict[str, str] = {**BASE_FIELDS, **_APPLICATION_FIELDS, **_AUDIT_FIELDS}
+# Each kind of record consumes only the fields its own path reads; the rest stays in unmapped.
+_APPLICATION_CONSUMED = frozenset({**BASE_FIELDS, **_APPLICATION_FIELDS})
+_AUDIT_CONSUMED = frozenset({**BASE_FIELDS, **_AUDIT_FIELDS})
 
 
 def _outcome(value: str) -> tuple[int, int | None]:
@@ -167,7 +168,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         _application(record, event, profiles)
     if "user" not in event:
         raise MappingError("Authentication needs a user: the record has no user, ur_normalized, userkey or user_id")
-    return finalize(event, record, _CONSUMED, profiles=profiles)
+    return finalize(event, record, _AUDIT_CONSUMED if audit else _APPLICATION_CONSUMED, profiles=profiles)
 
 
 def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[str]) -> None:

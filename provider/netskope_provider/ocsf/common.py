@@ -408,7 +408,7 @@ GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
 }
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.
-FALLBACK_FIELDS: dict[str, str] = {"userkey": "user_id", "ur_normalized": "user"}
+FALLBACK_FIELDS: dict[str, str] = {"userkey": "user_id", "ur_normalized": "user", "alarm_severity": "severity"}
 
 
 def _differs(fallback: object, preferred: object) -> bool:
