@@ -164,6 +164,7 @@ def test_alert_type_filter_matches_every_casing(sim, subtype):
         ({"limit": 10001}, "limit must be at most 10000"),
         ({"offset": -1}, "zero or positive"),
         ({"query": "app eq Box"}, "does not support query"),
+        ({"acked": "false"}, "does not support acked"),
     ],
 )
 def test_bad_query_is_http_200_with_ok_0(sim, params, fragment):

@@ -108,7 +108,9 @@ class SimulatorStats:
 class _IteratorState:
     floor: int  #: serve records inserted at or after this epoch
     after: tuple[int, str] | None = None  #: key of the last record served
-    last: bytes | None = None  #: the previous response body, for ``resend``
+    #: The previous page (records and envelope tail), for ``resend``; kept as record references, not
+    #: bytes, because every pull may use a fresh index and a page can be tens of megabytes.
+    last: tuple[list[Item], bytes] | None = None
 
 
 class Tenant:
@@ -207,7 +209,7 @@ class Tenant:
 
     def _query(self, kind: str, log_type: str, params: dict[str, str]) -> Response:
         """``data/*`` (insertion and event time) and ``datasearch/*`` (event time only)."""
-        unsupported = {"query", "timeperiod", "groupbys", "sortby"} & set(params)
+        unsupported = {"query", "timeperiod", "groupbys", "sortby", "acked"} & set(params)
         if unsupported:
             raise BadQuery(f"the simulator does not support {', '.join(sorted(unsupported))}; filter with the time parameters")
         now = self.now()
@@ -261,34 +263,28 @@ class Tenant:
         with self._lock:
             state = self._iterators.get(key)
             if operation == "resend":
-                if state is not None and state.last is not None:
-                    return Response(200, state.last)
-                return Response(200, b'{"ok":1,"result":[]%s}' % _iterator_tail(0, now))
-            if operation.isascii() and operation.isdigit():
-                state = _IteratorState(floor=int(operation))
-            elif operation == "head":
-                state = _IteratorState(floor=0)
-            elif operation == "tail":
-                state = _IteratorState(floor=now + 1)
-            elif operation == "next":
-                # Undocumented on a never-used index; the simulator starts it at "now".
-                state = state or _IteratorState(floor=now + 1)
+                last = state.last if state is not None else None
             else:
-                return _json(400, {"message": "operation must be an epoch in seconds, next, resend, head or tail"})
-            self._iterators[key] = state
-            floor, after = state.floor, state.after
+                state = _moved(state, operation, now)
+                if state is None:
+                    return _json(400, {"message": "operation must be an epoch in seconds, next, resend, head or tail"})
+                self._iterators[key] = state
+                floor, after = state.floor, state.after
         store = self.store(log_type)
+        if operation == "resend":
+            # The previous page again, without moving; an empty page if this index served none yet.
+            return Response(200, store.envelope(*last) if last else store.envelope((), _iterator_tail(0, now)))
         items, following = self._iterator_page(store, Filter(floor, now, subtype=subtype), after, operation == "tail")
         hwm = store.item_insertion(following) - 1 if following is not None else now
         wait = 0 if following is not None else self.config.iterator_wait_seconds
-        body = store.envelope(items, _iterator_tail(wait, hwm))
+        tail = _iterator_tail(wait, hwm)
         with self._lock:
             if items:
-                last = items[-1]
-                state.after = store.corpus.key(last) if isinstance(last, int) else last.key
-            state.last = body
+                final = items[-1]
+                state.after = store.corpus.key(final) if isinstance(final, int) else final.key
+            state.last = (items, tail)
         self.stats.count("records_served", log_type, len(items))
-        return Response(200, body)
+        return Response(200, store.envelope(items, tail))
 
     def _iterator_page(self, store: LogStore, flt: Filter, after: tuple[int, str] | None, empty: bool) -> tuple[list[Item], Item | None]:
         """Up to 10,000 records within one batch of insertion time, and the first record left over."""
@@ -304,6 +300,20 @@ class Tenant:
                 return items, item
             items.append(item)
         return items, None
+
+
+def _moved(state: _IteratorState | None, operation: str, now: int) -> _IteratorState | None:
+    """Where ``operation`` puts an index (``None``: not an operation)."""
+    if operation.isascii() and operation.isdigit():
+        return _IteratorState(floor=int(operation))
+    if operation == "head":
+        return _IteratorState(floor=0)
+    if operation == "tail":
+        return _IteratorState(floor=now + 1)
+    if operation == "next":
+        # Undocumented on a never-used index; the simulator starts it at "now".
+        return state or _IteratorState(floor=now + 1)
+    return None
 
 
 def _iterator_tail(wait_time: int, hwm: int) -> bytes:

@@ -9,6 +9,7 @@ index list once and cache it for the following pages.
 from __future__ import annotations
 
 import heapq
+from array import array
 import threading
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
@@ -58,7 +59,7 @@ class LogStore:
         self._ids: set[str] = set()
         self._lock = threading.Lock()
         self._version = 0
-        self._cache: OrderedDict[tuple[Any, ...], list[Item]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], Sequence[Item]] = OrderedDict()
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -127,10 +128,11 @@ class LogStore:
             if cached is not None:
                 self._cache.move_to_end(cache_key)
                 return cached
-        selected: list[Item] = [i for i in range(lo, hi) if self._matches(i, flt)]
+        matching = array("q", (i for i in range(lo, hi) if self._matches(i, flt)))  # 8 bytes a record, cached
+        selected: Sequence[Item] = matching
         chosen = [item for item in injected if self._matches(item, flt)]
         if chosen:
-            keyed = [(corpus.key(i), i) for i in selected]
+            keyed = ((corpus.key(i), i) for i in matching)
             selected = [item for _, item in heapq.merge(keyed, ((item.key, item) for item in chosen))]
         with self._lock:
             self._cache[cache_key] = selected
