@@ -17,7 +17,9 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -110,7 +112,7 @@ class _IteratorState:
     after: tuple[int, str] | None = None  #: key of the last record served
     #: The previous page (records and envelope tail), for ``resend``; kept as record references, not
     #: bytes, because every pull may use a fresh index and a page can be tens of megabytes.
-    last: tuple[list[Item], bytes] | None = None
+    last: tuple[Sequence[Item], bytes] | None = None
 
 
 class Tenant:
@@ -282,7 +284,8 @@ class Tenant:
             if items:
                 final = items[-1]
                 state.after = store.corpus.key(final) if isinstance(final, int) else final.key
-            state.last = (items, tail)
+            compact = all(isinstance(item, int) for item in items)
+            state.last = (array("q", items) if compact else items, tail)  # 8 bytes a record when it can
         self.stats.count("records_served", log_type, len(items))
         return Response(200, store.envelope(items, tail))
 
