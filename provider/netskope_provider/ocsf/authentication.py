@@ -113,6 +113,7 @@ _APPLICATION_FIELDS: dict[str, str] = {
     **prefixed("device", DEVICE_FIELDS),
     **prefixed("http_request", HTTP_FIELDS),
     **SECURITY_CONTROL_FIELDS,
+    "action": SECURITY_CONTROL_FIELDS["action"] + ", status_code",
     "app_session_id": "session.uid",
     "logintype": "auth_protocol_id, auth_protocol",
 }
@@ -205,6 +206,9 @@ def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[s
         event["session"] = {"uid": session}
     if security_control(event, record):
         profiles.append("security_control")
+    action = text(get("action"))
+    if action is not None:  # the Netskope word itself (bypass and allow are both Allowed), as B's classes do
+        event["status_code"] = action
     found = observables(
         [
             *user_observables("user", subject),
