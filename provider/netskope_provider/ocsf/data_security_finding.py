@@ -7,7 +7,8 @@ further rules of an incident are ``related_analytics``. Incidents nest their mat
 none of its own, the highest rule severity is the finding's severity, and the whole list is also
 kept under ``unmapped`` because OCSF has no place for its per-identifier counts.
 
-Where the data was caught decides ``data_security``: endpoint DLP (``epdlp`` or
+Where the data was caught decides ``data_security`` (``access_method`` and ``traffic_type`` only
+steer this choice, so they also stay under ``unmapped``): endpoint DLP (``epdlp`` or
 ``access_method`` Endpoint) is 1 Endpoint / 3 Data in-Use; API connectors scan stored data,
 8 Cloud Access Security Broker / 1 Data at-Rest; inline traffic is 2 Data in-Transit, seen by the
 CASB (cloud apps) or by the Secure Web Gateway (``traffic_type`` Web).
@@ -43,6 +44,7 @@ from netskope_provider.ocsf.parts import (
     HOST_DEVICE_FIELDS,
     RESOURCE_FIELDS,
     SRC_ENDPOINT_FIELDS,
+    action_word,
     actor,
     dst_endpoint,
     finish,
@@ -85,8 +87,6 @@ FINDING_FIELDS: dict[str, str] = {
 }
 DATA_SECURITY_FIELDS: dict[str, str] = {
     "dlp_profile": "data_security.policy.name",
-    "access_method": "data_security.detection_system_id, data_security.data_lifecycle_state_id",
-    "traffic_type": "data_security.detection_system_id",
     "url": "data_security.src_url",
 }
 #: ``dlp_file`` names the file only when ``object`` is empty, so it is also always kept under unmapped.
@@ -108,8 +108,9 @@ MAPPED_FIELDS: dict[str, str] = {
     "status": "status_id",
     "acked": "status_id",
     **SECURITY_CONTROL_FIELDS,
+    "action": SECURITY_CONTROL_FIELDS["action"] + ", status_code",
     "policy_name": "policy.name",
-    "policy_action": "action_id, disposition_id",
+    "policy_action": "action_id, disposition_id, status_code",
     **DLP_FILE_FIELDS,
     **ENDPOINT_FILE_FIELDS,
     "policy_name_enforced": "policy.name",
@@ -248,6 +249,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
             known = ACTIONS.get(normalise(action), (99, action, 99, action))
             event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
             profiles.append("security_control")
+    action_word(event, get("action") or get("policy_action") or first.get("dlp_action"))
     if "policy" not in event:
         policy = text(get("policy_name_enforced")) or text(get("policy_name")) or text(first.get("dlp_policy"))
         if policy is not None:

@@ -41,6 +41,7 @@ from netskope_provider.ocsf.parts import (
     HOST_DEVICE_FIELDS,
     RESOURCE_FIELDS,
     SRC_ENDPOINT_FIELDS,
+    action_word,
     actor,
     dst_endpoint,
     finish,
@@ -141,6 +142,7 @@ MAPPED_FIELDS: dict[str, str] = {
     "breach_score": "risk_score",
     "remediation": "remediation.desc",
     **SECURITY_CONTROL_FIELDS,
+    "action": SECURITY_CONTROL_FIELDS["action"] + ", status_code",
     **RESOURCE_FIELDS,
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
@@ -259,6 +261,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     put(event, "resources", resources(record), record, RESOURCE_FIELDS, missing)
     if security_control(event, record):
         profiles.append("security_control")
+    action_word(event, get("action"))
     acting = put(event, "actor", actor(record, with_app=False), record, ACTOR_USER_FIELDS, missing)
     if acting is not None:
         profiles.append("host")

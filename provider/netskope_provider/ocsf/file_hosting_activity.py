@@ -40,6 +40,7 @@ from netskope_provider.ocsf.parts import (
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
     SRC_ENDPOINT_FIELDS,
+    action_word,
     actor,
     dst_endpoint,
     finish,
@@ -97,7 +98,7 @@ FALLBACK_SRC_FIELDS: dict[str, str] = {"userip": "src_endpoint.ip (when srcip is
 MAPPED_FIELDS: dict[str, str] = {
     **BASE_FIELDS,
     "activity": "activity_id, activity_name",
-    "action": "status_id, action_id, disposition_id",
+    "action": "status_id, action_id, disposition_id, status_code",
     "policy": SECURITY_CONTROL_FIELDS["policy"],
     "policy_id": SECURITY_CONTROL_FIELDS["policy_id"],
     "severity": "severity_id",
@@ -151,6 +152,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     if status_id == 99:
         event["status"] = text(get("action"))
+    action_word(event, get("action"))
     profiles: list[str] = []
     missing: list[Mapping[str, str]] = []
 

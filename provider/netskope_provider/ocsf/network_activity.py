@@ -33,6 +33,7 @@ from netskope_provider.ocsf.parts import (
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
     SRC_ENDPOINT_FIELDS,
+    action_word,
     actor,
     dst_endpoint,
     finish,
@@ -88,7 +89,7 @@ _TRAFFIC = tuple((field, path.split(".", 1)[1]) for field, path in TRAFFIC_FIELD
 
 MAPPED_FIELDS: dict[str, str] = {
     **BASE_FIELDS,
-    "action": "activity_id, status_id, action_id, disposition_id",
+    "action": "activity_id, status_id, action_id, disposition_id, status_code",
     "policy": SECURITY_CONTROL_FIELDS["policy"],
     "policy_id": SECURITY_CONTROL_FIELDS["policy_id"],
     "severity": "severity_id",
@@ -190,6 +191,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if correlation is not None:
         event["metadata"]["correlation_uid"] = correlation
 
+    action_word(event, get("action"))
     if action in ("closed", "idle timeout"):
         # A session-end record logs traffic that was allowed; it is not a new policy decision.
         if security_control(event, record):

@@ -140,6 +140,17 @@ def finding_status(event: dict[str, Any], record: Mapping[str, Any]) -> None:
         event["status_id"], event["status"] = found
 
 
+def action_word(event: dict[str, Any], value: object) -> None:
+    """Keep the source's own action word as ``status_code``.
+
+    The security_control ids say allowed/denied; the word says which Netskope action it was
+    (``bypass`` and ``allow`` are both Allowed), so it is the status code "as reported by the source".
+    """
+    word = text(value)
+    if word is not None:
+        event["status_code"] = word
+
+
 RESOURCE_FIELDS: dict[str, str] = {
     "app": "resources[].name",
     "instance_id": "resources[].uid",
