@@ -270,6 +270,15 @@ def test_records_missing_required_data_are_delivered_raw_with_a_reason(log_type:
     assert reason in (mapped.reason or "")
 
 
+def _assert_no_text_lost(record: dict[str, Any], event: dict[str, Any]) -> None:
+    """Every present text field is kept in unmapped or shows (case aside) somewhere in the event."""
+    unmapped = event.get("unmapped", {})
+    shown = orjson.dumps({k: v for k, v in event.items() if k != "unmapped"}).decode().casefold()
+    for key, value in record.items():
+        if isinstance(value, str) and value.strip() and key not in unmapped:
+            assert value.strip().casefold() in shown, f"{key}={value!r} is neither mapped nor kept"
+
+
 def test_simulator_corpus_of_my_classes_is_valid_and_complete() -> None:
     """Every application/audit/infrastructure record the simulator makes routes as the spec says and validates."""
     counts: dict[int | None, int] = {}
@@ -282,6 +291,7 @@ def test_simulator_corpus_of_my_classes_is_valid_and_complete() -> None:
             if mapped.class_uid in MODULES:
                 problems = validate_event(mapped.event)
                 assert problems == [], (log_type, problems[:3], record)
+                _assert_no_text_lost(record, mapped.event)
     assert all(counts.get(uid, 0) > 20 for uid in MODULES), counts
     assert counts.get(None, 0) > 0, "the corpus carries unlisted values, which must stay raw"
 
