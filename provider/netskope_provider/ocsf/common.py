@@ -3,8 +3,10 @@
 Everything here is a plain function over plain dicts: the mappers run once per record on the
 transform hot path, so they build dicts directly, look enums up in precomputed tables, and never
 copy the source record. Netskope sends type defaults ("" / 0 / {} / []) for absent values, so
-every builder treats those as absent (``present``). A value of the wrong type for an attribute
-is not coerced into it; ``finalize`` keeps it under ``unmapped`` so nothing is lost.
+every builder treats those as absent (``present``). A value of the wrong type or shape for an
+attribute (an "IP" that is not one, a port out of range, an unknown severity word) is not forced
+into it; ``finalize`` keeps it under ``unmapped``, as it keeps a fallback field (``userkey``) whose
+preferred field (``user_id``) won, so nothing is lost.
 """
 
 from __future__ import annotations
