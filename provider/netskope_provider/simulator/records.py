@@ -1,7 +1,7 @@
 """Deterministic, realistic Netskope records for every log type.
 
 Why this shape: the simulator must serve a million records of one type quickly and without holding
-them all in memory. So a corpus is two small integer arrays (insertion time and delivery delay per
+them all in memory. So a corpus is two small integer arrays (insertion time and insertion delay per
 record, sorted by insertion time) plus a pool of pre-serialised *templates* per log type. Record
 ``i`` is its template (chosen by a fixed stride, so any :data:`POOL_SIZE` consecutive records use
 every template) with the per-record fields (``_id``, times, 64-bit ids) spliced in front of it as
@@ -21,11 +21,11 @@ import random
 import time
 import zlib
 from array import array
-from itertools import accumulate, cycle
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate, cycle
 from typing import Any
 
 import orjson
@@ -663,8 +663,7 @@ def _pool(log_type: str, seed: int) -> tuple[Template, ...]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Per-record randomness: SplitMix64, so record i needs no generator state.
-
+# Per-record randomness: SplitMix64 and one-multiply hashes, so record i needs no generator state.
 
 
 def _mix(x: int) -> int:
