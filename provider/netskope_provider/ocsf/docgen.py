@@ -18,7 +18,7 @@ from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
-from netskope_provider.ocsf import common, routing
+from netskope_provider.ocsf import cli, common, routing
 from netskope_provider.ocsf.mapper import CLASS_MODULES
 
 DOC_PATH = Path("docs") / "mapping.md"
@@ -109,6 +109,7 @@ def render() -> str:
     ]
     for module_name in CLASS_MODULES.values():
         lines += _class(import_module(f"netskope_provider.ocsf.{module_name}"))
+    lines += ["## The `netskope-ocsf` command", "", "```text", *inspect.cleandoc(cli.__doc__ or "").splitlines(), "```", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
