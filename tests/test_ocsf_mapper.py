@@ -178,6 +178,19 @@ def test_a_builder_that_raises_delivers_the_record_raw_with_the_error(monkeypatc
     assert mapped.reason == "3002: mapper error KeyError: 'surprise'"
 
 
+def test_raw_reasons_stay_a_small_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(record: dict[str, Any], log_type: str) -> dict[str, Any]:
+        raise ValueError(f"odd value {record['_id']}")  # a different text for every record
+
+    monkeypatch.setitem(mapper._builders, 3002, broken)
+    counts = MapCounts()
+    for number in range(200):
+        counts.add(map_record({**LOGIN, "_id": number}, "application"))
+    assert counts.raw == 200
+    assert len(counts.raw_reasons) == mapper.MAX_REASONS + 1
+    assert counts.raw_reasons[mapper.OTHER_REASONS] == 200 - mapper.MAX_REASONS
+
+
 def test_map_record_does_not_modify_the_record() -> None:
     record = json.loads(json.dumps({**LOGIN, "supporting_data": {"data_values": [1]}, "other_categories": ["a"]}))
     snapshot = json.dumps(record, sort_keys=True)

@@ -44,6 +44,8 @@ CLASS_MODULES: dict[int, str] = {
 }
 
 MAX_REJECTED_LINE_BYTES = 4096
+MAX_REASONS = 50
+OTHER_REASONS = "(other reasons)"
 
 
 class Mapped(NamedTuple):
@@ -87,8 +89,11 @@ class MapCounts:
             self.by_class[mapped.class_uid] += 1  # type: ignore[index]
         elif mapped.kind == "raw":
             self.raw += 1
-            if mapped.reason is not None:
-                self.raw_reasons[mapped.reason] += 1
+            reason = mapped.reason
+            if reason is not None:
+                if reason not in self.raw_reasons and len(self.raw_reasons) >= MAX_REASONS:
+                    reason = OTHER_REASONS  # keeps the manifest small when error texts vary per record
+                self.raw_reasons[reason] += 1
         else:
             self.rejected += 1
 
