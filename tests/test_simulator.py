@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 
 import orjson
@@ -216,6 +217,16 @@ def test_records_inserted_after_now_are_not_served_until_now_passes():
         settled = result(api(late, "events/data/application", **query))
         assert ids(settled) == ids(late.ground_truth("application", S, END))
         assert "late-1" in ids(settled)
+
+
+def test_real_clock_serves_only_what_is_already_inserted():
+    began = int(time.time())
+    config = SimulatorConfig(seed=28, start=began - 600, end=began + 86_400, volume={"network": 3000})
+    with SimulatorServer(config) as live:
+        served = result(api(live, "events/data/network", limit=10000))
+        asked_by = int(time.time())
+        assert served and all(r["_insertion_epoch_timestamp"] <= asked_by for r in served)
+        assert len(served) < len(live.ground_truth("network", began - 600, began + 86_400))
 
 
 def test_injected_records_take_their_place_in_the_order(sim):
