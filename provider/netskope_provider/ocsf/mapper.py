@@ -98,7 +98,7 @@ class MapCounts:
             self.rejected += 1
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly summary (class uids as strings; rejections as line numbers + reasons)."""
+        """JSON-friendly summary (class uids as strings; the first rejections as line numbers + reasons)."""
         return {
             "total": self.total,
             "ocsf": self.ocsf,
@@ -106,7 +106,7 @@ class MapCounts:
             "raw": self.raw,
             "raw_reasons": dict(self.raw_reasons),
             "rejected": self.rejected,
-            "rejections": [{"line": r.line, "reason": r.reason} for r in self.rejections],
+            "rejections": [{"line": r.line, "reason": r.reason} for r in self.rejections[:MAX_REASONS]],
         }
 
 
