@@ -140,12 +140,13 @@ def test_400_fails_at_once_with_the_server_message(tenant):
     [
         Reply(status=500, body="oops"),
         Reply(status=503, body={"message": "busy"}),
+        Reply(status=408, body="request timeout"),
         Reply(reset=True),
         Reply(body={"ok": 1, "result": [{"_id": "cut"}] * 50}, truncate_to=40),
         Reply(body=b'{"ok": 1, "result": [{"_id": "cut"'),  # complete HTTP message, cut JSON
         Reply(delay=0.6, body={"ok": 1, "result": []}),  # read timeout
     ],
-    ids=["500", "503", "reset", "truncated-body", "truncated-json", "read-timeout"],
+    ids=["500", "503", "408", "reset", "truncated-body", "truncated-json", "read-timeout"],
 )
 def test_transient_failures_are_retried_with_backoff(tenant, failure):
     tenant.queue(failure, failure, ok([{"_id": "a"}]))

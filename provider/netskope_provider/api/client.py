@@ -346,9 +346,10 @@ class NetskopeClient:
             response = self._session.get(
                 url, params=params, headers={TOKEN_HEADER: token}, timeout=self.timeout, verify=self.verify
             )
-        except requests.exceptions.SSLError:
+        except requests.exceptions.SSLError as exc:
+            reason = "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else type(exc).__name__
             raise NetskopeConfigError(
-                f"TLS verification of {self.host} failed: if a TLS-inspecting proxy sits in between, set the connection "
+                f"TLS with {self.host} failed ({reason}): if a TLS-inspecting proxy sits in between, set the connection "
                 "extra ca_bundle to the path of its CA bundle."
             ) from None
         except _TRANSIENT_ERRORS as exc:
@@ -382,7 +383,7 @@ class NetskopeClient:
             what = "rate limit (429)" if status == 429 else "iterator conflict (409)"
             self.stats.add(kind.path, **{"rate_limited" if status == 429 else "conflicts": 1})
             raise _Retry(f"HTTP {what}", wait=self._server_wait(response), throttled=True)
-        if status >= 500:
+        if status >= 500 or status == 408:
             raise _Retry(f"HTTP {status}: {self._snippet(response.content)!r}")
         raise NetskopeResponseError(
             f"HTTP {status} from {self.host} for {kind.path}: {self._snippet(response.content)!r}. The request was "
