@@ -21,6 +21,8 @@ def _volume(text: str) -> tuple[str, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netskope-simulator", description="Serve a simulated Netskope tenant on 127.0.0.1.")
+    parser.add_argument("--bind", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 only inside a container network)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (0 = any free port; the chosen one is printed)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated records and of random faults")
     parser.add_argument("--token", default="test-token", help="the API token clients must send (Netskope-Api-Token)")
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     start = args.start if args.start is not None else end - int(args.hours * 3600)
     config = SimulatorConfig(
         seed=args.seed, token=args.token, start=start, end=end, now=args.now, volume=dict(args.volume),
-        rate_limit_per_second=args.rate_limit, port=args.port, iterator_wait_seconds=args.iterator_wait, tls=args.tls,
+        rate_limit_per_second=args.rate_limit, host=args.bind, port=args.port, iterator_wait_seconds=args.iterator_wait, tls=args.tls,
         faults=FaultConfig(error_rate=args.error_rate, reset_rate=args.reset_rate, truncate_rate=args.truncate_rate,
                            slow_rate=args.slow_rate, html_rate=args.html_rate),
     )
