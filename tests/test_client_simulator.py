@@ -10,6 +10,8 @@ import threading
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.exceptions import NetskopePermissionError, NetskopeResponseError
@@ -204,3 +206,29 @@ def test_concurrent_pulls_of_the_same_iterator_window_never_collide(sim):
     for ids in results:
         assert len(ids) == len(set(ids)) and set(ids) == truth(sim, "endpoint", S, END)
     assert sim.stats.conflicts == conflicts_before
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    log_type=st.sampled_from(["audit", "incident", "endpoint"]),
+    cuts=st.lists(st.integers(S - 600, END + 600), min_size=1, max_size=4, unique=True),
+)
+def test_any_cut_points_partition_the_records(small_sim, log_type, cuts):
+    """Wherever the window edges fall (inside, outside or on a record's second), nothing is lost or doubled."""
+    edges = sorted({S - 900, END + 900, *cuts})
+    client = client_for(small_sim, rate_limit_per_second=100)
+    pulled = Counter(i for a, b in zip(edges, edges[1:]) for i in pulled_ids(client, log_type, a, b))
+    assert max(pulled.values()) == 1
+    assert set(pulled) == truth(small_sim, log_type, S - 900, END + 900)
+
+
+@pytest.fixture(scope="module")
+def small_sim():
+    config = SimulatorConfig(
+        seed=53, start=S, end=END, now=NOW, volume={"audit": 400, "incident": 400, "endpoint": 400},
+        iterator_wait_seconds=0, iterator_batch_seconds=900,
+    )
+    with SimulatorServer(config) as server:
+        for log_type, prefix in (("audit", "fffd"), ("incident", "fffe"), ("endpoint", "ffff")):
+            server.inject(log_type, late_records(prefix))
+        yield server
