@@ -4,8 +4,9 @@ Each record is a new finding (activity 1 Create) identified by its DLP incident 
 profile is ``data_security.policy``; the matched rule is the finding's analytic (type 1 Rule),
 further rules of an incident are ``related_analytics``. Incidents nest their matches in
 ``dlp_match_info[]``: the first match supplies the profile, policy and action when the record has
-none of its own, the highest rule severity is the finding's severity, and the whole list is also
-kept under ``unmapped`` because OCSF has no place for its per-identifier counts.
+none of its own, the highest rule severity is the finding's severity when the record states none
+(``dlp_rule_severity``, else the incident's ``severity``), and the whole list is also kept under
+``unmapped`` because OCSF has no place for its per-identifier counts.
 
 Where the data was caught decides ``data_security`` (``access_method`` and ``traffic_type`` only
 steer this choice, so they also stay under ``unmapped``): endpoint DLP (``epdlp`` or
@@ -16,7 +17,7 @@ CASB (cloud apps) or by the Secure Web Gateway (``traffic_type`` Web).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netskope_provider.ocsf.common import (
@@ -48,6 +49,7 @@ from netskope_provider.ocsf.parts import (
     actor,
     dst_endpoint,
     finish,
+    first_text,
     finding_status,
     put,
     resources,
@@ -158,7 +160,7 @@ def _rules(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rule for match in matches if type(rules := match.get("dlp_rules")) is list for rule in rules if type(rule) is dict]
 
 
-def _file(record: Mapping[str, Any], missing: list[Mapping[str, str]]) -> dict[str, Any] | None:
+def _file(record: Mapping[str, Any], missing: list[Iterable[str]]) -> dict[str, Any] | None:
     """The file: Netskope's ``object``, else the DLP file name, else endpoint DLP's source file."""
     found = file(record) or file(record, "dlp_file")
     if found is not None:
@@ -185,17 +187,17 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     rules = _rules(matches)
     rule_names = [name for rule in rules if (name := text(rule.get("dlp_rule_name"))) is not None]
 
-    uid = text(get("dlp_incident_id")) or text(get("incident_id")) or text(get("_id"))
+    missing: list[Iterable[str]] = []
+    uid = first_text(record, ("dlp_incident_id", "incident_id"), missing) or text(get("_id"))
     if uid is None:
         raise MappingError("DLP record has no 'dlp_incident_id', 'incident_id' or '_id' to identify the finding")
 
-    severity = text(get("dlp_rule_severity"))
+    severity = first_text(record, ("dlp_rule_severity", "severity"), missing)
     if severity is None and rules:
         severity = max(
             (text(rule.get("dlp_rule_severity")) for rule in rules),
             key=lambda word: _SEVERITY_RANK[severity_id_from(word)] if word else -1,
         )
-    severity = severity or text(get("severity"))
     event = base_event(
         record,
         log_type,
@@ -209,7 +211,6 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         severity=severity,
     )
     profiles: list[str] = []
-    missing: list[Mapping[str, str]] = []
 
     rule = text(get("dlp_rule")) or (rule_names[0] if rule_names else None)
     profile = text(get("dlp_profile")) or text(first.get("dlp_profile_name"))
@@ -243,18 +244,16 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
 
     if security_control(event, record):
         profiles.append("security_control")
-    if "action_id" not in event:
-        action = text(get("policy_action")) or text(first.get("dlp_action"))
-        if action is not None:
-            known = ACTIONS.get(normalise(action), (99, action, 99, action))
-            event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
-            profiles.append("security_control")
-    action_word(event, get("action") or get("policy_action") or first.get("dlp_action"))
-    if "policy" not in event:
-        policy = text(get("policy_name_enforced")) or text(get("policy_name")) or text(first.get("dlp_policy"))
-        if policy is not None:
-            event["policy"] = {"name": policy}
-            profiles.append("security_control")
+    word = first_text(record, ("action", "policy_action"), missing) or text(first.get("dlp_action"))
+    if word is not None and "action_id" not in event:
+        known = ACTIONS.get(normalise(word), (99, word, 99, word))
+        event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
+        profiles.append("security_control")
+    action_word(event, word)
+    policy = first_text(record, ("policy", "policy_name_enforced", "policy_name"), missing) or text(first.get("dlp_policy"))
+    if policy is not None and "name" not in event.get("policy", {}):
+        event.setdefault("policy", {})["name"] = policy
+        profiles.append("security_control")
 
     carried = put(event, "file", _file(record, missing), record, DLP_FILE_FIELDS, missing)
     source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)

@@ -11,7 +11,7 @@ New, true → 4 Resolved).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netskope_provider.ocsf.common import (
@@ -45,6 +45,7 @@ from netskope_provider.ocsf.parts import (
     actor,
     dst_endpoint,
     finish,
+    first_text,
     finding_status,
     put,
     resources,
@@ -156,6 +157,11 @@ ENUMS: dict[str, dict[str, int]] = {
 }
 
 
+#: Severity fields in order of preference; the malware's and UBA's also have their own attributes.
+_SEVERITY_FIELDS = ("severity_level", "malware_severity", "risk_level", "severity")
+_SEVERITY_KEPT_ELSEWHERE = frozenset({"malware_severity", "risk_level"})
+
+
 def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
     get = record.get
     name, uid = text(get("malware_name")), text(get("malware_id"))
@@ -192,7 +198,8 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if uid is None:
         raise MappingError("alert has neither 'alert_id' nor '_id' to identify the finding")
     alert_type = text(get("alert_type")) or "alert"
-    severity = text(get("severity_level")) or text(get("malware_severity")) or text(get("risk_level")) or text(get("severity"))
+    missing: list[Iterable[str]] = []
+    severity = first_text(record, _SEVERITY_FIELDS, missing, kept_elsewhere=_SEVERITY_KEPT_ELSEWHERE)
     severity_id = severity_id_from(severity)
     event = base_event(
         record,
@@ -207,7 +214,6 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         severity=severity,
     )
     profiles: list[str] = []
-    missing: list[Mapping[str, str]] = []
 
     analytic_type_id, analytic_type, name_field = ANALYTICS.get(normalise(alert_type), (99, alert_type, None))
     analytic: dict[str, Any] = {
@@ -240,12 +246,17 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     malware = _malware(record)
     if malware is not None:
         event["malware"] = [malware]
+    elif get("malware_severity") and text(get("malware_severity")) != severity:
+        missing.append(("malware_severity",))
     risk = text(get("risk_level"))
     if risk is not None:
         event["risk_level_id"], event["risk_level"] = RISK_LEVELS.get(normalise(risk), (99, risk))
-    score = integer(get("score")) or integer(get("breach_score"))
-    if score is not None:
-        event["risk_score"] = score
+    for field in ("score", "breach_score"):
+        score = integer(get(field))
+        if score is not None and "risk_score" not in event:
+            event["risk_score"] = score
+        elif get(field):
+            missing.append((field,))
     remedy = text(get("remediation"))
     if remedy is not None:
         event["remediation"] = {"desc": remedy}

@@ -12,7 +12,7 @@ record's own ``severity`` says otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netskope_provider.ocsf.common import (
@@ -97,7 +97,7 @@ FALLBACK_SRC_FIELDS: dict[str, str] = {"userip": "src_endpoint.ip (when srcip is
 
 MAPPED_FIELDS: dict[str, str] = {
     **BASE_FIELDS,
-    "activity": "activity_id, activity_name",
+    "activity": "activity_id, activity_name, message",
     "action": "status_id, action_id, disposition_id, status_code",
     "policy": SECURITY_CONTROL_FIELDS["policy"],
     "policy_id": SECURITY_CONTROL_FIELDS["policy_id"],
@@ -153,8 +153,10 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if status_id == 99:
         event["status"] = text(get("action"))
     action_word(event, get("action"))
+    if verb:
+        event["message"] = verb  # the source's own verb: "Download All" and "Download" are both 2 Download
     profiles: list[str] = []
-    missing: list[Mapping[str, str]] = []
+    missing: list[Iterable[str]] = []
 
     event["actor"] = acting
     web = url(get("url"))

@@ -9,7 +9,7 @@ connection is outbound (2): Netskope sees user traffic on its way to the app or 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netskope_provider.ocsf.common import (
@@ -137,7 +137,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         severity=text(get("severity")),
         status_id=status_id,
     )
-    missing: list[Mapping[str, str]] = []
+    missing: list[Iterable[str]] = []
     profiles: list[str] = []
 
     source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)

@@ -78,7 +78,7 @@ def finish(
     event: dict[str, Any],
     record: Mapping[str, Any],
     consumed: frozenset[str],
-    missing: list[Mapping[str, str]],
+    missing: list[Iterable[str]],
     profiles: Iterable[str],
 ) -> dict[str, Any]:
     """``finalize`` the event, then keep the present fields of the parts that could not be built."""
@@ -174,13 +174,36 @@ def resources(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
     return [resource]
 
 
+def first_text(
+    record: Mapping[str, Any],
+    fields: tuple[str, ...],
+    missing: list[Iterable[str]],
+    kept_elsewhere: frozenset[str] = frozenset(),
+) -> str | None:
+    """The first present text of ``fields`` (in order of preference).
+
+    A later field that says something else is noted unplaced (unless ``kept_elsewhere`` names it),
+    so e.g. an incident's own severity survives when a rule severity wins.
+    """
+    chosen = None
+    for field in fields:
+        value = text(record.get(field))
+        if value is None:
+            continue
+        if chosen is None:
+            chosen = value
+        elif value.casefold() != chosen.casefold() and field not in kept_elsewhere:
+            missing.append((field,))
+    return chosen
+
+
 def put(
     target: dict[str, Any],
     key: str,
     part: Any,
     record: Mapping[str, Any],
-    fields: Mapping[str, str],
-    missing: list[Mapping[str, str]],
+    fields: Iterable[str],
+    missing: list[Iterable[str]],
 ) -> Any:
     """Set ``target[key] = part``; when the part could not be built, note its fields as unplaced."""
     if part is not None:
