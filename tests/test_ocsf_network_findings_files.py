@@ -184,6 +184,14 @@ def test_alert_id_is_preferred_and_a_finding_needs_some_id() -> None:
     assert mapped.kind == "raw" and "identify the finding" in (mapped.reason or "")
 
 
+def test_another_alert_types_fields_stay_in_unmapped() -> None:
+    event = detection_finding.build(_alert("policy", policy="P", signature="ET X", anomaly_type="rare", detection_engine="E"), "alert")
+    assert event["finding_info"]["analytic"]["name"] == "P"
+    assert {key: event["unmapped"][key] for key in ("signature", "anomaly_type", "detection_engine")} == {
+        "signature": "ET X", "anomaly_type": "rare", "detection_engine": "E",
+    }  # fmt: skip
+
+
 def test_remediation_and_risk_are_filled_where_present() -> None:
     event = detection_finding.build(_alert("Compromised Credential", remediation="Reset the password", breach_score=87), "alert")
     assert event["remediation"] == {"desc": "Reset the password"}

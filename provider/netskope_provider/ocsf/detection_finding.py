@@ -160,6 +160,7 @@ ENUMS: dict[str, dict[str, int]] = {
 #: Severity fields in order of preference; the malware's and UBA's also have their own attributes.
 _SEVERITY_FIELDS = ("severity_level", "malware_severity", "risk_level", "severity")
 _SEVERITY_KEPT_ELSEWHERE = frozenset({"malware_severity", "risk_level"})
+_ANALYTIC_NAME_FIELDS = tuple(field for _, _, field in ANALYTICS.values() if field is not None and field != "policy")
 
 
 def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -248,6 +249,9 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         event["malware"] = [malware]
     elif get("malware_severity") and text(get("malware_severity")) != severity:
         missing.append(("malware_severity",))
+    for field in _ANALYTIC_NAME_FIELDS:  # another alert type's analytic field: nothing took it
+        if field != name_field and get(field) and not (field == "detection_engine" and malware is not None):
+            missing.append((field,))
     risk = text(get("risk_level"))
     if risk is not None:
         event["risk_level_id"], event["risk_level"] = RISK_LEVELS.get(normalise(risk), (99, risk))
