@@ -346,13 +346,14 @@ def finalize(
             )
         )
     }
-    for key, usable in GUARDED_FIELDS.items():  # consumed scalars that failed their attribute's check
+    guarded, fallbacks = _checks(consumed)
+    for key, usable in guarded:  # consumed scalars that failed their attribute's check
         value = record.get(key)
-        if value and key in consumed and (type(value) is str or type(value) is int) and not usable(value):
+        if value and (type(value) is str or type(value) is int) and not usable(value):
             unmapped[key] = value
-    for key, preferred in FALLBACK_FIELDS.items():  # a fallback the preferred field made unnecessary
+    for key, preferred in fallbacks:  # a fallback the preferred field made unnecessary
         value = record.get(key)
-        if value and key in consumed and key not in unmapped and _differs(value, record.get(preferred)):
+        if value and key not in unmapped and _differs(value, record.get(preferred)):
             unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
@@ -360,6 +361,24 @@ def finalize(
     if profile_list:
         event["metadata"]["profiles"] = profile_list
     return event
+
+
+_CHECKS: dict[Any, tuple[tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...]]] = {}
+
+
+def _checks(
+    consumed: frozenset[str] | set[str] | Mapping[str, str],
+) -> tuple[tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...]]:
+    """The guards and fallbacks that apply to a class's consumed fields (cached per frozenset)."""
+    found = _CHECKS.get(consumed) if type(consumed) is frozenset else None
+    if found is None:
+        found = (
+            tuple((key, usable) for key, usable in GUARDED_FIELDS.items() if key in consumed),
+            tuple((key, preferred) for key, preferred in FALLBACK_FIELDS.items() if key in consumed),
+        )
+        if type(consumed) is frozenset:
+            _CHECKS[consumed] = found
+    return found
 
 
 def is_ip(value: str) -> bool:
@@ -387,9 +406,17 @@ def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str
     return normalise(data.get("data_type")), ips, others
 
 
+_USABLE_SEVERITIES: dict[object, bool] = {}
+
+
 def _usable_severity(value: object) -> bool:
     """A severity the tables know (an unknown word or number would otherwise become 0/99 without its text)."""
-    return severity_id_from(value) not in (0, 99) or normalise(value) == "unknown"
+    found = _USABLE_SEVERITIES.get(value)
+    if found is None:
+        found = severity_id_from(value) not in (0, 99) or normalise(value) == "unknown"
+        if len(_USABLE_SEVERITIES) < 1024:  # a tenant uses a handful of words
+            _USABLE_SEVERITIES[value] = found
+    return found
 
 
 def _usable_count(value: object) -> bool:
