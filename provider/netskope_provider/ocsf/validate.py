@@ -20,14 +20,16 @@ const, items, $ref, anyOf/oneOf of required, pattern, maxLength, minimum, maximu
 keyword stops the compilation rather than being skipped. The compiled check only decides
 validity: an event it rejects is run through jsonschema, whose errors are reported (and which
 stays the judge). Both are cached per (class, profiles); ``validate_event(..., thorough=True)``
-always runs jsonschema, which the tests use to show the two agree. ``ocsf-json-schema`` and ``jsonschema`` are test-time dependencies (the
-``test`` extra); importing this module without them fails with an error that says so.
+always runs jsonschema, which the tests use to show the two agree.
+
+``ocsf-json-schema`` and ``jsonschema`` are test-time dependencies (the ``test`` extra); importing
+this module without them fails with an error that says so.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -92,13 +94,6 @@ class _Schema:
 @lru_cache(maxsize=1)
 def _schema() -> _Schema:
     return _Schema()
-
-
-@lru_cache(maxsize=256)
-def _fast(class_name: str, profiles: frozenset[str]) -> Check:
-    """The plain-Python validity check of one class and profile set."""
-    document = _compiled(class_name, profiles).schema
-    return _Compiler(document).node(document)
 
 
 @lru_cache(maxsize=256)
@@ -226,6 +221,13 @@ class _Compiler:
             return True
 
         return check
+
+
+@lru_cache(maxsize=256)
+def _fast(class_name: str, profiles: frozenset[str]) -> Check:
+    """The plain-Python validity check of one class and profile set."""
+    document = _compiled(class_name, profiles).schema
+    return _Compiler(document).node(document)
 
 
 def _fix_string_limits(node: Any) -> None:
@@ -376,11 +378,3 @@ def validate_lines(lines: Iterable[bytes | str], *, max_problems: int = 50) -> V
             room = max_problems - len(report.problems)
             report.problems.extend(f"line {number}: {message}" for message in errors[: max(room, 0)])
     return report
-
-
-def iter_invalid(events: Iterable[Any]) -> Iterator[tuple[int, list[str]]]:
-    """(index, errors) for every invalid event: the shape tests want for a precise failure message."""
-    for index, event in enumerate(events):
-        errors = validate_event(event)
-        if errors:
-            yield index, errors
