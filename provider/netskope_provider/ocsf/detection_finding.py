@@ -28,6 +28,7 @@ from netskope_provider.ocsf.common import (
     http_request,
     integer,
     normalise,
+    routing_key,
     observables,
     prefixed,
     security_control,
@@ -66,6 +67,9 @@ ANALYTICS: dict[str, tuple[int, str, str | None]] = {
     "uba": (2, "Behavioral", "anomaly_type"),
     "c2": (1, "Rule", "signature"),
 }
+
+#: The same table keyed the way routing matches alert types ("compromisedcredential" too).
+_ANALYTIC_BY_KEY = {routing_key(kind): ids for kind, ids in ANALYTICS.items()}
 
 #: ``malware_type`` words → OCSF malware classification_id (first match wins; "remote access" before "trojan").
 MALWARE_CLASSES: tuple[tuple[str, int], ...] = (
@@ -216,7 +220,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     profiles: list[str] = []
 
-    analytic_type_id, analytic_type, name_field = ANALYTICS.get(normalise(alert_type), (99, alert_type, None))
+    analytic_type_id, analytic_type, name_field = _ANALYTIC_BY_KEY.get(routing_key(alert_type), (99, alert_type, None))
     analytic: dict[str, Any] = {
         "name": (text(get(name_field)) if name_field else None) or alert_type,
         "type_id": analytic_type_id,

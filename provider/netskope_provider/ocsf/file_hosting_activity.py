@@ -27,6 +27,7 @@ from netskope_provider.ocsf.common import (
     file,
     location,
     normalise,
+    routing_key,
     observables,
     prefixed,
     security_control,
@@ -81,6 +82,9 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
     "bluetooth file transfer": (99, "Bluetooth File Transfer"),
 }
 
+#: The same table keyed the way routing matches the spec's values (case and spaces ignored).
+_ACTIVITY_BY_KEY = {routing_key(verb): ids for verb, ids in ACTIVITIES.items()}
+
 #: Netskope ``action`` → event status: a blocked activity failed, an allowed one succeeded.
 STATUSES: dict[str, int] = {
     "": 1,
@@ -133,7 +137,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         raise MappingError("file activity has neither 'srcip' nor 'userip' (OCSF 6006 requires a source endpoint)")
 
     verb = text(get("activity")) or ""
-    activity_id, activity_name = ACTIVITIES.get(normalise(verb), (99, verb or "Other"))
+    activity_id, activity_name = _ACTIVITY_BY_KEY.get(routing_key(verb), (99, verb or "Other"))
     action = normalise(get("action"))
     status_id = STATUSES.get(action, 99)
     severity = text(get("severity"))

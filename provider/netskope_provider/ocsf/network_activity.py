@@ -20,7 +20,7 @@ from netskope_provider.ocsf.common import (
     endpoint_observables,
     epoch_ms,
     integer,
-    normalise,
+    routing_key,
     observables,
     security_control,
     severity_id_from,
@@ -56,6 +56,8 @@ ACTIVITIES: dict[str, tuple[int, str, int]] = {
     "closed": (2, "Close", 1),
     "idle timeout": (2, "Close", 1),
 }
+#: The same table keyed the way routing matches the spec's values (case and spaces ignored).
+_ACTIVITY_BY_KEY = {routing_key(action): ids for action, ids in ACTIVITIES.items()}
 #: A record without an action (page connection records) reports traffic; its status is not known.
 NO_ACTION = (6, "Traffic", None)
 
@@ -121,8 +123,7 @@ ENUMS: dict[str, dict[str, int]] = {
 def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     """The Network Activity event for a network event or page connection record."""
     get = record.get
-    action = normalise(get("action"))
-    activity_id, activity_name, status_id = ACTIVITIES.get(action, NO_ACTION)
+    activity_id, activity_name, status_id = _ACTIVITY_BY_KEY.get(routing_key(get("action")), NO_ACTION)
     severity_id = severity_id_from(get("severity")) or 1
     event = base_event(
         record,
@@ -192,7 +193,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         event["metadata"]["correlation_uid"] = correlation
 
     action_word(event, get("action"))
-    if action in ("closed", "idle timeout"):
+    if activity_id == 2:
         # A session-end record logs traffic that was allowed; it is not a new policy decision.
         if security_control(event, record):
             event["action_id"], event["action"] = 1, "Allowed"
