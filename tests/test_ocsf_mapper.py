@@ -78,6 +78,23 @@ def test_wrong_types_never_break_the_mapper_and_odd_values_are_kept(overrides: d
             assert key in kept or json.dumps(value)[1:-1] in text or str(value) in text, f"{key}={value!r} lost"
 
 
+@pytest.mark.parametrize(
+    ("geo", "kept"),
+    [
+        ({"src_latitude": 48.1, "src_longitude": 2.3}, {"src_latitude", "src_longitude"}),  # no city/country
+        ({"src_latitude": 48.1, "src_country": "FR"}, {"src_latitude"}),  # no partner
+        ({"src_latitude": 48.1, "src_longitude": 2.3, "src_country": "FR"}, set()),  # placed
+        ({"src_latitude": 48, "src_longitude": -2, "src_region": "Bretagne"}, set()),  # integers placed too
+        ({"src_latitude": float("nan"), "src_longitude": 2.3, "src_country": "FR"}, {"src_latitude", "src_longitude"}),
+    ],
+)
+def test_coordinates_location_cannot_place_stay_in_unmapped(geo: dict[str, Any], kept: set[str]) -> None:
+    event = map_record({**LOGIN, "srcip": "192.0.2.1", **geo}, "application").event
+    assert {key for key in event.get("unmapped", {}) if key.startswith("src_")} == kept
+    placed = event["src_endpoint"].get("location", {})
+    assert ("lat" in placed) == (not kept and "src_longitude" in geo)
+
+
 ODD_TEXT = ["Ωmega ☃ 𝄞 😀", "\u202eevil\u202c", "nul\u0000byte", "e\u0301\u0301", "\ufeffbom", "line\nbreak\ttab", "\u2028sep"]
 
 

@@ -346,10 +346,14 @@ def finalize(
             )
         )
     }
-    guarded, fallbacks = _checks(consumed)
+    guarded, fallbacks, coordinates = _checks(consumed)
     for key, usable in guarded:  # consumed scalars that failed their attribute's check
         value = record.get(key)
         if value and (type(value) is str or type(value) is int) and not usable(value):
+            unmapped[key] = value
+    for key in coordinates:  # coordinates ``location`` could not place
+        value = record.get(key)
+        if value and type(value) in (float, int) and not (number(value) is not None and _coordinate_placed(record, key)):
             unmapped[key] = value
     for key, preferred in fallbacks:  # a fallback the preferred field made unnecessary
         value = record.get(key)
@@ -363,18 +367,18 @@ def finalize(
     return event
 
 
-_CHECKS: dict[Any, tuple[tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...]]] = {}
+_Checks = tuple[tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...], tuple[str, ...]]
+_CHECKS: dict[Any, _Checks] = {}
 
 
-def _checks(
-    consumed: frozenset[str] | set[str] | Mapping[str, str],
-) -> tuple[tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...]]:
-    """The guards and fallbacks that apply to a class's consumed fields (cached per frozenset)."""
+def _checks(consumed: frozenset[str] | set[str] | Mapping[str, str]) -> _Checks:
+    """The guards, fallbacks and coordinates that apply to a class's consumed fields (cached per frozenset)."""
     found = _CHECKS.get(consumed) if type(consumed) is frozenset else None
     if found is None:
         found = (
             tuple((key, usable) for key, usable in GUARDED_FIELDS.items() if key in consumed),
             tuple((key, preferred) for key, preferred in FALLBACK_FIELDS.items() if key in consumed),
+            tuple(key for key in COORDINATE_FIELDS if key in consumed),
         )
         if type(consumed) is frozenset:
             _CHECKS[consumed] = found
@@ -447,7 +451,19 @@ def _differs(fallback: object, preferred: object) -> bool:
     return str(fallback).casefold() != str(preferred).casefold()
 
 
-COORDINATE_FIELDS = frozenset({"src_latitude", "src_longitude", "dst_latitude", "dst_longitude"})
+#: Coordinate field → (its partner, the text fields ``location`` needs beside them). ``location``
+#: places coordinates only as a pair next to a city/country/region/zipcode; otherwise ``finalize``
+#: keeps them under ``unmapped``.
+COORDINATE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    f"{side}_{axis}": (f"{side}_{other}", tuple(f"{side}_{name}" for name in ("location", "country", "region", "zipcode")))
+    for side in ("src", "dst")
+    for axis, other in (("latitude", "longitude"), ("longitude", "latitude"))
+}
+
+
+def _coordinate_placed(record: Mapping[str, Any], key: str) -> bool:
+    partner, companions = COORDINATE_FIELDS[key]
+    return number(record.get(partner)) is not None and any(text(record.get(name)) for name in companions)
 
 
 def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
