@@ -36,6 +36,8 @@ def test_every_record_is_accounted_for_once(corpus: dict[str, tuple[list[bytes],
     for log_type, (lines, output, counts) in corpus.items():
         assert counts.total == len(lines) == RECORDS_PER_TYPE, log_type
         assert counts.rejected == 0, (log_type, counts.rejections[:3])
+        crashes = [reason for reason in counts.raw_reasons if "mapper error" in reason]
+        assert not crashes, (log_type, crashes)
         assert len(output) == counts.ocsf + counts.raw, log_type
 
 

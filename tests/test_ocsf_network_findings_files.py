@@ -124,6 +124,12 @@ def test_endpoint_parts_without_an_address_stay_in_unmapped() -> None:
     assert event["dst_endpoint"] == {"hostname": "erp"}
 
 
+def test_network_record_without_any_endpoint_is_raw_with_a_reason() -> None:
+    record = _network(action="allow", srcip="", srcport=51514)
+    mapped = map_record(record, "network")
+    assert mapped.kind == "raw" and mapped.event is record and "requires one" in (mapped.reason or "")
+
+
 def test_page_connection_without_action_is_traffic_of_unknown_status() -> None:
     mapped = map_record({"_id": "p1", "timestamp": 1, "type": "connection", "srcip": "198.51.100.7"}, "page")
     assert (mapped.class_uid, mapped.event["activity_id"]) == (4001, 6)

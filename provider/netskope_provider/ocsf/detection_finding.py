@@ -113,7 +113,7 @@ FINDING_FIELDS: dict[str, str] = {
     "alert_name": "finding_info.title",
     "alert_type": "finding_info.types, finding_info.analytic.type_id",
     "incident_id": "finding_info.uid_alt",
-    "url": "finding_info.src_url, evidences[].http_request.url",
+    "url": "finding_info.src_url, evidences[].url",
     "breach_description": "finding_info.desc",
     "detection_engine": "finding_info.analytic.name, malware[].provider",
     "anomaly_type": "finding_info.analytic.name",
@@ -126,10 +126,14 @@ MALWARE_FIELDS: dict[str, str] = {
     "malware_type": "malware[].classification_ids, malware[].classifications",
     "malware_severity": "malware[].severity_id, severity_id",
 }
+#: The HTTP request details other than the URL (the URL is the evidence's own ``url``).
+_REQUEST_FIELDS = {field: path for field, path in HTTP_FIELDS.items() if field != "url"}
+#: An OCSF evidence must hold one of these (among others the class does not fill).
+_EVIDENCE_SUBJECTS = ("src_endpoint", "dst_endpoint", "url", "file")
 EVIDENCE_FIELDS: dict[str, str] = {
     **{field: f"evidences[].{path}" for field, path in SRC_ENDPOINT_FIELDS.items()},
     **{field: f"evidences[].{path}" for field, path in DST_ENDPOINT_FIELDS.items()},
-    **prefixed("evidences[].http_request", {k: v for k, v in HTTP_FIELDS.items() if k != "url"}),
+    **prefixed("evidences[].http_request", _REQUEST_FIELDS),
     **prefixed("evidences[].file", FILE_FIELDS),
 }
 
@@ -272,10 +276,18 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     evidence: dict[str, Any] = {}
     put(evidence, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
     put(evidence, "dst_endpoint", dst_endpoint(record), record, DST_ENDPOINT_FIELDS, missing)
-    put(evidence, "http_request", http_request(record), record, HTTP_FIELDS, missing)
+    request = http_request(record)
+    if request is not None:
+        web = request.pop("url", None)
+        if web is not None:
+            evidence["url"] = web
+        if request:
+            evidence["http_request"] = request
     put(evidence, "file", file(record), record, FILE_FIELDS, missing)
-    if evidence:
+    if any(subject in evidence for subject in _EVIDENCE_SUBJECTS):
         event["evidences"] = [evidence]
+    elif evidence:  # only request details: not an evidence on its own, so they stay in unmapped
+        missing.append(_REQUEST_FIELDS)
 
     put(event, "resources", resources(record), record, RESOURCE_FIELDS, missing)
     if security_control(event, record):

@@ -4,7 +4,8 @@ The ``action`` decides the activity: a session's ``Closed``/``Idle Timeout`` rec
 ``Block`` is 5 Refuse, and every other record (``Allow``, ``Bypass``, ``Proceed``, page connection
 records without an action) reports traffic, 6 Traffic. Network logs carry no threat severity, so
 ``severity_id`` is 1 Informational unless the record's own ``severity`` says otherwise. The
-connection is outbound (2): Netskope sees user traffic on its way to the app or site.
+connection is outbound (2): Netskope sees user traffic on its way to the app or site. A record
+with neither a usable source nor destination (address, host name or domain) is delivered raw.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
+    MappingError,
     SECURITY_CONTROL_FIELDS,
     base_event,
     device,
@@ -148,6 +150,8 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         destination = destination or {}
         destination["domain"] = domain
     put(event, "dst_endpoint", destination, record, DST_ENDPOINT_FIELDS, missing)
+    if source is None and destination is None:
+        raise MappingError("network record has no usable source or destination (OCSF 4001 requires one)")
 
     app = text(get("app"))
     if app is not None:
