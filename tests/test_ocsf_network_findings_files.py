@@ -172,11 +172,12 @@ def test_malware_alert_carries_the_malware_and_evidence_file() -> None:
     )  # fmt: skip
     assert event["malware"] == [
         {
-            "name": "EICAR", "uid": "m1", "classification_ids": [11], "classifications": ["Remote Access Trojan"],
+            "name": "EICAR", "uid": "m1", "classification_ids": [11], "classifications": ["Remote-Access-Trojan"],
             "severity_id": 4, "severity": "High", "provider": "Sandbox",
         }
     ]  # fmt: skip
     assert event["severity_id"] == 4
+    assert event["unmapped"]["malware_type"] == "Remote Access Trojan"
     assert event["evidences"][0]["file"]["hashes"] == [
         {"algorithm_id": 1, "algorithm": "MD5", "value": "44d88612fea8a8f36de82e1278abb02f"}
     ]
@@ -300,19 +301,26 @@ def test_enum_tables_only_use_ids_ocsf_defines() -> None:
         event = network_activity.build(_network(action="allow"), "network")
         event.update(activity_id=activity_id, activity_name=name, type_uid=400100 + activity_id)
         assert validate_event(event) == [], name
-    malware = detection_finding.build(_alert("Malware", malware_name="m"), "alert")
-    for type_id, _, _ in detection_finding.ANALYTICS.values():
+    malware = detection_finding.build(_alert("Malware", malware_name="m", malware_type="x"), "alert")
+    for type_id, caption, _ in detection_finding.ANALYTICS.values():
         event = copy.deepcopy(malware)
-        event["finding_info"]["analytic"]["type_id"] = type_id
+        event["finding_info"]["analytic"].update(type_id=type_id, type=caption)
         assert validate_event(event) == [], type_id
     for _, class_id in detection_finding.MALWARE_CLASSES:
         event = copy.deepcopy(malware)
-        event["malware"][0]["classification_ids"] = [class_id]
+        event["malware"][0].update(classification_ids=[class_id], classifications=[detection_finding.MALWARE_CAPTIONS[class_id]])
         assert validate_event(event) == [], class_id
-    for risk_id, _ in detection_finding.RISK_LEVELS.values():
+    for risk_id, caption in detection_finding.RISK_LEVELS.values():
         event = copy.deepcopy(malware)
-        event["risk_level_id"] = risk_id
+        event.update(risk_level_id=risk_id, risk_level=caption)
         assert validate_event(event) == [], risk_id
+
+
+def test_captions_are_the_ocsf_ones_and_a_wrong_caption_is_caught() -> None:
+    event = detection_finding.build(_alert("Malware", malware_name="m", malware_type="Trojan.Downloader"), "alert")
+    assert event["malware"][0]["classifications"] == ["Trojan"]
+    event["malware"][0]["classifications"] = ["Trojan.Downloader"]
+    assert validate_event(event) == ["malware[0].classifications[0]: 'Trojan.Downloader' is not the caption 'Trojan' of 18"]
 
 
 def test_mapped_fields_name_real_netskope_fields() -> None:

@@ -174,6 +174,16 @@ DEFECTS: dict[str, tuple[int, Callable[[dict[str, Any]], None], str]] = {
         _set("dst_endpoint", {"port": 443}),
         "dst_endpoint: needs at least one of:",
     ),
+    "enum caption sibling wrong": (
+        4001,
+        _set("activity_name", "Close"),
+        "activity_name: 'Close' is not the caption 'Traffic' of activity_id=6",
+    ),
+    "nested enum caption sibling wrong": (
+        4001,
+        _set("connection_info.direction", "Inbound"),
+        "connection_info.direction: 'Inbound' is not the caption 'Outbound' of direction_id=2",
+    ),
     "class outside the eight": (4001, _set("class_uid", 1001), "class_uid: 1001 is not one of this provider's classes"),
     "class_uid as text": (4001, _set("class_uid", "4001"), "class_uid: '4001' is not one of this provider's classes"),
     "observable naming no attribute": (
@@ -203,6 +213,12 @@ def test_non_objects_are_invalid(not_an_event: object) -> None:
     assert validate_event(not_an_event) == [
         f"<event>: an OCSF event must be a JSON object, got {type(not_an_event).__name__}"
     ]
+
+
+def test_other_carries_the_source_word_as_its_caption() -> None:
+    event = copy.deepcopy(GOOD[4001])
+    event.update(activity_id=99, activity_name="Idle Timeout", type_uid=400199)
+    assert validate_event(event) == []
 
 
 def test_big_integer_uid_must_be_a_string() -> None:

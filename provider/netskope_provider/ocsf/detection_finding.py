@@ -75,7 +75,6 @@ _ANALYTIC_BY_KEY = {routing_key(kind): ids for kind, ids in ANALYTICS.items()}
 MALWARE_CLASSES: tuple[tuple[str, int], ...] = (
     ("ransom", 10),
     ("remote access", 11),
-    ("rat", 11),
     ("trojan", 18),
     ("virus", 19),
     ("worm", 22),
@@ -96,6 +95,14 @@ MALWARE_CLASSES: tuple[tuple[str, int], ...] = (
     ("wiper", 21),
     ("miner", 13),
 )
+
+#: OCSF captions of the classification ids above (the ``classifications`` sibling).
+MALWARE_CAPTIONS: dict[int, str] = {
+    1: "Adware", 2: "Backdoor", 3: "Bot", 4: "Bootkit", 5: "DDOS", 6: "Downloader", 7: "Dropper",
+    8: "Exploit-Kit", 9: "Keylogger", 10: "Ransomware", 11: "Remote-Access-Trojan", 13: "Resource-Exploitation",
+    14: "Rogue-Security-Software", 15: "Rootkit", 16: "Screen-Capture", 17: "Spyware", 18: "Trojan",
+    19: "Virus", 20: "Webshell", 21: "Wiper", 22: "Worm",
+}  # fmt: skip
 
 #: UBA ``risk_level`` words → OCSF risk_level_id.
 RISK_LEVELS: dict[str, tuple[int, str]] = {
@@ -188,7 +195,7 @@ def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
         key = kind.casefold()
         found = next((class_id for word, class_id in MALWARE_CLASSES if word in key), 99)
         result["classification_ids"] = [found]
-        result["classifications"] = [kind]
+        result["classifications"] = [MALWARE_CAPTIONS.get(found, kind)]
     severity = text(get("malware_severity"))
     if severity is not None:
         severity_id = severity_id_from(severity)
@@ -255,6 +262,8 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     malware = _malware(record)
     if malware is not None:
         event["malware"] = [malware]
+        if "classifications" in malware and malware["classifications"][0] != text(get("malware_type")):
+            missing.append(("malware_type",))  # "Trojan.Downloader" is classified Trojan: keep the words
     elif get("malware_severity") and text(get("malware_severity")) != severity:
         missing.append(("malware_severity",))
     for field in _ANALYTIC_NAME_FIELDS:  # another alert type's analytic field: nothing took it

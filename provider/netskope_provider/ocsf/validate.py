@@ -11,6 +11,9 @@ enforces, so they are checked here by hand:
   attribute a profile adds is only used when that profile is declared (reported with the profile's
   name rather than as a bare "additional property");
 * ``observables[].name`` is the path of an attribute of the class;
+* an enum's caption sibling (``activity_name``, ``severity``, ``os.type``, ``malware[].
+  classifications``, ...) is the caption of its id, except for 99 Other, whose sibling carries the
+  source's own word (the OCSF server only warns here; this project treats it as an error);
 * the class is one of the eight this provider emits.
 
 Speed: jsonschema walks an OCSF event in about a millisecond, too slow for the corpora the tests
@@ -290,6 +293,48 @@ def _observable_resolves(name: str, class_name: str, declared: frozenset[str]) -
     return False
 
 
+@lru_cache(maxsize=None)
+def _caption_spec(kind: str, name: str) -> tuple[tuple[tuple[str, str, dict[Any, str], bool], ...], dict[str, str]]:
+    """For a class or object: its (id attribute, sibling, captions, is array) enums and its object attributes."""
+    schema = _schema()
+    spec = schema.raw["classes"][name] if kind == "class" else schema.objects[name]
+    pairs = []
+    children = {}
+    for attribute, details in spec["attributes"].items():
+        if details.get("sibling") and details.get("enum"):
+            captions = {
+                int(key) if key.lstrip("-").isdigit() else key: value["caption"]
+                for key, value in details["enum"].items()
+            }
+            pairs.append((attribute, details["sibling"], captions, bool(details.get("is_array"))))
+        if details.get("type") == "object_t" and details.get("object_type") in schema.objects:
+            children[attribute] = details["object_type"]
+    return tuple(pairs), children
+
+
+def _caption_errors(node: dict[str, Any], kind: str, name: str, path: str, errors: list[str]) -> None:
+    pairs, children = _caption_spec(kind, name)
+    for attribute, sibling, captions, is_array in pairs:
+        value, shown = node.get(attribute), node.get(sibling)
+        if value is None or shown is None:
+            continue
+        if is_array:
+            if type(value) is list and type(shown) is list:
+                for index, (one, text) in enumerate(zip(value, shown)):
+                    if one != 99 and one in captions and type(one) is not bool and text != captions[one]:
+                        errors.append(f"{path}{sibling}[{index}]: {text!r} is not the caption {captions[one]!r} of {one}")
+        elif value != 99 and type(value) is int and value in captions and shown != captions[value]:
+            errors.append(f"{path}{sibling}: {shown!r} is not the caption {captions[value]!r} of {attribute}={value}")
+    for attribute, object_name in children.items():
+        child = node.get(attribute)
+        if type(child) is dict:
+            _caption_errors(child, "object", object_name, f"{path}{attribute}.", errors)
+        elif type(child) is list:
+            for index, item in enumerate(child):
+                if type(item) is dict:
+                    _caption_errors(item, "object", object_name, f"{path}{attribute}[{index}].", errors)
+
+
 def validate_event(event: Any, *, thorough: bool = False) -> list[str]:
     """Every reason ``event`` is not a valid OCSF 1.5.0 event of one of the eight classes (empty if valid).
 
@@ -339,6 +384,10 @@ def validate_event(event: Any, *, thorough: bool = False) -> list[str]:
             if isinstance(name, str) and not _observable_resolves(name, class_name, declared):
                 errors.append(f"observables[{index}].name: {name!r} is not an attribute path of {class_name}")
 
+    try:
+        _caption_errors(event, "class", class_name, "", errors)
+    except RecursionError:
+        errors.append("<event>: objects nested too deeply to validate")
     if thorough or not _fast(class_name, declared)(event):
         errors.extend(_describe(error) for error in _compiled(class_name, declared).iter_errors(event))
     return errors
