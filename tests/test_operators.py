@@ -16,8 +16,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from netskope_provider import cloudwatch, staging
 from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
-from netskope_provider.operators.fetch import window_manifest
+from netskope_provider.operators.fetch import NetskopeFetchOperator, window_manifest
 from netskope_provider.operators.transform import NetskopeToOcsfOperator, check_balance
+from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 from netskope_provider.simulator.records import generate
 
 START = int(datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0).timestamp()) - 3 * 3600
@@ -82,6 +83,57 @@ def test_sweep_keeps_undelivered_runs_longer_than_delivered_ones(base: str) -> N
     assert removed == ["delivered_old"]
     remaining = {p.name for p in Path((staging.staging_path(base) / "netskope_page").path).iterdir()}
     assert remaining == {"failed_old", "delivered_new"}
+
+
+# --- fetch ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    config = SimulatorConfig(seed=21, start=START, end=END, volume={"application": 80, "page": 10},
+                             scopes={"application-only-token": {"application"}}, token="application-only-token")
+    with SimulatorServer(config) as sim:
+        yield sim
+
+
+@pytest.fixture
+def netskope_connection(simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", orjson.dumps({
+        "conn_type": "netskope", "host": simulator.host, "password": simulator.token,
+        "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+    }).decode())
+
+
+def interval_context(**ti):
+    return {**task_context(**ti), "data_interval_start": datetime.fromtimestamp(START, timezone.utc),
+            "data_interval_end": datetime.fromtimestamp(END, timezone.utc)}
+
+
+def test_fetch_stages_the_window_exactly_and_pushes_only_a_manifest(simulator, netskope_connection, base: str) -> None:
+    fetch = NetskopeFetchOperator(task_id="fetch", log_type="application", staging_base=base)
+    manifest = fetch.execute(interval_context(dag_id="netskope_application"))
+    truth = simulator.ground_truth("application", START, END)
+    assert manifest["window"]["start"] == START and manifest["window"]["end"] == END
+    assert manifest["fetched"]["records"] == len(truth) == 80
+    assert len(orjson.dumps(manifest)) < 1024, "XCom carries a manifest, never the records"
+    staged = [orjson.loads(line) for line in staging.read_lines(staging.staging_path(manifest["fetched"]["location"]))]
+    assert sorted(staged, key=lambda r: r["_id"]) == sorted(truth, key=lambda r: r["_id"])
+    big_ids = [v for r in staged for v in r.values() if isinstance(v, int) and v > 2**53]
+    assert big_ids, "64-bit ids survive staging exactly"
+    assert mode(staging.staging_path(manifest["fetched"]["location"]).path) == 0o600
+
+
+def test_fetch_without_the_rbac_permission_fails_at_once_without_the_token(simulator, netskope_connection, base: str) -> None:
+    fetch = NetskopeFetchOperator(task_id="fetch", log_type="page", staging_base=base)
+    with pytest.raises(AirflowFailException) as error:
+        fetch.execute(interval_context(dag_id="netskope_page"))
+    assert "Page Events" in str(error.value)
+    assert simulator.token not in str(error.value)
+
+
+def test_fetch_of_an_unknown_log_type_fails_with_the_valid_names(base: str) -> None:
+    with pytest.raises(AirflowFailException, match="expected one of: application, page"):
+        NetskopeFetchOperator(task_id="fetch", log_type="pages", staging_base=base).execute(interval_context())
 
 
 # --- transform -----------------------------------------------------------------------------------
@@ -182,6 +234,20 @@ def test_successful_delivery_removes_the_runs_staged_files(moto_server, mapped_a
     OcsfToCloudWatchLogsOperator(task_id="deliver", transform_manifest=mapped_audit).execute(task_context())
     assert not run_folder.exists()
     assert Path(staging.staging_path(mapped_audit["rejected_location"]).path).exists(), "rejected records are kept"
+
+
+def test_events_cloudwatch_cannot_take_are_quarantined_under_the_reject_policy(moto_server, base: str) -> None:
+    moto_server.reset()
+    old_start = START - 20 * 86400
+    lines = [orjson.dumps(r) for r in generate("audit", 30, old_start, old_start + 3600, seed=4)]
+    handed_over = {**stage_raw(base, "audit", lines), "window": window_manifest(old_start, old_start + 3600)}
+    mapped = NetskopeToOcsfOperator(task_id="to_ocsf", fetch_manifest=handed_over).execute(task_context())
+    summary = OcsfToCloudWatchLogsOperator(
+        task_id="deliver", transform_manifest=mapped, timestamp_policy="reject"
+    ).execute(task_context())
+    assert summary["refused"] == 30 and summary["delivered"] == 0
+    kept = [orjson.loads(line) for line in staging.read_lines(staging.staging_path(summary["refused_location"]))]
+    assert len(kept) == 30 and all("outside what CloudWatch Logs accepts" in k["reason"] for k in kept)
 
 
 def test_delivery_refuses_unbalanced_counts(moto_server, mapped_audit: dict) -> None:

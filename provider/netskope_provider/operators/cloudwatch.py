@@ -78,10 +78,13 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
         )
         self.log.info("Delivering %d %s events to %s / %s (timestamp policy %s)",
                       mapped["events"]["records"], log_type, group, stream, policy)
-        report = cloudwatch.deliver(
-            events, logs, group, stream, timestamp_policy=policy,
-            on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
-        )
+        try:
+            report = cloudwatch.deliver(
+                events, logs, group, stream, timestamp_policy=policy,
+                on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
+            )
+        finally:
+            refused_location = quarantine.close()
         summary: dict[str, object] = {
             "log_type": log_type,
             "window": window,
@@ -93,8 +96,9 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
             "raw": mapped["raw"],
             "rejected": mapped["rejected"],
             "delivered": report.delivered + report.already_present,
+            "refused": report.rejected,
+            "refused_location": refused_location,
             "delivery": report.as_dict(),
-            "delivery_rejected_location": quarantine.close(),
         }
         self.log.info(
             "%s %s: fetched %d = OCSF %d + raw %d + rejected %d; delivered %d (new %d, already present %d, "
@@ -112,7 +116,7 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
         if report.rejected:
             self.log.warning(
                 "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",
-                report.rejected, policy, report.rejected_reasons, summary["delivery_rejected_location"],
+                report.rejected, policy, report.rejected_reasons, refused_location,
             )
         self._clean_staging(base, store_conn, ti.dag_id, ti.run_id)
         return summary

@@ -12,12 +12,15 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from netskope_provider import config, staging
+from netskope_provider.exceptions import NetskopeConfigError, NetskopeNotFoundError, NetskopePermissionError
 from netskope_provider.log_types import get_log_type
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 RAW_FILE = "raw.ndjson.gz"
+#: Failures a task retry cannot fix (the connection or the role must change first): fail at once.
+NOT_RETRYABLE = (NetskopeConfigError, NetskopePermissionError, NetskopeNotFoundError)
 
 NO_INTERVAL_HELP = (
     "This run has no data interval (it was triggered without a logical date), so there is no window "
@@ -118,7 +121,10 @@ class NetskopeFetchOperator(BaseOperator):
         from netskope_provider.hooks.netskope import NetskopeHook
         from netskope_provider.ocsf.mapper import dumps
 
-        log_type = get_log_type(self.log_type).name
+        try:
+            log_type = get_log_type(self.log_type).name
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from None
         start, end = resolve_window(context, self.window_start, self.window_end)
         ready_at = datetime.fromtimestamp(end, tz=timezone.utc) + timedelta(seconds=self.settle_seconds)
         if datetime.now(timezone.utc) < ready_at:
@@ -129,9 +135,12 @@ class NetskopeFetchOperator(BaseOperator):
         staging_conn_id = config.run_setting("staging_conn_id", self.staging_conn_id)
         hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", self.netskope_conn_id))
         self.log.info("Pulling %s records inserted in [%s, %s)", log_type, start, end)
-        with hook.get_client() as client:
-            records = (dumps(record) for page in client.iter_window_pages(log_type, start, end) for record in page)
-            staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
+        try:
+            with hook.get_client() as client:
+                records = (dumps(record) for page in client.iter_window_pages(log_type, start, end) for record in page)
+                staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
+        except NOT_RETRYABLE as error:
+            raise AirflowFailException(str(error)) from error
         self.log.info("Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location)
         return {
             "log_type": log_type,

@@ -76,24 +76,27 @@ class NetskopeToOcsfOperator(BaseOperator):
         )
         counts = MapCounts()
         rejected_reasons: Counter[str] = Counter()
-        with staging.LineWriter(staging.task_folder(context, base, store_conn) / EVENTS_FILE) as out:
-            for line in staging.read_lines(staging.staging_path(fetched["fetched"]["location"], store_conn)):
-                try:
-                    record = loads(line)
-                except (ValueError, UnicodeDecodeError) as error:
-                    mapped = Mapped("rejected", None, None, f"staged line is not JSON: {error}")
-                else:
-                    mapped = map_record(record, log_type)
-                counts.add(mapped)
-                if mapped.kind == "ocsf":
-                    time_ms = mapped.event.get("time") or record_time_ms(record, window["start"])
-                    out.write(staging.encode_event(int(time_ms), dumps(mapped.event)))
-                elif mapped.kind == "raw":
-                    out.write(staging.encode_event(record_time_ms(record, window["start"]), line))
-                else:
-                    reason = mapped.reason or "rejected by the OCSF mapper"
-                    rejected_reasons[reason] += 1
-                    quarantine.add(reason, line)
+        try:
+            with staging.LineWriter(staging.task_folder(context, base, store_conn) / EVENTS_FILE) as out:
+                for line in staging.read_lines(staging.staging_path(fetched["fetched"]["location"], store_conn)):
+                    try:
+                        record = loads(line)
+                    except (ValueError, UnicodeDecodeError) as error:
+                        mapped = Mapped("rejected", None, None, f"staged line is not JSON: {error}")
+                    else:
+                        mapped = map_record(record, log_type)
+                    counts.add(mapped)
+                    if mapped.kind == "ocsf":
+                        time_ms = mapped.event.get("time") or record_time_ms(record, window["start"])
+                        out.write(staging.encode_event(int(time_ms), dumps(mapped.event)))
+                    elif mapped.kind == "raw":
+                        out.write(staging.encode_event(record_time_ms(record, window["start"]), line))
+                    else:
+                        reason = mapped.reason or "rejected by the OCSF mapper"
+                        rejected_reasons[reason] += 1
+                        quarantine.add(reason, line)
+        finally:
+            rejected_location = quarantine.close()
         events = out.close()
         manifest: dict[str, object] = {
             "log_type": log_type,
@@ -107,7 +110,7 @@ class NetskopeToOcsfOperator(BaseOperator):
             "raw_reasons": _bounded(counts.raw_reasons),
             "rejected": counts.rejected,
             "rejected_reasons": _bounded(rejected_reasons),
-            "rejected_location": quarantine.close(),
+            "rejected_location": rejected_location,
             "events": events.as_dict(),
         }
         self.log.info("%s: fetched %d -> OCSF %d %s, raw %d, rejected %d", log_type, manifest["fetched"],
