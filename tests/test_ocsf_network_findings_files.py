@@ -287,6 +287,23 @@ def test_blocked_file_activity_failed() -> None:
     assert event["file"]["url"]["url_string"] == "box.com/f/1"
 
 
+@pytest.mark.parametrize(
+    ("zone", "timestamp", "offset"),
+    [("Europe/Paris", 1_719_830_400, 120), ("Europe/Paris", 1_704_067_200, 60), ("Asia/Kolkata", 1_719_830_400, 330),
+     ("America/Los_Angeles", 1_719_830_400, -420), ("N/A", 1_719_830_400, None), ("../../etc/passwd", 1_719_830_400, None)],
+)  # fmt: skip
+def test_time_zone_name_gives_the_offset_and_stays_in_unmapped(zone: str, timestamp: int, offset: int | None) -> None:
+    event = file_hosting_activity.build(_file_event("Upload", timestamp=timestamp, src_timezone=zone), "application")
+    assert event.get("timezone_offset") == offset
+    assert event["unmapped"]["src_timezone"] == zone
+    assert validate_event(event) == []
+
+
+def test_file_activity_says_it_is_not_an_alert_and_alerts_carry_their_name_as_message() -> None:
+    assert file_hosting_activity.build(_file_event("Upload"), "application")["is_alert"] is False
+    assert detection_finding.build(_alert("policy", alert_name="Upload blocked"), "alert")["message"] == "Upload blocked"
+
+
 # --------------------------------------------------------------------------- enum tables
 
 

@@ -117,7 +117,7 @@ RISK_LEVELS: dict[str, tuple[int, str]] = {
 
 FINDING_FIELDS: dict[str, str] = {
     "alert_id": "finding_info.uid",
-    "alert_name": "finding_info.title",
+    "alert_name": "finding_info.title, message",
     "alert_type": "finding_info.types, finding_info.analytic.type_id",
     "incident_id": "finding_info.uid_alt",
     "url": "finding_info.src_url, evidences[].url",
@@ -256,6 +256,8 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if description is not None:
         info["desc"] = description
     event["finding_info"] = info
+    if "title" in info and text(get("alert_name")) is not None:
+        event["message"] = info["title"]
     event["is_alert"] = True
     finding_status(event, record)
 

@@ -103,6 +103,7 @@ MAPPED_FIELDS: dict[str, str] = {
     **BASE_FIELDS,
     "activity": "activity_id, activity_name, message",
     "action": "status_id, action_id, disposition_id, status_code",
+    "alert": "is_alert",
     "policy": SECURITY_CONTROL_FIELDS["policy"],
     "policy_id": SECURITY_CONTROL_FIELDS["policy_id"],
     "severity": "severity_id",
@@ -170,6 +171,9 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     event["src_endpoint"] = source
     destination = put(event, "dst_endpoint", dst_endpoint(record, get("app")), record, DST_ENDPOINT_FIELDS, missing)
     if security_control(event, record):
+        profiles.append("security_control")
+    if normalise(get("alert")) == "no":  # routed file activity is not an alert; say so
+        event["is_alert"] = False
         profiles.append("security_control")
     host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
     if host is not None:

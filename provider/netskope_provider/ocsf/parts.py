@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from netskope_provider.ocsf.common import (
     DEVICE_FIELDS,
@@ -81,7 +83,13 @@ def finish(
     missing: list[Iterable[str]],
     profiles: Iterable[str],
 ) -> dict[str, Any]:
-    """``finalize`` the event, then keep the present fields of the parts that could not be built."""
+    """``finalize`` the event, keep the present fields of the parts that could not be built, and
+    state the user's UTC offset at the event time when the record names its time zone."""
+    zone = text(record.get("src_timezone"))  # an IANA name; the name itself stays in unmapped
+    if zone is not None:
+        minutes = _offset_minutes(zone, event["time"] // 900_000)
+        if minutes is not None:
+            event["timezone_offset"] = minutes
     finalize(event, record, consumed, profiles=profiles)
     if missing:
         unmapped = event.get("unmapped") or {}
@@ -93,6 +101,20 @@ def finish(
         if unmapped:
             event["unmapped"] = unmapped
     return event
+
+
+@lru_cache(maxsize=4096)
+def _offset_minutes(zone: str, quarter_hour: int) -> int | None:
+    """UTC offset (minutes) of an IANA time zone during one quarter hour; None for an unknown zone.
+
+    Offsets only change on quarter-hour boundaries, so the cache key loses nothing.
+    """
+    try:
+        moment = datetime.fromtimestamp(quarter_hour * 900, ZoneInfo(zone))
+    except (ValueError, KeyError, OSError, OverflowError):  # not a zone name, or a time out of range
+        return None
+    offset = moment.utcoffset()
+    return None if offset is None else int(offset.total_seconds()) // 60
 
 
 def iso_ms(value: object) -> int | None:
