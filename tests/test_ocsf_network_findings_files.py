@@ -117,6 +117,19 @@ def test_protocol_session_traffic_and_times_fill_connection_info_and_traffic() -
     assert (event["start_time"], event["end_time"], event["duration"]) == (1_719_828_000_000, 1_719_828_005_000, 5000)
 
 
+def test_unreadable_counts_and_times_stay_in_unmapped() -> None:
+    event = network_activity.build(
+        _network(action="allow", client_bytes="N/A", server_bytes=-5, numbytes=7, start_time="yesterday",
+                 conn_starttime=1_719_830_000, end_time="2024-07-01T10:40:00+00:00", conn_endtime=1_719_830_999),
+        "network",
+    )  # fmt: skip
+    assert event["traffic"] == {"bytes": 7}
+    assert event["start_time"] == 1_719_830_000_000 and event["end_time"] == 1_719_830_400_000
+    assert {k: event["unmapped"][k] for k in ("client_bytes", "server_bytes", "start_time", "conn_endtime")} == {
+        "client_bytes": "N/A", "server_bytes": -5, "start_time": "yesterday", "conn_endtime": 1_719_830_999,
+    }  # fmt: skip
+
+
 def test_endpoint_parts_without_an_address_stay_in_unmapped() -> None:
     event = network_activity.build(_network(action="allow", srcip="", srcport=51514, src_location="Lisbon", dsthost="erp"), "network")
     assert "src_endpoint" not in event

@@ -122,6 +122,22 @@ ENUMS: dict[str, dict[str, int]] = {
 }
 
 
+def _moment(record: Mapping[str, Any], iso_field: str, epoch_field: str, missing: list[Iterable[str]]) -> int | None:
+    """A time from network events' ISO field or page events' epoch-seconds field, in ms.
+
+    A present value that cannot be read, or an epoch time that disagrees with the ISO one, stays
+    under ``unmapped``.
+    """
+    iso_value, epoch_value = record.get(iso_field), record.get(epoch_field)
+    from_iso = iso_ms(iso_value) if iso_value else None
+    from_epoch = epoch_ms(epoch_value) if epoch_value else None
+    if iso_value and from_iso is None:
+        missing.append((iso_field,))
+    if epoch_value and (from_epoch is None or (from_iso is not None and from_epoch != from_iso)):
+        missing.append((epoch_field,))
+    return from_iso if from_iso is not None else from_epoch
+
+
 def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     """The Network Activity event for a network event or page connection record."""
     get = record.get
@@ -174,11 +190,13 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         value = integer(get(field))
         if value is not None and value > 0:
             traffic[attribute] = value
+        elif get(field):  # a count that is not one ("N/A", -1) stays as it came
+            missing.append((field,))
     if traffic:
         event["traffic"] = traffic
 
-    start = iso_ms(get("start_time")) or epoch_ms(get("conn_starttime"))
-    end = iso_ms(get("end_time")) or epoch_ms(get("conn_endtime"))
+    start = _moment(record, "start_time", "conn_starttime", missing)
+    end = _moment(record, "end_time", "conn_endtime", missing)
     if start is not None:
         event["start_time"] = start
     if end is not None:
