@@ -201,6 +201,11 @@ def test_acknowledgement_is_the_finding_status(acked: Any, status_id: int) -> No
     assert detection_finding.build(_alert("policy", acked=acked), "alert")["status_id"] == status_id
 
 
+def test_an_unreadable_acknowledgement_stays_in_unmapped() -> None:
+    event = detection_finding.build(_alert("policy", acked="maybe"), "alert")
+    assert "status_id" not in event and event["unmapped"]["acked"] == "maybe"
+
+
 def test_alert_id_is_preferred_and_a_finding_needs_some_id() -> None:
     assert detection_finding.build(_alert("uba", alert_id=18446744073709551615), "alert")["finding_info"]["uid"] == (
         "18446744073709551615"

@@ -176,6 +176,8 @@ def _file(record: Mapping[str, Any], missing: list[Iterable[str]]) -> dict[str, 
     size = integer(record.get("source_file_size"))
     if size is not None and "size" not in found:
         found["size"] = size
+    elif record.get("source_file_size") and size != found.get("size"):  # unreadable, or not the file_size
+        missing.append(("source_file_size",))
     return found
 
 
@@ -240,7 +242,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         data_security["src_url"] = src_url
     event["data_security"] = data_security
     event["is_alert"] = normalise(get("alert")) != "no"
-    finding_status(event, record)
+    finding_status(event, record, missing)
 
     if security_control(event, record):
         profiles.append("security_control")

@@ -259,7 +259,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if "title" in info and text(get("alert_name")) is not None:
         event["message"] = info["title"]
     event["is_alert"] = True
-    finding_status(event, record)
+    finding_status(event, record, missing)
 
     malware = _malware(record)
     if malware is not None:

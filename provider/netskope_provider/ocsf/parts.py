@@ -149,17 +149,24 @@ FINDING_STATUS: dict[str, tuple[int, str]] = {
 ACKED_STATUS: dict[str, tuple[int, str]] = {"false": (1, "New"), "true": (4, "Resolved")}
 
 
-def finding_status(event: dict[str, Any], record: Mapping[str, Any]) -> None:
-    """Set the finding's status from incident ``status`` or alert ``acked`` (99 + text if unknown)."""
+def finding_status(event: dict[str, Any], record: Mapping[str, Any], missing: list[Iterable[str]]) -> None:
+    """Set the finding's status from incident ``status`` (99 + text if unknown) or alert ``acked``.
+
+    An ``acked`` the status does not reflect (another word, or beside a ``status``) stays unplaced.
+    """
+    acked = record.get("acked")
     raw = text(record.get("status"))
     if raw is not None:
         event["status_id"], event["status"] = FINDING_STATUS.get(normalise(raw), (99, raw))
+        if acked:
+            missing.append(("acked",))
         return
-    acked = record.get("acked")
     key = ("true" if acked else "false") if type(acked) is bool else normalise(acked)
     found = ACKED_STATUS.get(key)
     if found is not None:
         event["status_id"], event["status"] = found
+    elif acked:
+        missing.append(("acked",))
 
 
 def action_word(event: dict[str, Any], value: object) -> None:
