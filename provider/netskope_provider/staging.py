@@ -228,7 +228,7 @@ def sweep_expired(base: str, dag_id: str, retention: timedelta, conn_id: str | N
             continue
         keep = retention if (run / DELIVERED_MARKER).exists() else max(retention, UNDELIVERED_KEEP)
         newest = _newest_mtime(run)
-        if newest is None or newest < now - keep:
+        if newest is not None and newest < now - keep:  # a folder it cannot date is kept
             remove_run(base, dag_id, run.name, conn_id)
             removed.append(run.name)
     return removed
