@@ -101,6 +101,7 @@ def test_environment_shapes_one_dag_or_all(monkeypatch: pytest.MonkeyPatch) -> N
         ("NETSKOPE_RETRIES", "-1", "must be at least 0"),
         ("NETSKOPE_MAX_ACTIVE_RUNS", "many", "not a whole number"),
         ("NETSKOPE_START_DATE", "yesterday", "not an ISO-8601 date"),
+        ("NETSKOPE_SCHEDULE", "hourly", "not a cron expression"),
     ],
 )
 def test_bad_setting_fails_the_import_with_the_variable_named(
@@ -153,3 +154,11 @@ def test_open_window_is_rescheduled_until_it_has_settled() -> None:
     with pytest.raises(AirflowRescheduleException) as reschedule:
         operator.execute(context)
     assert reschedule.value.reschedule_date == end + timedelta(seconds=600)
+
+
+def test_missing_pool_is_reported_for_every_dag() -> None:
+    without_pool = DagBag(dag_folder=str(REPO / "dags"), known_pools={"default_pool"})
+    messages = sorted(warning.message for warning in without_pool.dag_warnings)
+    assert messages == [f"Dag '{dag_id}' references non-existent pools: ['netskope_api']" for dag_id in DAG_IDS]
+    with_pool = DagBag(dag_folder=str(REPO / "dags"), known_pools={"default_pool", "netskope_api"})
+    assert with_pool.dag_warnings == set()

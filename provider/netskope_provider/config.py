@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from pendulum.parsing.exceptions import ParserError
 
 #: Pool that bounds concurrent Netskope API calls across all eight DAGs.
@@ -84,6 +85,14 @@ def _parse_bool(value: str, source: str) -> bool:
     raise ValueError(f"{source}={value!r} is not a boolean; use true or false")
 
 
+def _parse_cron(value: str, source: str) -> str:
+    try:
+        croniter(value)
+    except (CroniterBadCronError, CroniterBadDateError, ValueError) as error:
+        raise ValueError(f"{source}={value!r} is not a cron expression ({error}); hourly is '0 * * * *'") from None
+    return value
+
+
 def _parse_int(value: str, source: str, minimum: int = 0) -> int:
     try:
         number = int(value)
@@ -121,7 +130,7 @@ class DagSettings:
         except (ValueError, ParserError):
             raise ValueError(f"{start_src}={start_raw!r} is not an ISO-8601 date") from None
         return cls(
-            schedule=read("schedule")[0],
+            schedule=_parse_cron(*read("schedule")),
             settle=timedelta(seconds=_parse_int(*read("settle_seconds"))),
             start_date=start_date,
             catchup=_parse_bool(*read("catchup")),
