@@ -169,10 +169,15 @@ def _file(record: Mapping[str, Any], missing: list[Iterable[str]]) -> dict[str, 
         return found
     found = file(record, "source_file_name")
     if found is None:
+        if any(record.get(field) for field in ENDPOINT_FILE_FIELDS):
+            missing.append(ENDPOINT_FILE_FIELDS)
         return None
     kind = text(record.get("source_file_type"))
-    if kind is not None and "mime_type" not in found:
-        found["mime_type"] = kind
+    if kind is not None:
+        if "mime_type" not in found:
+            found["mime_type"] = kind
+        elif found["mime_type"] != kind:
+            missing.append(("source_file_type",))
     size = integer(record.get("source_file_size"))
     if size is not None and "size" not in found:
         found["size"] = size
@@ -185,11 +190,11 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     """The Data Security Finding event for a DLP alert, DLP incident or endpoint DLP record."""
     get = record.get
     matches = _matches(record)
+    missing: list[Iterable[str]] = [("dlp_match_info",)] if get("dlp_match_info") and not matches else []
     first = matches[0] if matches else {}
     rules = _rules(matches)
     rule_names = [name for rule in rules if (name := text(rule.get("dlp_rule_name"))) is not None]
 
-    missing: list[Iterable[str]] = []
     uid = first_text(record, ("dlp_incident_id", "incident_id"), missing) or text(get("_id"))
     if uid is None:
         raise MappingError("DLP record has no 'dlp_incident_id', 'incident_id' or '_id' to identify the finding")

@@ -160,12 +160,9 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     profiles: list[str] = []
 
     source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
-    destination = dst_endpoint(record)
-    domain = text(get("domain"))
-    if domain is not None:
-        destination = destination or {}
-        destination["domain"] = domain
-    put(event, "dst_endpoint", destination, record, DST_ENDPOINT_FIELDS, missing)
+    destination = put(
+        event, "dst_endpoint", dst_endpoint(record, domain=get("domain")), record, DST_ENDPOINT_FIELDS, missing
+    )
     if source is None and destination is None:
         raise MappingError("network record has no usable source or destination (OCSF 4001 requires one)")
 

@@ -52,13 +52,14 @@ def src_endpoint(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return endpoint(record.get("srcip"), record.get("srcport"), geo=location(record, "src_"))
 
 
-def dst_endpoint(record: Mapping[str, Any], svc_name: object = None) -> dict[str, Any] | None:
+def dst_endpoint(record: Mapping[str, Any], svc_name: object = None, domain: object = None) -> dict[str, Any] | None:
     """The server the traffic went to; ``svc_name`` names the cloud app when the class has no better place."""
     return endpoint(
         record.get("dstip"),
         record.get("dstport"),
         record.get("dsthost"),
         geo=location(record, "dst_"),
+        domain=domain,
         svc_name=svc_name,
     )
 
