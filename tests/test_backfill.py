@@ -19,12 +19,10 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import orjson
 import pytest
 
 from conftest import REPO, free_port, wait_for_port
-from netskope_provider import cloudwatch
-from netskope_provider.ocsf import map_record
+from netskope_provider.demo import canonical, expected_messages, stream_documents
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 
 pytestmark = pytest.mark.integration
@@ -154,17 +152,8 @@ def deployment(simulator: SimulatorServer, moto_server, tmp_path_factory: pytest
         deployment.stop()
 
 
-def expected_events(simulator: SimulatorServer, start: int, end: int) -> Counter[bytes]:
-    expected: Counter[bytes] = Counter()
-    for record in simulator.ground_truth("audit", start, end):
-        mapped = map_record(record, "audit")
-        expected[orjson.dumps(mapped.event if mapped.kind == "ocsf" else record, option=orjson.OPT_SORT_KEYS)] += 1
-    return expected
-
-
 def stream_events(moto_server, start: int, end: int) -> Counter[bytes]:
-    messages = cloudwatch.read_stream(moto_server.client("logs"), "/netskope/ocsf/audit", cloudwatch.stream_name("audit", start, end))
-    return Counter(orjson.dumps(orjson.loads(m), option=orjson.OPT_SORT_KEYS) for _, m in messages)
+    return Counter(canonical(d) for d in stream_documents(moto_server.client("logs"), "audit", start, end))
 
 
 def backfill(deployment: Deployment, windows: list[tuple[int, int]], *extra: str) -> None:
@@ -180,10 +169,10 @@ def test_backfill_delivers_each_window_exactly_and_a_rerun_adds_nothing(deployme
     )
     assert len(runs) == 3
     for start, end in WINDOWS[:3]:
-        expected = expected_events(simulator, start, end)
+        expected = expected_messages(simulator, "audit", start, end)
         assert sum(expected.values()) > 0
         assert stream_events(moto_server, start, end) == expected
 
     backfill(deployment, WINDOWS[1:], "--reprocess-behavior", "completed")
     for start, end in WINDOWS:
-        assert stream_events(moto_server, start, end) == expected_events(simulator, start, end)
+        assert stream_events(moto_server, start, end) == expected_messages(simulator, "audit", start, end)

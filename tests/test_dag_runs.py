@@ -6,15 +6,14 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-import orjson
 import pytest
 
 from conftest import REPO
 from netskope_provider import cloudwatch, staging
 from netskope_provider.log_types import LOG_TYPES
-from netskope_provider.ocsf import map_record
+from netskope_provider.demo import canonical, expected_messages, stream_documents
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
 
 HOUR = 3600
@@ -79,34 +78,15 @@ def task_result(dag_run, task_id: str) -> dict:
         return XComModel.deserialize_value(session.scalars(query).one())
 
 
-def canonical(document: object) -> bytes:
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-
-
-def expected_events(simulator: SimulatorServer, log_type: str, start: int, end: int) -> Counter[bytes]:
-    """What CloudWatch must hold: each ground-truth record as its OCSF event, or raw when it has no class."""
-    expected: Counter[bytes] = Counter()
-    for record in simulator.ground_truth(log_type, start, end):
-        mapped = map_record(record, log_type)
-        assert mapped.kind != "rejected", "the simulator only serves well-formed records"
-        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
-    return expected
-
-
 def stream_events(moto_server, log_type: str, start: int, end: int) -> Counter[bytes]:
-    logs = moto_server.client("logs")
-    group, stream = f"/netskope/ocsf/{log_type}", cloudwatch.stream_name(log_type, start, end)
-    try:
-        return Counter(canonical(orjson.loads(m)) for _, m in cloudwatch.read_stream(logs, group, stream))
-    except cloudwatch.CloudWatchDeliveryError:
-        return Counter()
+    return Counter(canonical(d) for d in stream_documents(moto_server.client("logs"), log_type, start, end))
 
 
 @pytest.mark.parametrize("log_type", list(LOG_TYPES))
 def test_each_dag_delivers_exactly_the_windows_ground_truth(dags, simulator, moto_server, log_type: str) -> None:
     dag_run = run_dag(dags[f"netskope_{log_type}"], WINDOW[1])
     assert dag_run.state == "success"
-    expected = expected_events(simulator, log_type, *WINDOW)
+    expected = expected_messages(simulator, log_type, *WINDOW)
     assert sum(expected.values()) > 0
     assert stream_events(moto_server, log_type, *WINDOW) == expected
 
@@ -122,7 +102,7 @@ def test_same_window_run_twice_keeps_one_copy(dags, simulator, moto_server) -> N
     first = run_dag(dags["netskope_audit"], WINDOW[1])
     second = run_dag(dags["netskope_audit"], WINDOW[1])
     assert first.state == second.state == "success"
-    expected = expected_events(simulator, "audit", *WINDOW)
+    expected = expected_messages(simulator, "audit", *WINDOW)
     assert stream_events(moto_server, "audit", *WINDOW) == expected
     assert task_result(second, "deliver")["delivery"]["already_present"] == sum(expected.values())
 
@@ -141,13 +121,13 @@ def test_delivery_killed_midway_then_rerun_keeps_one_copy(dags, simulator, moto_
 
     rerun = run_dag(dag, EARLIER_WINDOW[1])
     assert rerun.state == "success"
-    assert stream_events(moto_server, "page", *EARLIER_WINDOW) == expected_events(simulator, "page", *EARLIER_WINDOW)
+    assert stream_events(moto_server, "page", *EARLIER_WINDOW) == expected_messages(simulator, "page", *EARLIER_WINDOW)
 
 
 def test_window_twenty_days_old_is_delivered_under_the_timestamp_policy(dags, simulator, moto_server) -> None:
     dag_run = run_dag(dags["netskope_audit"], OLD_WINDOW[1])
     assert dag_run.state == "success"
-    expected = expected_events(simulator, "audit", *OLD_WINDOW)
+    expected = expected_messages(simulator, "audit", *OLD_WINDOW)
     assert sum(expected.values()) == 40
     assert stream_events(moto_server, "audit", *OLD_WINDOW) == expected
     delivery = task_result(dag_run, "deliver")["delivery"]
@@ -159,7 +139,7 @@ def test_custom_window_from_the_trigger_form(dags, simulator, moto_server) -> No
     conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
     dag_run = run_dag(dags["netskope_network"], NOW_HOUR, run_conf=conf)
     assert dag_run.state == "success"
-    expected = expected_events(simulator, "network", *window)
+    expected = expected_messages(simulator, "network", *window)
     assert sum(expected.values()) == 60
     assert stream_events(moto_server, "network", *window) == expected
 

@@ -112,8 +112,31 @@ def _dags_folder() -> Path:
     raise SystemExit("Cannot find dags/netskope_dags.py: run `make demo` from the project's root folder")
 
 
-def _canonical(document: object) -> bytes:
+def canonical(document: object) -> bytes:
+    """One JSON document as comparable bytes (sorted keys, exact integers)."""
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def expected_messages(sim: Any, log_type: str, start: int, end: int) -> Counter[bytes]:
+    """What CloudWatch must hold for a window: each ground-truth record as OCSF, or raw when it has no class."""
+    from netskope_provider.ocsf import map_record
+
+    expected: Counter[bytes] = Counter()
+    for record in sim.ground_truth(log_type, start, end):
+        mapped = map_record(record, log_type)
+        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
+    return expected
+
+
+def stream_documents(logs: Any, log_type: str, start: int, end: int, log_group: str | None = None) -> list[Any]:
+    """Every message of a window's log stream, parsed; empty when the stream does not exist."""
+    from netskope_provider import cloudwatch
+
+    group = log_group or f"/netskope/ocsf/{log_type}"
+    try:
+        return [orjson.loads(m) for _, m in cloudwatch.read_stream(logs, group, cloudwatch.stream_name(log_type, start, end))]
+    except cloudwatch.CloudWatchDeliveryError:
+        return []
 
 
 def _deliver_result(dag_run: Any) -> dict[str, Any]:
@@ -128,22 +151,10 @@ def _deliver_result(dag_run: Any) -> dict[str, Any]:
 
 def _check(log_type: str, sim: Any, logs: Any, start: int, end: int, outcome: Outcome) -> None:
     """Compare the log stream with the simulator's ground truth mapped to OCSF / raw."""
-    from netskope_provider import cloudwatch
-    from netskope_provider.ocsf import map_record
-
-    expected: Counter[bytes] = Counter()
-    for record in sim.ground_truth(log_type, start, end):
-        mapped = map_record(record, log_type)
-        expected[_canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
-    held: Counter[bytes] = Counter()
-    try:
-        for _, message in cloudwatch.read_stream(logs, f"/netskope/ocsf/{log_type}", cloudwatch.stream_name(log_type, start, end)):
-            document = orjson.loads(message)
-            held[_canonical(document)] += 1
-            if outcome.sample is None and "class_uid" in document and "metadata" in document:
-                outcome.sample = document
-    except cloudwatch.CloudWatchDeliveryError:
-        pass  # no stream: everything counts as missing
+    expected = expected_messages(sim, log_type, start, end)
+    documents = stream_documents(logs, log_type, start, end)
+    held = Counter(canonical(document) for document in documents)
+    outcome.sample = next((d for d in documents if isinstance(d, dict) and "class_uid" in d and "metadata" in d), None)
     outcome.expected = sum(expected.values())
     outcome.missing = sum((expected - held).values())
     outcome.extra = sum((held - expected).values())
