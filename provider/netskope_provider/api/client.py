@@ -231,6 +231,7 @@ class NetskopeClient:
                 records += len(page)
                 self.stats.add(kind.path, records=len(page))
                 yield page
+                del page  # not held while the strategy fetches the next page
             log.info(
                 "Pulled %d %s records in [%d, %d) (%d repeats dropped)",
                 records, kind.name, keeper.start, keeper.end, keeper.duplicates,

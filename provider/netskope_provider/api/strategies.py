@@ -91,12 +91,14 @@ def offset_pages(fetch: PageFetcher, params: Mapping[str, Any], page_size: int, 
                 "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
                 f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
             )
+        last_page = len(records) < page_size
         if records:
+            previous_first = records[0]
+            offset += len(records)
             yield records
-        if len(records) < page_size:
+        del records  # a parsed page is ~3x its JSON: never hold it while the next one is fetched
+        if last_page:
             return
-        previous_first = records[0]
-        offset += len(records)
 
 
 def insertion_window_pages(fetch: PageFetcher, start: int, end: int, page_size: int, where: str) -> Iterator[list[Any]]:
@@ -121,8 +123,10 @@ def event_time_lookback_pages(
     params = {"starttime": keeper.start - lookback_seconds, "endtime": keeper.end + settle_seconds}
     for records in offset_pages(fetch, params, page_size, where):
         kept = keeper.keep(records)
+        del records  # the page is released before the next fetch (see offset_pages)
         if kept:
             yield kept
+        del kept
 
 
 def iterator_index_name(log_type: str, start: int, end: int) -> str:
@@ -156,9 +160,13 @@ def iterator_pages(
         body = fetch(params, retry_params=retry_params)
         records = result_records(body, where)
         kept = keeper.keep(records)
+        hwm = _as_int(body.get("timestamp_hwm"))
+        wait = _as_float(body.get("wait_time")) or 0.0
+        idle = not records
+        del body, records  # the page is released before the next fetch (see offset_pages)
         if kept:
             yield kept
-        hwm = _as_int(body.get("timestamp_hwm"))
+        del kept
         if hwm is None:
             raise NetskopeResponseError(
                 f"{where} answered without 'timestamp_hwm', so the end of the window cannot be detected; "
@@ -166,14 +174,13 @@ def iterator_pages(
             )
         if hwm >= keeper.end:
             return
-        idle_pages = idle_pages + 1 if not records and hwm == last_hwm else 0
+        idle_pages = idle_pages + 1 if idle and hwm == last_hwm else 0
         if idle_pages > max_idle_pages:
             raise NetskopeError(
                 f"{where} stopped advancing at timestamp_hwm={hwm}, before the window end {keeper.end}: "
                 "the window has probably not settled yet; pull it again later (end windows a few minutes in the past)."
             )
         last_hwm = hwm
-        wait = _as_float(body.get("wait_time")) or 0.0
         if wait > 0:
             sleep(min(wait, max_wait_seconds))
         operation = "next"
