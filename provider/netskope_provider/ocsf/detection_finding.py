@@ -266,8 +266,11 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         event["malware"] = [malware]
         if "classifications" in malware and malware["classifications"][0] != text(get("malware_type")):
             missing.append(("malware_type",))  # "Trojan.Downloader" is classified Trojan: keep the words
-    elif get("malware_severity") and text(get("malware_severity")) != severity:
-        missing.append(("malware_severity",))
+    else:
+        if get("malware_severity") and text(get("malware_severity")) != severity:
+            missing.append(("malware_severity",))
+        if get("malware_type"):  # a type without a malware name or id: no malware object to carry it
+            missing.append(("malware_type",))
     for field in _ANALYTIC_NAME_FIELDS:  # another alert type's analytic field: nothing took it
         if field != name_field and get(field) and not (field == "detection_engine" and malware is not None):
             missing.append((field,))
