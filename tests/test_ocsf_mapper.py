@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.ocsf import MapCounts, Mapped, map_lines, map_record, map_records
-from netskope_provider.ocsf import mapper
+from netskope_provider.ocsf import common, mapper
 from netskope_provider.ocsf.validate import validate_event
 
 LOGIN = {"_id": "f00d", "timestamp": 1732700000, "activity": "Login Successful", "app": "Box", "user": "u@example.com"}
@@ -93,6 +93,27 @@ def test_coordinates_location_cannot_place_stay_in_unmapped(geo: dict[str, Any],
     assert {key for key in event.get("unmapped", {}) if key.startswith("src_")} == kept
     placed = event["src_endpoint"].get("location", {})
     assert ("lat" in placed) == (not kept and "src_longitude" in geo)
+
+
+@pytest.mark.parametrize(
+    ("extra", "kept"),
+    [
+        ({"os_version": "11.0.22631", "hostname": "WS-1"}, {"os_version"}),  # no os name: no device.os
+        ({"os_version": "11.0.22631", "os": "Windows 11", "hostname": "WS-1"}, set()),
+        ({"src_latitude": "48.1", "src_longitude": "2.3", "src_country": "FR", "srcip": "192.0.2.1"}, {"src_latitude", "src_longitude"}),
+    ],
+)
+def test_details_the_builders_could_not_place_stay_in_unmapped(extra: dict[str, Any], kept: set[str]) -> None:
+    event = map_record({**LOGIN, **extra}, "application").event
+    assert set(event.get("unmapped", {})) & set(extra) == kept
+    assert validate_event(event) == []
+
+
+def test_an_object_type_other_than_file_or_folder_is_kept() -> None:
+    for object_type, kept in (("File", False), ("Folder", False), ("Email Attachment", True)):
+        record = {"object": "a.pdf", "object_type": object_type}
+        event = common.finalize({"metadata": {}, "file": common.file(record)}, record, frozenset(common.FILE_FIELDS))
+        assert ("object_type" in event.get("unmapped", {})) is kept, object_type
 
 
 ODD_TEXT = ["Ωmega ☃ 𝄞 😀", "\u202eevil\u202c", "nul\u0000byte", "e\u0301\u0301", "\ufeffbom", "line\nbreak\ttab", "\u2028sep"]

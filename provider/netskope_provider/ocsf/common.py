@@ -323,12 +323,15 @@ def finalize(
 ) -> dict[str, Any]:
     """Put every source field no attribute took under ``unmapped``, declare profiles; return event.
 
-    A consumed field still goes to ``unmapped`` when the builders could not use its value: a dict,
-    list, boolean or float (unless the class lists the field in ``structured``, or it is a
-    coordinate), or a value failing its ``GUARDED_FIELDS`` check (an IP that is not one, a port out
-    of range, a hash that is not hex), or a ``FALLBACK_FIELDS`` value that lost to its preferred
-    field. Values are kept exactly as parsed (64-bit ints stay ints),
-    and absent defaults (None / "" / 0 / false / {} / []) are dropped.
+    A consumed field still goes to ``unmapped`` when the builders could not use its value:
+
+    * a dict, list, boolean or float (unless the class lists the field in ``structured``);
+    * a value failing its ``GUARDED_FIELDS`` check (an IP that is not one, a port out of range…);
+    * a ``FALLBACK_FIELDS`` value that lost to its preferred field (``userkey`` beside ``user_id``);
+    * a coordinate ``location`` could not place, or a ``DEPENDENT_FIELDS`` detail without its main field.
+
+    Values are kept exactly as parsed (64-bit ints stay ints); absent defaults (None / "" / 0 /
+    false / {} / []) are dropped.
     """
     # One comprehension (the hot loop): a truthy value is kept when no attribute took its field, or
     # when the field was taken but its value has a shape the scalar builders cannot use.
@@ -346,14 +349,18 @@ def finalize(
             )
         )
     }
-    guarded, fallbacks, coordinates = _checks(consumed)
+    guarded, fallbacks, coordinates, dependents = _checks(consumed)
     for key, usable in guarded:  # consumed scalars that failed their attribute's check
         value = record.get(key)
         if value and (type(value) is str or type(value) is int) and not usable(value):
             unmapped[key] = value
-    for key in coordinates:  # coordinates ``location`` could not place
+    for key in coordinates:  # coordinates ``location`` could not place (or that are not numbers)
         value = record.get(key)
-        if value and type(value) in (float, int) and not (number(value) is not None and _coordinate_placed(record, key)):
+        if value and not (number(value) is not None and _coordinate_placed(record, key)):
+            unmapped[key] = value
+    for key, needed in dependents:  # a detail whose object could not be built without its main field
+        value = record.get(key)
+        if value and key not in unmapped and text(record.get(needed)) is None:
             unmapped[key] = value
     for key, preferred in fallbacks:  # a fallback the preferred field made unnecessary
         value = record.get(key)
@@ -367,18 +374,21 @@ def finalize(
     return event
 
 
-_Checks = tuple[tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...], tuple[str, ...]]
+_Checks = tuple[
+    tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...], tuple[str, ...], tuple[tuple[str, str], ...]
+]
 _CHECKS: dict[Any, _Checks] = {}
 
 
 def _checks(consumed: frozenset[str] | set[str] | Mapping[str, str]) -> _Checks:
-    """The guards, fallbacks and coordinates that apply to a class's consumed fields (cached per frozenset)."""
+    """The guards, fallbacks, coordinates and dependents for a class's consumed fields (cached per frozenset)."""
     found = _CHECKS.get(consumed) if type(consumed) is frozenset else None
     if found is None:
         found = (
             tuple((key, usable) for key, usable in GUARDED_FIELDS.items() if key in consumed),
             tuple((key, preferred) for key, preferred in FALLBACK_FIELDS.items() if key in consumed),
             tuple(key for key in COORDINATE_FIELDS if key in consumed),
+            tuple((key, needed) for key, needed in DEPENDENT_FIELDS.items() if key in consumed),
         )
         if type(consumed) is frozenset:
             _CHECKS[consumed] = found
@@ -436,12 +446,18 @@ GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
     **dict.fromkeys(("srcport", "dstport"), _usable_port),
     **dict.fromkeys(("severity", "severity_level", "alarm_severity", "malware_severity", "dlp_rule_severity"), _usable_severity),
     "count": _usable_count,
+    "object_type": lambda value: normalise(value) in ("file", "folder"),
     "file_size": lambda value: integer(value) is not None,
     "_insertion_epoch_timestamp": lambda value: epoch_ms(value) is not None,
 }
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.
 FALLBACK_FIELDS: dict[str, str] = {"userkey": "user_id", "ur_normalized": "user", "alarm_severity": "severity"}
+
+
+#: Consumed fields that only have a place next to another (detail → main field): ``finalize`` keeps
+#: the detail under ``unmapped`` when the main field is absent (no ``os`` name: no ``device.os``).
+DEPENDENT_FIELDS: dict[str, str] = {"os_version": "os"}
 
 
 def _differs(fallback: object, preferred: object) -> bool:
