@@ -390,7 +390,7 @@ def _checks(consumed: frozenset[str] | set[str] | Mapping[str, str]) -> _Checks:
             tuple(key for key in COORDINATE_FIELDS if key in consumed),
             tuple((key, needed) for key, needed in DEPENDENT_FIELDS.items() if key in consumed),
         )
-        if type(consumed) is frozenset:
+        if type(consumed) is frozenset and len(_CHECKS) < 256:  # one entry per class (or per path)
             _CHECKS[consumed] = found
     return found
 
