@@ -45,6 +45,7 @@ CLASS_MODULES: dict[int, str] = {
 
 MAX_REJECTED_LINE_BYTES = 4096
 MAX_REASONS = 50
+_NEWLINE = orjson.OPT_APPEND_NEWLINE  # output lines are serialised with their newline (no copy)
 OTHER_REASONS = "(other reasons)"
 
 
@@ -160,12 +161,13 @@ def loads(line: bytes | str) -> Any:
         return json.loads(line)
 
 
-def dumps(value: Any) -> bytes:
+def dumps(value: Any, option: int = 0) -> bytes:
     """Serialise one event: orjson, or stdlib json for ints beyond 64 bits and lone surrogates."""
     try:
-        return orjson.dumps(value)
+        return orjson.dumps(value, option=option)
     except TypeError:
-        return json.dumps(value, separators=(",", ":")).encode("ascii")
+        text = json.dumps(value, separators=(",", ":")).encode("ascii")
+        return text + b"\n" if option & orjson.OPT_APPEND_NEWLINE else text
 
 
 def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) -> Iterator[bytes]:
@@ -187,9 +189,9 @@ def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) ->
             mapped = map_record(record, log_type)
         counts.add(mapped)
         if mapped.kind == "ocsf":
-            yield dumps(mapped.event) + b"\n"
+            yield dumps(mapped.event, _NEWLINE)
         elif mapped.kind == "raw":
-            yield data + b"\n"  # type: ignore[operator]
+            yield line if line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"  # type: ignore[operator]
         else:
             counts.rejections.append(Rejection(number, mapped.reason or "", data[:MAX_REJECTED_LINE_BYTES]))  # type: ignore[index]
 
@@ -206,7 +208,7 @@ def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> 
         if mapped.kind == "rejected":
             counts.rejections.append(Rejection(number, mapped.reason or "", _preview(record)))
         else:
-            yield dumps(mapped.event) + b"\n"
+            yield dumps(mapped.event, _NEWLINE)
 
 
 def _preview(value: object) -> bytes:
