@@ -1,6 +1,10 @@
 """Run every benchmark under bench/ in turn (``make bench``); each prints its own figures.
 
-Figures only, no pass/fail. Pass ``--quick`` for smaller inputs (a smoke run of the scripts).
+Figures only, no pass/fail. The issue-6 figures: (a) mapping vs a bare orjson round trip
+(bench_mapping), (b) fetch against the simulator, unlimited and at 4 requests/s (bench_client),
+(c) delivery to moto_server and to a no-op sink (bench_delivery), (d) one window end to end and
+(e) peak RSS against window size (bench_memory). bench_simulator profiles the tenant itself.
+Pass ``--quick`` for smaller inputs (a smoke run of the scripts).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ BENCH = Path(__file__).resolve().parent
 #: script -> (full arguments, quick arguments)
 SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "bench_mapping.py": ([], ["--records", "8000", "--repeat", "1"]),
-    "bench_simulator.py": ([], ["--records", "20000"]),
     "bench_client.py": ([], ["--records", "20000"]),
     "bench_delivery.py": ([], ["--events", "50000", "--moto-events", "5000"]),
+    "bench_memory.py": ([], ["--records", "2000", "20000"]),
+    "bench_simulator.py": ([], ["--records", "20000"]),
 }
 
 

@@ -1,0 +1,170 @@
+"""Benchmark one window end to end: peak RSS and records/s of fetch, transform and delivery.
+
+Prints figures only (no pass/fail). For each window size, a simulated tenant serves the window
+from its own process; then each stage runs in a fresh interpreter, as an Airflow task would:
+the fetch operator pulls the window into a staged file, the transform operator maps it to OCSF,
+and the delivery streams the events file to a no-op sink (``cloudwatch.deliver``, as the
+delivery operator calls it, without the AWS round trip). Each stage reports its ``ru_maxrss``
+(the interpreter with Airflow imported is the floor) and its records/s; the end-to-end rate is
+records / (fetch + transform + delivery seconds), i.e. per worker. Streaming means the peak must
+not grow with the window: the target is peak(1,000,000) <= 1.3 x peak(100,000) and < 300 MB.
+
+    .venv/bin/python bench/bench_memory.py [--records 100000 1000000] [--log-type application]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import requests
+
+START = 1_790_000_000
+SPAN = 3600
+NOW = START + SPAN + 3600
+TOKEN = "bench-memory-token"
+STAGES = ("fetch", "transform", "deliver")
+TARGET_RATIO = 1.3
+TARGET_MB = 300
+
+
+class NoOpSink:
+    """Accepts every PutLogEvents call and keeps nothing."""
+
+    def put_log_events(self, **kwargs: object) -> dict:
+        return {}
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def task_context(log_type: str) -> dict[str, object]:
+    ti = SimpleNamespace(dag_id=f"netskope_{log_type}", run_id="bench_memory", try_number=1)
+    return {"ti": ti, "data_interval_start": datetime.fromtimestamp(START, timezone.utc),
+            "data_interval_end": datetime.fromtimestamp(START + SPAN, timezone.utc)}
+
+
+def run_stage(stage: str, log_type: str, staging_base: str, previous: dict | None) -> dict[str, object]:
+    """One stage in this interpreter; returns its output manifest, seconds and peak RSS."""
+    from netskope_provider import cloudwatch, staging
+    from netskope_provider.operators.fetch import NetskopeFetchOperator
+    from netskope_provider.operators.transform import NetskopeToOcsfOperator
+
+    floor = peak_mb()
+    context = task_context(log_type)
+    began = time.perf_counter()
+    if stage == "fetch":
+        manifest = NetskopeFetchOperator(task_id="fetch", log_type=log_type, staging_base=staging_base).execute(context)
+        records = manifest["fetched"]["records"]
+    elif stage == "transform":
+        manifest = NetskopeToOcsfOperator(task_id="to_ocsf", fetch_manifest=previous).execute(context)
+        records = manifest["fetched"]
+    else:  # what OcsfToCloudWatchLogsOperator does, with a sink in place of AwsLogsHook().conn
+        location = staging.staging_path(previous["events"]["location"], previous["staging_conn_id"])
+        events = (staging.decode_event(line) for line in staging.read_lines(location))
+        report = cloudwatch.deliver(events, NoOpSink(), "/bench/netskope", "bench", retention_days=14)
+        if report.delivered + report.rejected != previous["events"]["records"]:
+            raise SystemExit(f"delivery lost events: {report.as_dict()} for {previous['events']['records']} staged")
+        manifest, records = report.as_dict(), previous["fetched"]
+    seconds = time.perf_counter() - began
+    return {"manifest": manifest, "records": records, "seconds": seconds, "peak_mb": peak_mb(), "floor_mb": floor}
+
+
+def start_tenant(log_type: str, records: int) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", TOKEN,
+               "--start", str(START), "--end", str(START + SPAN), "--now", str(NOW),
+               "--volume", f"{log_type}={records}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    found = re.search(r"http://(127\.0\.0\.1:\d+)", process.stdout.readline())
+    if not found:
+        process.terminate()
+        raise SystemExit("the simulator did not print its URL")
+    host = found.group(1)
+    # The tenant builds its corpus on first use: not on the clock.
+    requests.get(f"http://{host}/api/v2/events/data/{log_type}", params={"fields": "n:count(_id)"},
+                 headers={"Netskope-Api-Token": TOKEN}, timeout=600)
+    return process, host
+
+
+def one_window(log_type: str, records: int) -> dict[str, dict]:
+    """Run the three stages for one window; each in a fresh interpreter. Returns their results."""
+    process, host = start_tenant(log_type, records)
+    results: dict[str, dict] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:
+            env = {**os.environ, "AIRFLOW_HOME": os.path.join(scratch, "airflow"),
+                   "AIRFLOW_CONN_NETSKOPE_DEFAULT": json.dumps({
+                       "conn_type": "netskope", "host": host, "password": TOKEN,
+                       "extra": {"allow_non_goskope_host": True, "scheme": "http"}})}
+            previous: dict | None = None
+            for stage in STAGES:
+                handover = Path(scratch, f"{stage}.json")
+                handover.write_text(json.dumps(previous))
+                child = subprocess.run([sys.executable, __file__, "--stage", stage, "--log-type", log_type,
+                                        "--staging-base", os.path.join(scratch, "staging"), "--handover", str(handover)],
+                                       env=env, capture_output=True, text=True)
+                if child.returncode:  # the task logs are noise unless the stage failed
+                    raise SystemExit(f"{stage} of a {records:,}-record window failed:\n{child.stderr[-4000:]}")
+                results[stage] = json.loads(handover.read_text())
+                previous = results[stage]["manifest"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    fetched = results["fetch"]["records"]
+    if fetched != records:
+        raise SystemExit(f"fetched {fetched:,} records of a {records:,}-record window")
+    return results
+
+
+def report(records: int, results: dict[str, dict]) -> float:
+    """Print one window's line; return its peak RSS (MB) over all stages."""
+    parts = "  ".join(
+        f"{stage} {result['peak_mb']:5.0f} MB {result['records'] / result['seconds']:>7,.0f}/s"
+        for stage, result in results.items()
+    )
+    total = sum(result["seconds"] for result in results.values())
+    peak = max(result["peak_mb"] for result in results.values())
+    print(f"window {records:>9,} records: peak {peak:5.0f} MB  end to end {records / total:>7,.0f} records/s per worker"
+          f" ({total:6.1f} s)  |  {parts}", flush=True)
+    return peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000], help="window sizes")
+    parser.add_argument("--log-type", default="application", help="log type served (data/* types page by offset)")
+    parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
+    parser.add_argument("--staging-base", help=argparse.SUPPRESS)
+    parser.add_argument("--handover", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:  # a child: one stage, manifests in and out through the handover file
+        handover = Path(args.handover)
+        result = run_stage(args.stage, args.log_type, args.staging_base, json.loads(handover.read_text()))
+        handover.write_text(json.dumps(result))
+        return
+
+    print(f"one {SPAN // 60}-minute window of {args.log_type} records; each stage in a fresh interpreter "
+          f"(Airflow imported); delivery to a no-op sink", flush=True)
+    peaks = {records: report(records, one_window(args.log_type, records)) for records in args.records}
+    floor = min(peaks.values())
+    smallest, largest = min(peaks), max(peaks)
+    if largest > smallest:
+        ratio = peaks[largest] / peaks[smallest]
+        met = ratio <= TARGET_RATIO and peaks[largest] < TARGET_MB
+        print(f"peak RSS {largest:,} vs {smallest:,} records: {ratio:.2f}x (target <= {TARGET_RATIO}x and "
+              f"< {TARGET_MB} MB: {'met' if met else 'NOT met'}); smallest peak {floor:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
