@@ -7,7 +7,8 @@ several workers -- the code is the same. A per-try folder means a retry never ov
 files an earlier try (or a still-running zombie) is reading.
 
 Local staging is private: folders are created 0700 and files 0600, because staged records hold
-user names, IPs and file names.
+user names, IPs and file names. On S3 every object is written with server-side encryption
+(SSE-S3, ``AES256``), whatever the bucket's default.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ import orjson
 from airflow.sdk import ObjectStoragePath
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
+_S3_PROTOCOLS = {"s3", "s3a"}
+#: Extra arguments of every S3 PutObject / multipart upload: staged records are encrypted at rest.
+S3_WRITE_OPTIONS = {"ServerSideEncryption": "AES256"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 #: Bytes buffered before one compressed write; keeps the per-line cost low.
 _WRITE_CHUNK = 1 << 20
@@ -57,6 +61,17 @@ def staging_path(location: str, conn_id: str | None = None) -> ObjectStoragePath
 
 def _is_local(path: ObjectStoragePath) -> bool:
     return path.protocol in _LOCAL_PROTOCOLS
+
+
+def open_for_write(path: ObjectStoragePath) -> Any:
+    """Open ``path`` for writing bytes, privately: local files are mode 0600, S3 objects encrypted."""
+    if _is_local(path):
+        make_private_dirs(path.parent)
+        os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.chmod(path.path, 0o600)
+    elif path.protocol in _S3_PROTOCOLS:
+        return path.open("wb", **S3_WRITE_OPTIONS)
+    return path.open("wb")
 
 
 def safe_name(value: str) -> str:
@@ -101,14 +116,10 @@ class LineWriter:
     """
 
     def __init__(self, path: ObjectStoragePath) -> None:
-        if _is_local(path):
-            make_private_dirs(path.parent)
-            os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-            os.chmod(path.path, 0o600)
         self.path = path
         self.records = 0
         self.staged: StagedFile | None = None
-        self._raw = path.open("wb")
+        self._raw = open_for_write(path)
         self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=3)
         self._buffer: list[bytes] = []
         self._buffered = 0
@@ -184,7 +195,7 @@ def quarantine_file(
     This folder is outside the run folders, so cleanup after success never removes rejected records.
     """
     folder = staging_path(base, conn_id) / REJECTED_FOLDER / safe_name(dag_id) / safe_name(run_id)
-    return make_private_dirs(folder) / f"{try_number}-{stage}.ndjson.gz"
+    return folder / f"{try_number}-{stage}.ndjson.gz"  # folders are made with the first rejected record
 
 
 def remove_run(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
@@ -197,7 +208,8 @@ def remove_run(base: str, dag_id: str, run_id: str, conn_id: str | None = None) 
 def mark_delivered(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
     """Mark a run's staged files as delivered, so :func:`sweep_expired` applies the success retention."""
     marker = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / DELIVERED_MARKER
-    marker.write_bytes(b"")
+    with open_for_write(marker) as out:
+        out.write(b"delivered\n")  # an empty S3 upload would skip the encryption arguments
 
 
 def _newest_mtime(folder: ObjectStoragePath) -> datetime | None:
