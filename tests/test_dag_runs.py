@@ -96,6 +96,8 @@ def test_each_dag_delivers_exactly_the_windows_ground_truth(dags, simulator, mot
     assert summary["rejected"] == 0 and summary["delivered"] == summary["fetched"]
     run_folder = staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / dag_run.dag_id / staging.safe_name(dag_run.run_id)
     assert not run_folder.exists(), "staged files are removed after a successful delivery"
+    quarantine = staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / staging.REJECTED_FOLDER / dag_run.dag_id
+    assert not quarantine.exists(), "nothing rejected, nothing kept"
 
 
 def test_same_window_run_twice_keeps_one_copy(dags, simulator, moto_server) -> None:
