@@ -162,3 +162,17 @@ def test_missing_pool_is_reported_for_every_dag() -> None:
     assert messages == [f"Dag '{dag_id}' references non-existent pools: ['netskope_api']" for dag_id in DAG_IDS]
     with_pool = DagBag(dag_folder=str(REPO / "dags"), known_pools={"default_pool", "netskope_api"})
     assert with_pool.dag_warnings == set()
+
+
+def test_run_settings_come_from_argument_then_variable_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netskope_provider import config
+
+    assert config.log_group_for("audit") == "/netskope/ocsf/audit"
+    monkeypatch.setenv("NETSKOPE_LOG_GROUP", "/from-env/{log_type}")
+    assert config.log_group_for("audit") == "/from-env/audit"
+    monkeypatch.setenv("AIRFLOW_VAR_NETSKOPE_LOG_GROUP", "/from-variable/{log_type}")
+    assert config.log_group_for("audit") == "/from-variable/audit"
+    assert config.log_group_for("audit", "/from-argument") == "/from-argument"
+    monkeypatch.setenv("AIRFLOW_VAR_NETSKOPE_STAGING_RETENTION_HOURS", "six")
+    with pytest.raises(ValueError, match="netskope_staging_retention_hours='six' is not a whole number"):
+        config.staging_retention()
