@@ -95,14 +95,15 @@ def _prepare_environment(dags_folder: Path) -> None:
         "AIRFLOW_HOME": str(DEMO_HOME),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AWS_ACCESS_KEY_ID": "demo",
-        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+        "AWS_ACCESS_KEY_ID": "demo-access-key",
+        "AWS_SECRET_ACCESS_KEY": "demo-secret-key",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "NETSKOPE_STAGING_BASE": f"file://{DEMO_HOME / 'staging'}",
     })
-    for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)
+    for name in [*(n for n in os.environ if n.startswith(("NETSKOPE_", "AIRFLOW_VAR_NETSKOPE_"))),
+                 "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"]:
+        os.environ.pop(name, None)  # the demo uses its own settings, whatever the shell has
+    os.environ["NETSKOPE_STAGING_BASE"] = f"file://{DEMO_HOME / 'staging'}"
 
 
 def _dags_folder() -> Path:
@@ -190,7 +191,7 @@ def main() -> int:
     start = end - HOUR
     with moto_server() as aws_url, SimulatorServer(SimulatorConfig(seed=2026, start=start, end=end)) as sim:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps({
-            "conn_type": "aws", "login": "demo", "password": "demo",
+            "conn_type": "aws", "login": "demo-access-key", "password": "demo-secret-key",
             "extra": {"region_name": "us-east-1", "endpoint_url": aws_url},
         })
         os.environ["AIRFLOW_CONN_NETSKOPE_DEFAULT"] = json.dumps({
