@@ -7,8 +7,7 @@ from ``NETSKOPE_*`` environment variables, run-time settings from Airflow Variab
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
-
+from netskope_provider.compat import DAG, CronDataIntervalTimetable, Param
 from netskope_provider.config import DagSettings
 from netskope_provider.log_types import LOG_TYPES, LogType
 from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator

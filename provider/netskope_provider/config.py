@@ -149,7 +149,7 @@ def run_setting(name: str, override: str | None = None) -> str:
     """
     if override not in (None, ""):
         return str(override)
-    from airflow.sdk import Variable
+    from netskope_provider.compat import Variable
 
     value = Variable.get(f"netskope_{name}", default=None)
     if value in (None, ""):

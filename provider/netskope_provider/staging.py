@@ -22,8 +22,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
-from airflow.sdk import ObjectStoragePath
 from isal import igzip
+
+from netskope_provider.compat import ObjectStoragePath
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
 _S3_PROTOCOLS = {"s3", "s3a"}

@@ -21,15 +21,10 @@ from netskope_provider.api.client import DEFAULT_TIMEOUT, NetskopeClient
 from netskope_provider.api.host import check_tenant_host
 from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
 
-if TYPE_CHECKING:
-    from airflow.models import Connection
+from netskope_provider.compat import BaseHook, mask_secret
 
-try:  # Airflow 3
-    from airflow.sdk import BaseHook
-    from airflow.sdk.log import mask_secret
-except ImportError:  # Airflow 2.11
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
-    from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+if TYPE_CHECKING:
+    from netskope_provider.compat import Connection
 
 #: botocore's DEBUG logs dump whole responses, the secret value included, before we can mask it.
 _AWS_BODY_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.response", "urllib3.connectionpool")

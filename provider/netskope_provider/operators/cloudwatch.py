@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
-
 from netskope_provider import config, staging
+from netskope_provider.compat import AirflowFailException, BaseOperator
 from netskope_provider.operators.transform import check_balance
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from netskope_provider.compat import Context
 
 
 class OcsfToCloudWatchLogsOperator(BaseOperator):

@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 from pendulum.parsing.exceptions import ParserError
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
 from netskope_provider import config, staging
+from netskope_provider.compat import AirflowFailException, AirflowRescheduleException, BaseOperator
 from netskope_provider.exceptions import NetskopeConfigError, NetskopeNotFoundError, NetskopePermissionError
 from netskope_provider.log_types import get_log_type
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from netskope_provider.compat import Context
 
 RAW_FILE = "raw.ndjson.gz"
 #: Failures a task retry cannot fix (the connection or the role must change first): fail at once.

@@ -6,13 +6,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
-
 from netskope_provider import staging
+from netskope_provider.compat import AirflowFailException, BaseOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from netskope_provider.compat import Context
 
 EVENTS_FILE = "events.ndjson.gz"
 #: Distinct rejection reasons kept in a manifest; the rest are summed under "other reasons".
