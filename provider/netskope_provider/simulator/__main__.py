@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--volume", type=_volume, action="append", default=[], metavar="TYPE=COUNT",
                         help="records of one log type (repeatable), e.g. --volume application=25000")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a throw-away certificate (its path is printed)")
+    parser.add_argument("--tls-name", action="append", default=[], metavar="NAME",
+                        help="another host name or IP the certificate names besides 127.0.0.1/localhost (repeatable; implies --tls)")
+    parser.add_argument("--tls-dir", default=None, metavar="DIR",
+                        help="write cert.pem (the CA bundle to trust) and key.pem to DIR and keep them (implies --tls)")
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per endpoint (429 beyond)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="probability of an HTTP 503 per request")
     parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset per request")
@@ -49,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     start = args.start if args.start is not None else end - int(args.hours * 3600)
     config = SimulatorConfig(
         seed=args.seed, token=args.token, start=start, end=end, now=args.now, volume=dict(args.volume),
-        rate_limit_per_second=args.rate_limit, host=args.bind, port=args.port, iterator_wait_seconds=args.iterator_wait, tls=args.tls,
+        rate_limit_per_second=args.rate_limit, host=args.bind, port=args.port, iterator_wait_seconds=args.iterator_wait,
+        tls=args.tls or bool(args.tls_name) or args.tls_dir is not None, tls_names=tuple(args.tls_name), tls_dir=args.tls_dir,
         faults=FaultConfig(error_rate=args.error_rate, reset_rate=args.reset_rate, truncate_rate=args.truncate_rate,
                            slow_rate=args.slow_rate, html_rate=args.html_rate),
     )

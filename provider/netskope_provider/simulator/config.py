@@ -78,6 +78,11 @@ class SimulatorConfig:
     port: int = 0
     #: Serve HTTPS with a throw-away self-signed certificate (``sim.ca_file`` is the bundle to trust).
     tls: bool = False
+    #: More names (hosts or IPs) for the certificate besides 127.0.0.1/localhost, e.g. a compose service name.
+    tls_names: tuple[str, ...] = ()
+    #: Write ``cert.pem``/``key.pem`` to this folder (kept after stop, e.g. a volume shared with Airflow)
+    #: instead of a temporary one.
+    tls_dir: str | None = None
     #: ``wait_time`` an iterator response carries once the index has caught up with "now".
     iterator_wait_seconds: int = 1
     #: An iterator page spans at most this many seconds of insertion time (Netskope: "one hour batches").

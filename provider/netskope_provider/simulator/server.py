@@ -445,8 +445,7 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         self._httpd = _Server(self, (self.config.host, self.config.port))
         if self.config.tls:
-            self._tls_dir = tempfile.TemporaryDirectory(prefix="netskope-simulator-tls-")
-            cert_path, key_path = write_self_signed(Path(self._tls_dir.name))
+            cert_path, key_path = write_self_signed(self._certificate_dir(), self.config.tls_names)
             self.ca_file = str(cert_path)
             # The handshake happens in the handler thread, on first read, not in the accept loop.
             self._httpd.socket = server_context(cert_path, key_path).wrap_socket(
@@ -455,6 +454,15 @@ class SimulatorServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="netskope-simulator", daemon=True)
         self._thread.start()
         return self
+
+    def _certificate_dir(self) -> Path:
+        """The configured ``tls_dir`` (created if needed), else a temporary folder removed by ``stop()``."""
+        if self.config.tls_dir:
+            directory = Path(self.config.tls_dir)
+            directory.mkdir(parents=True, exist_ok=True)
+            return directory
+        self._tls_dir = tempfile.TemporaryDirectory(prefix="netskope-simulator-tls-")
+        return Path(self._tls_dir.name)
 
     def stop(self) -> None:
         if self._httpd is not None:

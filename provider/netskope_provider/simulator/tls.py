@@ -7,13 +7,22 @@ plain-HTTP loopback exception. ``cryptography`` is imported only here, only when
 from __future__ import annotations
 
 import ipaddress
+import os
 import ssl
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+#: The names every certificate carries: the simulator always listens on loopback.
+DEFAULT_NAMES = ("127.0.0.1", "localhost")
 
-def write_self_signed(directory: Path) -> tuple[Path, Path]:
-    """Write ``cert.pem`` (also the CA bundle clients trust) and ``key.pem`` for 127.0.0.1/localhost."""
+
+def write_self_signed(directory: Path, extra_names: Iterable[str] = ()) -> tuple[Path, Path]:
+    """Write ``cert.pem`` (also the CA bundle clients trust) and ``key.pem`` for 127.0.0.1/localhost.
+
+    ``extra_names`` (host names or IP addresses) are added to the certificate, so clients that reach
+    the simulator under another name -- a compose service name -- can verify it.
+    """
     try:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
@@ -35,7 +44,7 @@ def write_self_signed(directory: Path) -> tuple[Path, Path]:
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=7))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName([_general_name(x509, name) for name in _unique((*DEFAULT_NAMES, *extra_names))]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -52,11 +61,36 @@ def write_self_signed(directory: Path) -> tuple[Path, Path]:
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    # Key first, certificate last, each replaced atomically: a reader polling a shared folder for
+    # cert.pem never sees a half-written file or a certificate without its key.
+    _write_atomically(
+        key_path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        mode=0o600,
     )
+    _write_atomically(cert_path, certificate.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert_path, key_path
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(name.strip().lower() for name in names if name.strip()))
+
+
+def _general_name(x509, name: str):
+    """An IP address SAN for an address, a DNS SAN otherwise (clients match IPs only against IP SANs)."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    os.chmod(partial, mode)  # O_CREAT's mode is reduced by the umask
+    os.replace(partial, path)
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
