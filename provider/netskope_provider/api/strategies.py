@@ -11,9 +11,15 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+import orjson
+
 from netskope_provider.exceptions import NetskopeError, NetskopePagingError, NetskopeResponseError
 
 INSERTION_TIME = "_insertion_epoch_timestamp"
+#: Records asked for by a window's first page, before their size is known (see ``offset_pages``).
+FIRST_PAGE_RECORDS = 1_000
+#: Records sampled per page to estimate the JSON bytes of one record.
+SIZE_SAMPLE = 32
 
 
 class PageFetcher(Protocol):
@@ -79,31 +85,52 @@ class WindowKeeper:
         return kept
 
 
-def offset_pages(fetch: PageFetcher, params: Mapping[str, Any], page_size: int, where: str) -> Iterator[list[Any]]:
-    """``limit``/``offset`` paging until a short page, refusing an endpoint that ignores ``offset``."""
+def next_limit(records: list[Any], page_size: int, max_page_bytes: int) -> int:
+    """Records to ask for next so that a page holds about ``max_page_bytes`` of JSON (at most ``page_size``)."""
+    sample = records[:: max(1, len(records) // SIZE_SAMPLE)][:SIZE_SAMPLE]
+    per_record = sum(len(orjson.dumps(record)) for record in sample) / len(sample)
+    return max(1, min(page_size, int(max_page_bytes // per_record)))
+
+
+def offset_pages(
+    fetch: PageFetcher, params: Mapping[str, Any], page_size: int, where: str, max_page_bytes: int | None = None
+) -> Iterator[list[Any]]:
+    """``limit``/``offset`` paging until a short page, refusing an endpoint that ignores ``offset``.
+
+    With ``max_page_bytes``, memory is bounded in bytes rather than records: a parsed page costs
+    about six times its JSON (body, parser document, objects), so 10,000 application records
+    (~35 MB) would need ~215 MB at once. The first page asks for ``FIRST_PAGE_RECORDS``, each later
+    one for as many records as fit ``max_page_bytes`` judging by the page before it.
+    """
     offset = 0
+    limit = page_size if max_page_bytes is None else min(page_size, FIRST_PAGE_RECORDS)
     previous_first: Any = None
     while True:
-        records = result_records(fetch({**params, "limit": page_size, "offset": offset}), where)
+        records = result_records(fetch({**params, "limit": limit, "offset": offset}), where)
         if records and offset and records[0] == previous_first:
             raise NetskopePagingError(
                 f"{where} returned the same first record at offset {offset} as at offset {offset - len(records)}: "
                 "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
                 f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
             )
-        last_page = len(records) < page_size
+        last_page = len(records) < limit
         if records:
             previous_first = records[0]
             offset += len(records)
+            if max_page_bytes is not None:
+                limit = next_limit(records, page_size, max_page_bytes)
             yield records
         del records  # a parsed page is ~3x its JSON: never hold it while the next one is fetched
         if last_page:
             return
 
 
-def insertion_window_pages(fetch: PageFetcher, start: int, end: int, page_size: int, where: str) -> Iterator[list[Any]]:
+def insertion_window_pages(
+    fetch: PageFetcher, start: int, end: int, page_size: int, where: str, max_page_bytes: int | None = None
+) -> Iterator[list[Any]]:
     """``data/*``: the API's insertion bounds are inclusive seconds, so ``[start, end)`` is ``start..end-1``."""
-    yield from offset_pages(fetch, {"insertionstarttime": start, "insertionendtime": end - 1}, page_size, where)
+    params = {"insertionstarttime": start, "insertionendtime": end - 1}
+    yield from offset_pages(fetch, params, page_size, where, max_page_bytes)
 
 
 def event_time_lookback_pages(
@@ -114,6 +141,7 @@ def event_time_lookback_pages(
     settle_seconds: int,
     page_size: int,
     where: str,
+    max_page_bytes: int | None = None,
 ) -> Iterator[list[Any]]:
     """``datasearch/*``: query event time ``(start - lookback, end + settle]``, keep by insertion time.
 
@@ -121,7 +149,7 @@ def event_time_lookback_pages(
     time before ``end``; ``lookback`` bounds how late it may have been inserted.
     """
     params = {"starttime": keeper.start - lookback_seconds, "endtime": keeper.end + settle_seconds}
-    for records in offset_pages(fetch, params, page_size, where):
+    for records in offset_pages(fetch, params, page_size, where, max_page_bytes):
         kept = keeper.keep(records)
         del records  # the page is released before the next fetch (see offset_pages)
         if kept:
