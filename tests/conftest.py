@@ -145,3 +145,12 @@ def cloudwatch_window_events(logs_client, log_type: str, start: int, end: int) -
         return Counter(canonical_json(orjson.loads(m)) for _, m in cloudwatch.read_stream(logs_client, group, stream))
     except cloudwatch.CloudWatchDeliveryError:
         return Counter()
+
+
+def fresh_airflow_db(pool_slots: int = 4) -> None:
+    """An empty metadata DB with the ``netskope_api`` pool the fetch tasks need (for ``dag.test()`` runs)."""
+    from airflow.models.pool import Pool
+    from airflow.utils import db
+
+    db.resetdb()
+    Pool.create_or_update_pool("netskope_api", slots=pool_slots, description="Netskope API calls", include_deferred=False)
