@@ -409,16 +409,20 @@ class NetskopeClient:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
-            if body.lstrip()[:1] in (b"{", b"[") or not body.strip():
-                raise _Retry(f"truncated or empty JSON body ({len(body)} bytes)") from None
-            snippet = self._snippet(body)
-            raise NetskopeResponseError(
-                f"{self.host} answered {kind.path} with HTTP 200 but not JSON "
-                f"(Content-Type {response.headers.get('Content-Type', '?')!r}): {snippet!r}. This is usually a login "
-                "or proxy page: check the tenant host and the proxy settings.",
-                status=200,
-                snippet=snippet,
-            ) from None
+            data = _loads_repairing_utf8(body)
+            if data is None:
+                if body.lstrip()[:1] in (b"{", b"[") or not body.strip():
+                    raise _Retry(f"truncated or empty JSON body ({len(body)} bytes)") from None
+                snippet = self._snippet(body)
+                raise NetskopeResponseError(
+                    f"{self.host} answered {kind.path} with HTTP 200 but not JSON "
+                    f"(Content-Type {response.headers.get('Content-Type', '?')!r}): {snippet!r}. This is usually a "
+                    "login or proxy page: check the tenant host and the proxy settings.",
+                    status=200,
+                    snippet=snippet,
+                ) from None
+            log.warning("%s page of %s held bytes that are not UTF-8; they were replaced by U+FFFD so its "
+                        "records are kept", kind.path, self.host)
         if not isinstance(data, dict):
             raise NetskopeResponseError(
                 f"{self.host} answered {kind.path} with a JSON {type(data).__name__}, not an object.", status=200
@@ -531,3 +535,20 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return when.timestamp() - time.time()
+
+
+def _loads_repairing_utf8(body: bytes) -> Any:
+    """A complete JSON body with invalid UTF-8 inside strings, parsed with the bad bytes as U+FFFD; else None.
+
+    Retrying cannot fix such a page (the tenant serves the same bytes again), and refusing it would
+    block the whole window, so its records are kept with the undecodable bytes marked.
+    """
+    try:
+        body.decode("utf-8")
+        return None  # valid UTF-8: the body is broken in another way
+    except UnicodeDecodeError:
+        pass
+    try:
+        return orjson.loads(body.decode("utf-8", "replace"))
+    except orjson.JSONDecodeError:
+        return None
