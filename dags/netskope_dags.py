@@ -7,7 +7,7 @@ from ``NETSKOPE_*`` environment variables, run-time settings from Airflow Variab
 
 from __future__ import annotations
 
-from netskope_provider.compat import DAG, CronDataIntervalTimetable, Param
+from netskope_provider.compat import DAG, RETRY_EXPONENTIAL_BACKOFF, CronDataIntervalTimetable, Param
 from netskope_provider.config import DagSettings
 from netskope_provider.log_types import LOG_TYPES, LogType
 from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
@@ -51,7 +51,7 @@ def build_dag(log_type: LogType) -> DAG:
         default_args={
             "retries": settings.retries,
             "retry_delay": settings.retry_delay,
-            "retry_exponential_backoff": 2.0,
+            "retry_exponential_backoff": RETRY_EXPONENTIAL_BACKOFF,
             "max_retry_delay": settings.max_retry_delay,
         },
         params={

@@ -83,7 +83,7 @@ def test_window_bounds_may_be_aware_datetimes(monkeypatch, sim):
 
 
 def test_token_is_masked_in_airflow_logs(monkeypatch, sim):
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from netskope_provider.compat import redact
 
     set_sim_connection(monkeypatch, sim)
     list(NetskopeHook().iter_window_pages("audit", S, S + 60))

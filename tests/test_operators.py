@@ -12,9 +12,9 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from netskope_provider import cloudwatch, staging
+from netskope_provider.compat import AirflowFailException
 from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
 from netskope_provider.operators.fetch import NetskopeFetchOperator, window_manifest
 from netskope_provider.operators.transform import NetskopeToOcsfOperator, check_balance

@@ -8,7 +8,9 @@ means editing this file only. Most names come from the common-compat provider's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AIRFLOW_V_3_0_PLUS,
@@ -34,6 +36,59 @@ else:  # Airflow 2.11
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+#: ``retry_exponential_backoff`` that doubles the delay between retries: Airflow 2.x and early 3.x
+#: take a flag (always base 2), newer 3.x a multiplier (where ``True`` would mean 1, no growth).
+RETRY_EXPONENTIAL_BACKOFF: bool | float = (
+    True
+    if inspect.signature(BaseOperator.__init__).parameters["retry_exponential_backoff"].annotation in (bool, "bool")
+    else 2.0
+)
+
+#: Metadata-database classes (scheduler side), imported only when asked for: task code never needs them.
+_LAZY_CORE = {
+    "DagBag": ("airflow.dag_processing.dagbag", "airflow.models.dagbag"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY_CORE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    airflow3_home, airflow2_home = _LAZY_CORE[name]
+    return getattr(importlib.import_module(airflow3_home if AIRFLOW_V_3_0_PLUS else airflow2_home), name)
+
+
+def core_timetable(timetable: Any) -> Any:
+    """The scheduler-side timetable of a DAG's timetable (Airflow 3 DAGs hold an SDK one; 2.x DAGs the core one)."""
+    if not AIRFLOW_V_3_0_PLUS:
+        return timetable
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    return coerce_to_core_timetable(timetable)
+
+
+def dag_test(dag: Any, logical_date: datetime | None = None, **kwargs: Any) -> Any:
+    """``dag.test()`` for one logical date (Airflow 2.x calls it ``execution_date``); returns the DagRun."""
+    if AIRFLOW_V_3_0_PLUS:
+        return dag.test(logical_date=logical_date, **kwargs)
+    return dag.test(execution_date=logical_date, **kwargs)
+
+
+def task_return_value(dag_run: Any, task_id: str) -> Any:
+    """A finished task's return value (its ``return_value`` XCom) read from the metadata database; None when absent."""
+    if not AIRFLOW_V_3_0_PLUS:
+        from airflow.models.xcom import XCom
+
+        return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key="return_value")
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+        row = session.scalars(query).first()
+        return XComModel.deserialize_value(row) if row is not None else None
+
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "DAG",
@@ -44,9 +99,14 @@ __all__ = [
     "Connection",
     "Context",
     "CronDataIntervalTimetable",
+    "DagBag",
     "ObjectStoragePath",
     "Param",
+    "RETRY_EXPONENTIAL_BACKOFF",
     "Variable",
+    "core_timetable",
+    "dag_test",
     "mask_secret",
     "redact",
+    "task_return_value",
 ]

@@ -151,7 +151,7 @@ def run_setting(name: str, override: str | None = None) -> str:
         return str(override)
     from netskope_provider.compat import Variable
 
-    value = Variable.get(f"netskope_{name}", default=None)
+    value = Variable.get(f"netskope_{name}", None)  # positional: the keyword is "default" on Airflow 3, "default_var" on 2.x
     if value in (None, ""):
         value = os.environ.get(_env_name(name), "")
     return str(value).strip() or RUN_SETTING_DEFAULTS[name]

@@ -141,13 +141,9 @@ def stream_documents(logs: Any, log_type: str, start: int, end: int, log_group: 
 
 
 def _deliver_result(dag_run: Any) -> dict[str, Any]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
+    from netskope_provider.compat import task_return_value
 
-    with create_session() as session:
-        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids="deliver", key="return_value")
-        row = session.scalars(query).first()
-        return XComModel.deserialize_value(row) if row is not None else {}
+    return task_return_value(dag_run, "deliver") or {}
 
 
 def _check(log_type: str, sim: Any, logs: Any, start: int, end: int, outcome: Outcome) -> None:
@@ -201,8 +197,9 @@ def main() -> int:
         print(f"Simulator on {sim.url}, moto_server on {aws_url}, Airflow home {DEMO_HOME}", flush=True)
 
         import boto3
-        from airflow.dag_processing.dagbag import DagBag
         from airflow.models.pool import Pool
+
+        from netskope_provider.compat import DagBag, dag_test
         from airflow.utils import db
 
         db.resetdb()
@@ -215,7 +212,7 @@ def main() -> int:
         outcomes = []
         for log_type in LOG_TYPES:
             print(f"Running netskope_{log_type} for [{start}, {end}) ...", flush=True)
-            dag_run = bag.dags[f"netskope_{log_type}"].test(logical_date=datetime.fromtimestamp(end, timezone.utc))
+            dag_run = dag_test(bag.dags[f"netskope_{log_type}"], datetime.fromtimestamp(end, timezone.utc))
             outcome = Outcome(log_type, str(dag_run.state), _deliver_result(dag_run))
             _check(log_type, sim, logs, start, end, outcome)
             outcomes.append(outcome)
