@@ -67,10 +67,10 @@ class Deployment:
             raise AssertionError(f"airflow {commands} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
     def start(self, name: str, *args: str) -> None:
-        log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.processes.append(subprocess.Popen(
-            [str(BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))
+        with open(self.home / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
+            self.processes.append(subprocess.Popen(
+                [str(BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            ))
 
     def stop(self) -> None:
         """SIGTERM each started process's own group (it includes the executor's workers), then SIGKILL."""
@@ -166,6 +166,7 @@ def backfill(deployment: Deployment, windows: list[tuple[int, int]], *extra: str
     deployment.wait_for_backfill(windows[0][0], windows[-1][0])
 
 
+@pytest.mark.timeout(1200)
 def test_backfill_delivers_each_window_exactly_and_a_rerun_adds_nothing(deployment: Deployment, simulator, moto_server) -> None:
     backfill(deployment, WINDOWS[:3])
     runs = deployment.query(
