@@ -4,7 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-airflow2 bench venv clean
+
+# The same suite on Airflow 2.11: a second environment, resolved by uv against ci/airflow-2.11.txt.
+AF2_VENV := .venv-af2
+AF2_STAMP := $(AF2_VENV)/.installed
+
+# pytest in the environment $(1); its exit 5 (no tests collected) is a message, not a failure.
+run_pytest = $(1)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +23,15 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+	@$(call run_pytest,$(VENV))
+
+$(AF2_STAMP): pyproject.toml ci/airflow-2.11.txt $(STAMP)
+	@test -x $(AF2_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(AF2_VENV)
+	@$(BIN)/uv pip install --quiet --python $(AF2_VENV)/bin/python -e '.[test]' -r ci/airflow-2.11.txt
+	@touch $(AF2_STAMP)
+
+test-airflow2: $(AF2_STAMP)
+	@$(call run_pytest,$(AF2_VENV))
 
 demo: $(STAMP)
 	$(BIN)/python -m netskope_provider.demo
@@ -25,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .airflow-demo
+	rm -rf $(VENV) $(AF2_VENV) .airflow-demo
