@@ -15,6 +15,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 OCSF_VERSION = "1.5.0"
@@ -50,9 +51,8 @@ def text(value: object) -> str | None:
     """
     kind = type(value)
     if kind is str:
-        stripped = value.strip()  # type: ignore[union-attr]
-        return stripped or None
-    if kind is int and value != 0:
+        return value.strip() or None  # type: ignore[union-attr]
+    if kind is int and value:
         return str(value)
     return None
 
@@ -64,8 +64,28 @@ _EMAIL = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9
 _HEX = re.compile(r"[a-fA-F0-9]+")  # OCSF file_hash_t
 
 
+_IP_TEXTS: dict[str, str | None] = {}
+_IP_TEXTS_MAX = 16384
+_MISSING = object()
+
+
 def ip_text(value: object) -> str | None:
-    """An IPv4/IPv6 address as OCSF ip_t accepts it (at most 40 characters); None for anything else."""
+    """An IPv4/IPv6 address as OCSF ip_t accepts it (at most 40 characters); None for anything else.
+
+    Builders and ``finalize``'s guard both ask about the same addresses, and a tenant's traffic
+    repeats them, so string answers are memoised (bounded).
+    """
+    if type(value) is not str:
+        return _ip_text(value)
+    found = _IP_TEXTS.get(value, _MISSING)  # type: ignore[call-overload]
+    if found is _MISSING:
+        found = _ip_text(value)
+        if len(_IP_TEXTS) < _IP_TEXTS_MAX:
+            _IP_TEXTS[value] = found  # type: ignore[index]
+    return found  # type: ignore[return-value]
+
+
+def _ip_text(value: object) -> str | None:
     found = text(value)
     if found is None:
         return None
@@ -354,10 +374,15 @@ def finalize(
         value = record.get(key)
         if value and (type(value) is str or type(value) is int) and not usable(value):
             unmapped[key] = value
+    placed_sides: dict[str, bool] = {}  # both coordinates of a side are placed, or neither
     for key in coordinates:  # coordinates ``location`` could not place (or that are not numbers)
         value = record.get(key)
-        if value and not (number(value) is not None and _coordinate_placed(record, key)):
-            unmapped[key] = value
+        if value:
+            placed = placed_sides.get(COORDINATE_FIELDS[key][0])
+            if placed is None:
+                placed = placed_sides[key] = number(value) is not None and _coordinate_placed(record, key)
+            if not placed:
+                unmapped[key] = value
     for key, needed in dependents:  # a detail whose object could not be built without its main field
         value = record.get(key)
         if value and key not in unmapped and text(record.get(needed)) is None:
@@ -479,7 +504,7 @@ COORDINATE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def _coordinate_placed(record: Mapping[str, Any], key: str) -> bool:
     partner, companions = COORDINATE_FIELDS[key]
-    return number(record.get(partner)) is not None and any(text(record.get(name)) for name in companions)
+    return number(record.get(partner)) is not None and any(map(text, map(record.get, companions)))
 
 
 def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
@@ -534,19 +559,27 @@ def user(record: Mapping[str, Any], name_field: str = "user") -> dict[str, Any] 
 
 def location(record: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
     """OCSF location from Netskope's ``{prefix}location/country/region/zipcode/latitude/longitude``."""
+    places, lat_field, lon_field = _location_keys(prefix)
     result: dict[str, Any] = {}
-    for source, target in (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code")):
-        value = text(record.get(prefix + source))
+    for source, target in places:
+        value = text(record.get(source))
         if value is not None:
             result[target] = value
     if not result:
         return None
-    lat = number(record.get(prefix + "latitude"))
-    lon = number(record.get(prefix + "longitude"))
+    lat = number(record.get(lat_field))
+    lon = number(record.get(lon_field))
     if lat is not None and lon is not None:
         result["lat"] = lat
         result["long"] = lon
     return result
+
+
+@lru_cache(maxsize=16)
+def _location_keys(prefix: str) -> tuple[tuple[tuple[str, str], ...], str, str]:
+    """``location``'s (text field, attribute) pairs and coordinate fields for one prefix."""
+    places = (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code"))
+    return tuple((prefix + source, target) for source, target in places), prefix + "latitude", prefix + "longitude"
 
 
 def location_fields(prefix: str) -> dict[str, str]:
