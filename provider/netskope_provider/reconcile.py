@@ -1,0 +1,122 @@
+"""Compare what CloudWatch holds per window with what the Netskope tenant reports for it.
+
+Pure logic (no Airflow import): it takes a ``NetskopeClient`` and a boto3 ``logs`` client, so the
+reconciliation DAG, a notebook or a test can all run it. Each window has one deterministic log
+stream (``cloudwatch.stream_name``), so "delivered" is the exact number of events in that stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from netskope_provider import cloudwatch
+
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class WindowCheck:
+    """One log type's window: the tenant's count against the events in its log stream."""
+
+    log_type: str
+    start: int
+    end: int
+    #: records the tenant holds for the window (insertion time in ``[start, end)``)
+    source: int
+    #: events in the window's log stream (OCSF + raw)
+    delivered: int
+    #: ``count`` (the endpoint's count query) or ``repull`` (ids pulled again and counted)
+    method: str
+
+    @property
+    def gap(self) -> int:
+        """Records missing from CloudWatch (negative: the stream holds more than the tenant)."""
+        return self.source - self.delivered
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy with the gap, small enough for an XCom summary."""
+        return {**asdict(self), "gap": self.gap}
+
+
+def windows(start: int, end: int, step: int = HOUR) -> list[tuple[int, int]]:
+    """The ``step``-long windows that partition ``[start, end)``, as the hourly DAGs cut them."""
+    if end <= start:
+        raise ValueError(f"reconciliation period end {end} must be after its start {start} (epoch seconds)")
+    if step <= 0 or start % step or end % step:
+        raise ValueError(
+            f"period [{start}, {end}) must start and end on a multiple of the window length {step} s "
+            "(whole hours for the hourly DAGs)"
+        )
+    return [(lower, lower + step) for lower in range(start, end, step)]
+
+
+def source_count(client: Any, log_type: str, start: int, end: int) -> tuple[int, str]:
+    """The tenant's record count of a window: its count query where offered, else a re-pull counted."""
+    counted = client.count_window(log_type, start, end)
+    if counted is not None:
+        return counted, "count"
+    return sum(len(page) for page in client.iter_window_pages(log_type, start, end)), "repull"
+
+
+def existing_streams(logs_client: Any, log_group: str, log_type: str) -> set[str]:
+    """Names of the log type's window streams in the group (empty when the group does not exist)."""
+    names: set[str] = set()
+    args: dict[str, Any] = {"logGroupName": log_group, "logStreamNamePrefix": f"netskope/{log_type}/"}
+    while True:
+        try:
+            page = logs_client.describe_log_streams(**args)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return names
+            raise
+        names.update(stream["logStreamName"] for stream in page.get("logStreams", ()))
+        token = page.get("nextToken")
+        if not token or token == args.get("nextToken"):
+            return names
+        args["nextToken"] = token
+
+
+def delivered_count(logs_client: Any, log_group: str, log_stream: str) -> int:
+    """Events in one stream, counted by reading it (stored-bytes metadata is not an event count)."""
+    return sum(1 for _ in cloudwatch.read_stream(logs_client, log_group, log_stream))
+
+
+def check_log_type(client: Any, logs_client: Any, log_group: str, log_type: str,
+                   periods: Iterable[tuple[int, int]]) -> list[WindowCheck]:
+    """Every window of ``periods`` for one log type; a window without a stream counts as 0 delivered."""
+    present = existing_streams(logs_client, log_group, log_type)
+    checks = []
+    for start, end in periods:
+        stream = cloudwatch.stream_name(log_type, start, end)
+        delivered = delivered_count(logs_client, log_group, stream) if stream in present else 0
+        source, method = source_count(client, log_type, start, end)
+        checks.append(WindowCheck(log_type, start, end, source, delivered, method))
+    return checks
+
+
+def mismatches(checks: Iterable[WindowCheck]) -> list[WindowCheck]:
+    """The windows whose counts differ."""
+    return [check for check in checks if check.gap]
+
+
+def format_table(checks: Sequence[WindowCheck]) -> str:
+    """A fixed-width table of the checks, mismatches marked, for the task log."""
+    header = ("log type", "window start (UTC)", "tenant", "delivered", "gap", "method", "")
+    rows = [header] + [
+        (c.log_type, _iso(c.start), str(c.source), str(c.delivered), f"{c.gap:+d}" if c.gap else "0", c.method,
+         "MISSING" if c.gap > 0 else "SURPLUS" if c.gap < 0 else "ok")
+        for c in checks
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths).rstrip())
+    return "\n".join(lines)
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
