@@ -116,6 +116,8 @@ def _usable_hash(value: object) -> bool:
 
 
 def _usable_port(value: object) -> bool:
+    if type(value) is int:  # the usual form: skip ``integer``
+        return 0 < value <= 65535  # type: ignore[operator]
     port = integer(value)
     return port is not None and 0 < port <= 65535
 
@@ -370,13 +372,14 @@ def finalize(
         )
     }
     guarded, fallbacks, coordinates, dependents = _checks(consumed)
+    get = record.get
     for key, usable in guarded:  # consumed scalars that failed their attribute's check
-        value = record.get(key)
+        value = get(key)
         if value and (type(value) is str or type(value) is int) and not usable(value):
             unmapped[key] = value
     placed_sides: dict[str, bool] = {}  # both coordinates of a side are placed, or neither
     for key in coordinates:  # coordinates ``location`` could not place (or that are not numbers)
-        value = record.get(key)
+        value = get(key)
         if value:
             placed = placed_sides.get(COORDINATE_FIELDS[key][0])
             if placed is None:
@@ -384,12 +387,12 @@ def finalize(
             if not placed:
                 unmapped[key] = value
     for key, needed in dependents:  # a detail whose object could not be built without its main field
-        value = record.get(key)
-        if value and key not in unmapped and text(record.get(needed)) is None:
+        value = get(key)
+        if value and key not in unmapped and text(get(needed)) is None:
             unmapped[key] = value
     for key, preferred in fallbacks:  # a fallback the preferred field made unnecessary
-        value = record.get(key)
-        if value and key not in unmapped and _differs(value, record.get(preferred)):
+        value = get(key)
+        if value and key not in unmapped and _differs(value, get(preferred)):
             unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
@@ -459,6 +462,8 @@ def _usable_severity(value: object) -> bool:
 
 
 def _usable_count(value: object) -> bool:
+    if type(value) is int:  # the usual form: skip ``integer``
+        return 0 < value < 2**31  # type: ignore[operator]
     count = integer(value)
     return count is not None and 0 < count < 2**31
 
@@ -473,7 +478,7 @@ GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
     "count": _usable_count,
     "object_type": lambda value: normalise(value) in ("file", "folder"),
     "file_size": lambda value: integer(value) is not None,
-    "_insertion_epoch_timestamp": lambda value: epoch_ms(value) is not None,
+    "_insertion_epoch_timestamp": lambda value: (type(value) is int and 0 < value < 10**12) or epoch_ms(value) is not None,
 }
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.
