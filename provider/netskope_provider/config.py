@@ -14,7 +14,9 @@ Two kinds of settings, read at two different moments:
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -55,7 +57,14 @@ DAG_SETTING_DEFAULTS: dict[str, str] = {
     "max_retry_delay_seconds": "1800",
     "max_active_runs": "4",
     "pool": DEFAULT_POOL,
+    #: Minutes per sub-window; 0 pulls a window in one task, N splits it into N-minute sub-windows pulled in parallel.
+    "split_minutes": "0",
 }
+
+#: Environment variable naming the tenants (JSON object); unset means one tenant with today's DAG ids.
+TENANTS_ENV = "NETSKOPE_TENANTS"
+_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
+_TENANT_KEYS = {"conn_id", "pool", "log_group"}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -116,6 +125,7 @@ class DagSettings:
     max_retry_delay: timedelta
     max_active_runs: int
     pool: str
+    split: timedelta | None
 
     @classmethod
     def for_log_type(cls, log_type: str) -> DagSettings:
@@ -139,7 +149,59 @@ class DagSettings:
             max_retry_delay=timedelta(seconds=_parse_int(*read("max_retry_delay_seconds"), minimum=1)),
             max_active_runs=_parse_int(*read("max_active_runs"), minimum=1),
             pool=read("pool")[0],
+            split=timedelta(minutes=_parse_int(*read("split_minutes"))) or None,
         )
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One Netskope tenant: its own eight DAGs, connection, API pool and log groups.
+
+    The unnamed tenant (``name == ""``) is the single-tenant configuration: DAG ids ``netskope_<log_type>``
+    and connection, pool and log group from the ordinary settings.
+    """
+
+    name: str = ""
+    conn_id: str | None = None
+    pool: str | None = None
+    log_group: str | None = None
+
+    def dag_id(self, log_type: str) -> str:
+        return f"netskope_{self.name}_{log_type}" if self.name else f"netskope_{log_type}"
+
+
+def tenants() -> list[Tenant]:
+    """The configured tenants, from env ``NETSKOPE_TENANTS`` (read at parse time; no database query).
+
+    ``{"acme": {"conn_id": "netskope_acme"}, "globex": {}}`` gives each tenant the connection
+    ``netskope_<tenant>`` (unless set), the pool ``netskope_api_<tenant>`` and the log groups
+    ``/netskope/<tenant>/ocsf/{log_type}``, so tenants never share a stream or a rate budget.
+    """
+    raw = os.environ.get(TENANTS_ENV, "").strip()
+    if not raw:
+        return [Tenant()]
+    help_text = f'{TENANTS_ENV} must be a JSON object like {{"acme": {{"conn_id": "netskope_acme"}}, "globex": {{}}}}'
+    try:
+        configured = json.loads(raw)
+    except ValueError as error:
+        raise ValueError(f"{help_text}; it is not JSON ({error})") from None
+    if not isinstance(configured, dict) or not configured:
+        raise ValueError(f"{help_text}; it is not a non-empty object")
+    result = []
+    for name, options in configured.items():
+        if not _TENANT_NAME.match(name):
+            raise ValueError(f"{TENANTS_ENV}: tenant name {name!r} must be 1-40 of a-z, 0-9 and _, starting with a letter or digit")
+        if not isinstance(options, dict) or not set(options) <= _TENANT_KEYS:
+            raise ValueError(f"{TENANTS_ENV}: tenant {name!r} takes an object with keys among {sorted(_TENANT_KEYS)}")
+        if not all(isinstance(value, str) and value for value in options.values()):
+            raise ValueError(f"{TENANTS_ENV}: tenant {name!r}: every option must be a non-empty string")
+        result.append(Tenant(
+            name=name,
+            conn_id=options.get("conn_id", f"netskope_{name}"),
+            pool=options.get("pool", f"{DEFAULT_POOL}_{name}"),
+            log_group=options.get("log_group", f"/netskope/{name}/ocsf/{{log_type}}"),
+        ))
+    return result
 
 
 def run_setting(name: str, override: str | None = None) -> str:

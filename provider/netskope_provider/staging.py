@@ -102,14 +102,19 @@ def make_private_dirs(path: ObjectStoragePath) -> ObjectStoragePath:
 def task_folder(context: Mapping[str, Any], base: str, conn_id: str | None = None) -> ObjectStoragePath:
     """The staging folder of the task try running in ``context``."""
     ti = context["ti"]
-    return run_folder(base, ti.dag_id, ti.run_id, ti.try_number, conn_id)
+    return run_folder(base, ti.dag_id, ti.run_id, ti.try_number, conn_id, map_index=getattr(ti, "map_index", -1))
 
 
 def run_folder(
-    base: str, dag_id: str, run_id: str, try_number: int, conn_id: str | None = None
+    base: str, dag_id: str, run_id: str, try_number: int, conn_id: str | None = None, *, map_index: int = -1
 ) -> ObjectStoragePath:
-    """The private folder of one task try: ``<base>/<dag_id>/<run_id>/<try_number>``."""
-    folder = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / str(try_number)
+    """The private folder of one task try: ``<base>/<dag_id>/<run_id>/<try_number>``.
+
+    A mapped task (one sub-window of a split window) gets ``m<map_index>-<try_number>``, so parallel
+    sub-windows never write the same file.
+    """
+    leaf = str(try_number) if map_index < 0 else f"m{map_index}-{try_number}"
+    folder = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / leaf
     return make_private_dirs(folder)
 
 
@@ -192,14 +197,36 @@ def decode_event(line: bytes) -> tuple[int, bytes]:
 
 
 def quarantine_file(
-    base: str, dag_id: str, run_id: str, try_number: int, stage: str, conn_id: str | None = None
+    base: str, dag_id: str, run_id: str, try_number: int, stage: str, conn_id: str | None = None,
+    *, map_index: int = -1,
 ) -> ObjectStoragePath:
     """Where records rejected at ``stage`` are kept: ``<base>/_rejected/<dag_id>/<run_id>/<try>-<stage>.ndjson.gz``.
 
     This folder is outside the run folders, so cleanup after success never removes rejected records.
+    A mapped task's file ends in ``-<map_index>`` so parallel sub-windows keep separate files.
     """
     folder = staging_path(base, conn_id) / REJECTED_FOLDER / safe_name(dag_id) / safe_name(run_id)
-    return folder / f"{try_number}-{stage}.ndjson.gz"  # folders are made with the first rejected record
+    suffix = "" if map_index < 0 else f"-{map_index}"
+    return folder / f"{try_number}-{stage}{suffix}.ndjson.gz"  # folders are made with the first rejected record
+
+
+def remove_staged(locations: Iterable[str], conn_id: str | None = None) -> None:
+    """Delete staged files (one sub-window's), then their folders and the run folder if that left them empty.
+
+    A sub-window may not remove its whole run: sibling sub-windows may still be reading their files.
+    """
+    folders = []
+    for location in locations:
+        path = staging_path(location, conn_id)
+        if path.exists():
+            path.unlink()
+        folders.append(path.parent)
+    for folder in [*dict.fromkeys(folders), *dict.fromkeys(folder.parent for folder in folders)]:
+        if _is_local(folder):
+            try:
+                os.rmdir(folder.path)
+            except OSError:  # not empty: a sibling's (or another try's) files are still there
+                pass
 
 
 def remove_run(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:

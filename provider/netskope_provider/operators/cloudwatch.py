@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from netskope_provider import config, staging
+from netskope_provider import config, metrics, staging
 from netskope_provider.compat import AirflowFailException, BaseOperator
+from netskope_provider.links import CloudWatchWindowLink
 from netskope_provider.operators.transform import check_balance
 
 if TYPE_CHECKING:
     from netskope_provider.compat import Context
+
+
+def summary_table(summary: Mapping[str, Any]) -> str:
+    """The window's counts as a small aligned table, the last thing a person reads in the task log."""
+    delivery = summary["delivery"]
+    rows = [
+        ("fetched", summary["fetched"]),
+        *((f"OCSF class {uid}", count) for uid, count in summary["ocsf"].items()),
+        ("raw", summary["raw"]),
+        ("rejected", summary["rejected"]),
+        ("delivered", summary["delivered"]),
+        ("  new", delivery["delivered"]),
+        ("  already present", delivery["already_present"]),
+        ("  restamped", delivery["restamped"]),
+        ("refused by CloudWatch", summary["refused"]),
+    ]
+    window = summary["window"]
+    header = f"{summary['log_type']} [{window['start_iso']}, {window['end_iso']}) -> {summary['log_group']} / {summary['log_stream']}"
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([header, *(f"  {label:<{width}}  {count:>10,}" for label, count in rows)])
 
 
 class OcsfToCloudWatchLogsOperator(BaseOperator):
@@ -32,6 +54,7 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("transform_manifest", "aws_conn_id", "log_group", "timestamp_policy")
     ui_color = "#fdf1e3"
+    operator_extra_links = (CloudWatchWindowLink(),)
 
     def __init__(
         self,
@@ -66,9 +89,13 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
         stream = cloudwatch.stream_name(log_type, window["start"], window["end"])
         policy = config.run_setting("timestamp_policy", self.timestamp_policy)
         quarantine = staging.Quarantine(
-            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "delivery", store_conn)
+            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "delivery", store_conn,
+                                    map_index=getattr(ti, "map_index", -1))
         )
-        logs = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", self.aws_conn_id)).conn
+        aws = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", self.aws_conn_id))
+        logs = aws.conn
+        CloudWatchWindowLink.persist(context, self, region_name=aws.conn_region_name, aws_partition=aws.conn_partition,
+                                     log_group=group, log_stream=stream)
         cloudwatch.ensure_log_group(logs, group, retention_days=self.log_group_retention_days)
         events = (
             staging.decode_event(line)
@@ -85,6 +112,7 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
             refused_location = quarantine.close()
         summary: dict[str, object] = {
             "log_type": log_type,
+            "tenant": mapped.get("tenant"),
             "window": window,
             "log_group": group,
             "log_stream": stream,
@@ -98,12 +126,8 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
             "refused_location": refused_location,
             "delivery": report.as_dict(),
         }
-        self.log.info(
-            "%s %s: fetched %d = OCSF %d + raw %d + rejected %d; delivered %d (new %d, already present %d, "
-            "restamped %d), refused by CloudWatch %d", log_type, window["start_iso"], mapped["fetched"],
-            mapped["ocsf_total"], mapped["raw"], mapped["rejected"], summary["delivered"], report.delivered,
-            report.already_present, report.restamped, report.rejected,
-        )
+        metrics.emit_delivery(summary, time.time())
+        self.log.info("Summary\n%s", summary_table(summary))
         expected = mapped["ocsf_total"] + mapped["raw"]
         if report.events != expected or report.delivered + report.already_present + report.rejected != expected:
             raise AirflowFailException(
@@ -116,14 +140,22 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
                 "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",
                 report.rejected, policy, report.rejected_reasons, refused_location,
             )
-        self._clean_staging(base, store_conn, ti.dag_id, ti.run_id)
+        own_files = (mapped["fetched_location"], mapped["events"]["location"]) if getattr(ti, "map_index", -1) >= 0 else None
+        self._clean_staging(base, store_conn, ti.dag_id, ti.run_id, own_files)
         return summary
 
-    def _clean_staging(self, base: str, store_conn: str | None, dag_id: str, run_id: str) -> None:
-        """Remove this run's staged files now (retention 0) or mark them done, and sweep expired runs."""
+    def _clean_staging(
+        self, base: str, store_conn: str | None, dag_id: str, run_id: str, own_files: Sequence[str] | None
+    ) -> None:
+        """Remove this run's staged files now (retention 0) or mark them done, and sweep expired runs.
+
+        A sub-window of a split window (``own_files`` given) removes only its own files: its siblings may still run.
+        """
         retention = config.staging_retention(self.staging_retention_hours)
         if retention:
             staging.mark_delivered(base, dag_id, run_id, store_conn)
+        elif own_files:
+            staging.remove_staged(own_files, store_conn)
         else:
             staging.remove_run(base, dag_id, run_id, store_conn)
         removed = staging.sweep_expired(base, dag_id, retention, store_conn)

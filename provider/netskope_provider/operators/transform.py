@@ -70,7 +70,8 @@ class NetskopeToOcsfOperator(BaseOperator):
         base, store_conn = fetched["staging_base"], fetched["staging_conn_id"]
         ti = context["ti"]
         quarantine = staging.Quarantine(
-            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "transform", store_conn)
+            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "transform", store_conn,
+                                    map_index=getattr(ti, "map_index", -1))
         )
         counts = MapCounts()
         rejected_reasons: Counter[str] = Counter()
@@ -98,10 +99,12 @@ class NetskopeToOcsfOperator(BaseOperator):
         events = out.close()
         manifest: dict[str, object] = {
             "log_type": log_type,
+            "tenant": fetched.get("tenant"),
             "window": window,
             "staging_base": base,
             "staging_conn_id": store_conn,
             "fetched": fetched["fetched"]["records"],
+            "fetched_location": fetched["fetched"]["location"],
             "ocsf": {str(uid): count for uid, count in sorted(counts.by_class.items())},
             "ocsf_total": counts.ocsf,
             "raw": counts.raw,
