@@ -117,34 +117,23 @@ def moto_server() -> Iterator[MotoServer]:
 
 def canonical_json(document: object) -> bytes:
     """One JSON document as sorted-key bytes, so CloudWatch messages compare regardless of key order."""
-    import orjson
+    from netskope_provider.demo import canonical
 
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    return canonical(document)
 
 
 def expected_cloudwatch_events(simulator, log_type: str, start: int, end: int) -> Counter[bytes]:
-    """What CloudWatch must hold for a window: each ground-truth record as its OCSF event, or raw without a class."""
-    from netskope_provider.ocsf import map_record
+    """What CloudWatch must hold for a window (``demo.expected_messages``: the one ground-truth comparison)."""
+    from netskope_provider.demo import expected_messages
 
-    expected: Counter[bytes] = Counter()
-    for record in simulator.ground_truth(log_type, start, end):
-        mapped = map_record(record, log_type)
-        assert mapped.kind != "rejected", "the simulator only serves well-formed records"
-        expected[canonical_json(mapped.event if mapped.kind == "ocsf" else record)] += 1
-    return expected
+    return expected_messages(simulator, log_type, start, end)
 
 
 def cloudwatch_window_events(logs_client, log_type: str, start: int, end: int) -> Counter[bytes]:
     """The messages of a window's log stream in the default log group (empty when the stream does not exist)."""
-    import orjson
+    from netskope_provider.demo import canonical, stream_documents
 
-    from netskope_provider import cloudwatch
-
-    group, stream = f"/netskope/ocsf/{log_type}", cloudwatch.stream_name(log_type, start, end)
-    try:
-        return Counter(canonical_json(orjson.loads(m)) for _, m in cloudwatch.read_stream(logs_client, group, stream))
-    except cloudwatch.CloudWatchDeliveryError:
-        return Counter()
+    return Counter(canonical(document) for document in stream_documents(logs_client, log_type, start, end))
 
 
 def fresh_airflow_db(pool_slots: int = 4) -> None:
