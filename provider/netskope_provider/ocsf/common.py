@@ -670,12 +670,19 @@ OS_TYPES: tuple[tuple[str, int, str], ...] = (
 )
 
 
-def _lookup(words: tuple[tuple[str, int, str], ...], value: str) -> tuple[int, str]:
-    key = value.casefold()
-    for word, type_id, caption in words:
-        if word in key:
-            return type_id, caption
-    return 99, value
+_OS_TYPE_MEMO: dict[str, tuple[int, str]] = {}
+_DEVICE_TYPE_MEMO: dict[str, tuple[int, str]] = {}
+
+
+def _lookup(words: tuple[tuple[str, int, str], ...], value: str, memo: dict[str, tuple[int, str]]) -> tuple[int, str]:
+    """(type_id, caption) of the first word ``value`` contains; memoised (bounded): a tenant has few OS/device names."""
+    found = memo.get(value)
+    if found is None:
+        key = value.casefold()
+        found = next(((type_id, caption) for word, type_id, caption in words if word in key), (99, value))
+        if len(memo) < 1024:
+            memo[value] = found
+    return found
 
 
 def os_object(name: object, version: object = None) -> dict[str, Any] | None:
@@ -683,7 +690,7 @@ def os_object(name: object, version: object = None) -> dict[str, Any] | None:
     os_name = text(name)
     if os_name is None:
         return None
-    type_id, caption = _lookup(OS_TYPES, os_name)
+    type_id, caption = _lookup(OS_TYPES, os_name, _OS_TYPE_MEMO)
     result: dict[str, Any] = {"name": os_name, "type_id": type_id, "type": caption}
     os_version = text(version)
     if os_version is not None and os_version != os_name:
@@ -722,7 +729,7 @@ def device(record: Mapping[str, Any], *, ip_field: str = "userip", default_type_
         result["uid_alt"] = value
     kind = text(record.get("device"))
     if kind is not None:
-        result["type_id"], result["type"] = _lookup(DEVICE_TYPES, kind)
+        result["type_id"], result["type"] = _lookup(DEVICE_TYPES, kind, _DEVICE_TYPE_MEMO)
     else:
         result["type_id"] = default_type_id
     os_info = os_object(record.get("os"), record.get("os_version"))
