@@ -165,14 +165,14 @@ def epoch_ms(value: object) -> int | None:
 
 
 def normalise(value: object) -> str:
-    """The routing/lookup key of a value: casefolded, inner whitespace collapsed, ends trimmed."""
+    """The routing/lookup key of a value: casefolded, inner whitespace collapsed, ends trimmed.
+
+    Memoised (bounded) like ``routing_key``: the words looked up this way (severities, actions,
+    statuses, object types) take few distinct values.
+    """
     if type(value) is not str:
         return ""
-    return " ".join(value.split()).casefold()  # type: ignore[union-attr]
-
-
-_ROUTING_KEYS: dict[str, str] = {}
-_ROUTING_KEYS_MAX = 4096
+    return _NORMALISED.get(value) or _memo_key(value, _NORMALISED, " ")  # type: ignore[call-overload, arg-type]
 
 
 def routing_key(value: object) -> str:
@@ -184,11 +184,19 @@ def routing_key(value: object) -> str:
     """
     if type(value) is not str:
         return ""
-    found = _ROUTING_KEYS.get(value)  # type: ignore[arg-type]
-    if found is None:
-        found = "".join(value.split()).casefold()  # type: ignore[union-attr]
-        if len(_ROUTING_KEYS) < _ROUTING_KEYS_MAX:
-            _ROUTING_KEYS[value] = found  # type: ignore[index]
+    return _ROUTING_KEYS.get(value) or _memo_key(value, _ROUTING_KEYS, "")  # type: ignore[call-overload, arg-type]
+
+
+_NORMALISED: dict[str, str] = {}
+_ROUTING_KEYS: dict[str, str] = {}
+_KEYS_MAX = 4096
+
+
+def _memo_key(value: str, memo: dict[str, str], separator: str) -> str:
+    """Casefold ``value`` with its whitespace runs joined by ``separator``; remember it while ``memo`` has room."""
+    found = separator.join(value.split()).casefold()
+    if len(memo) < _KEYS_MAX:
+        memo[value] = found
     return found
 
 
@@ -896,7 +904,7 @@ def observables(pairs: Iterable[tuple[str, str, object]]) -> list[dict[str, Any]
     """Observables from (attribute path, observable type key, value) triples with a present value."""
     found: list[dict[str, Any]] = []
     for name, kind, value in pairs:
-        shown = text(value)
+        shown = text(value) if value is not None else None  # most absent values are None: skip the call
         if shown is not None:
             found.append({"name": name, "type_id": OBSERVABLE_TYPES[kind], "value": shown})
     return found
