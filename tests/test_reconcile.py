@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 
-from conftest import canonical_json, cloudwatch_window_events, expected_cloudwatch_events
+from conftest import REPO, canonical_json, cloudwatch_window_events, expected_cloudwatch_events, fresh_airflow_db
 from netskope_provider import cloudwatch, reconcile
 from netskope_provider.api.client import NetskopeClient
+from netskope_provider.compat import DagBag, dag_test, task_return_value
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
 
 HOUR = 3600
@@ -99,3 +101,65 @@ def test_table_lists_every_window_and_marks_mismatches() -> None:
     assert lines[4].split()[-3:] == ["-1", "repull", "SURPLUS"] and lines[2].split()[-1] == "ok"
     assert reconcile.mismatches(checks) == checks[1:]
     assert checks[1].as_dict()["gap"] == 3
+
+
+def utc_iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
+
+
+@pytest.fixture
+def airflow_env(simulator: SimulatorServer, moto_server, tmp_path) -> Iterator[None]:
+    """A fresh metadata DB and connections to the simulator and an empty moto_server."""
+    moto_server.reset()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", json.dumps({
+            "conn_type": "netskope", "host": simulator.host, "password": simulator.token,
+            "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+        }))
+        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path}")
+        fresh_airflow_db()
+        yield
+
+
+def reconcile_run(dag, **conf) -> dict:
+    """One ``dag.test()`` run of netskope_reconcile over PERIOD; returns the task's summary."""
+    run_conf = {"window_start": utc_iso(PERIOD[0]), "window_end": utc_iso(PERIOD[1]), "log_types": list(LOG_TYPES), **conf}
+    dag_run = dag_test(dag, datetime.fromtimestamp(NOW_HOUR, tz=timezone.utc), run_conf=run_conf)
+    assert dag_run.state == "success"
+    summary = task_return_value(dag_run, "reconcile")
+    assert summary["windows"] == 3 * len(LOG_TYPES), "every hour of the period for each log type asked for"
+    return summary
+
+
+def gaps(entries: list[dict]) -> dict[tuple[str, int], int]:
+    return {(entry["log_type"], entry["start"]): entry["gap"] for entry in entries}
+
+
+def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_once(simulator, airflow_env, moto_server) -> None:
+    from pipeline_tasks import run_pipeline
+
+    dag = DagBag(dag_folder=str(REPO / "dags" / "netskope_reconcile.py")).dags["netskope_reconcile"]
+    for log_type in LOG_TYPES:
+        for window in (W1, W2):  # W3 is never run: the dropped window
+            run_pipeline(log_type, *window, run_id=f"scheduled__{log_type}_{window[0]}")
+    simulator.inject("audit", generate("audit", 3, W2[0] + 10, W2[0] + 70, seed=5))  # late into a delivered window
+
+    found = gaps(reconcile_run(dag, heal=False)["mismatches"])
+    assert found == {
+        ("audit", W2[0]): 3,
+        ("audit", W3[0]): len(simulator.ground_truth("audit", *W3)),
+        ("incident", W3[0]): len(simulator.ground_truth("incident", *W3)),
+    }
+    assert all(found.values())
+    assert cloudwatch_window_events(moto_server.client("logs"), "audit", *W3) == {}, "report only: nothing healed"
+
+    healing = reconcile_run(dag, heal=True)
+    assert gaps(healing["mismatches"]) == found
+    assert gaps(healing["healed"]) == dict.fromkeys(found, 0) and healing["remaining"] == []
+
+    again = reconcile_run(dag, heal=True)
+    assert again["mismatches"] == again["healed"] == again["remaining"] == []
+    logs = moto_server.client("logs")
+    for log_type in LOG_TYPES:
+        for window in (W1, W2, W3):
+            assert cloudwatch_window_events(logs, log_type, *window) == expected_cloudwatch_events(simulator, log_type, *window)
