@@ -24,6 +24,8 @@ from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.operators.fetch import NetskopeFetchOperator, resolve_window
 
 DAG_IDS = sorted(f"netskope_{name}" for name in LOG_TYPES)
+#: The log-type DAGs plus the reconciliation DAG (tests/test_reconcile.py covers its shape and runs).
+ALL_DAG_IDS = sorted([*DAG_IDS, "netskope_reconcile"])
 UTC = timezone.utc
 
 
@@ -42,7 +44,7 @@ def load_dag_module():
 
 def test_dagbag_imports_the_eight_dags_without_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == sorted([*DAG_IDS, "netskope_reconcile"])  # plus the reconciliation DAG
+    assert sorted(dagbag.dag_ids) == ALL_DAG_IDS
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
@@ -165,7 +167,7 @@ def test_open_window_is_rescheduled_until_it_has_settled() -> None:
 def test_missing_pool_is_reported_for_every_dag() -> None:
     without_pool = DagBag(dag_folder=str(REPO / "dags"), known_pools={"default_pool"})
     messages = sorted(warning.message for warning in without_pool.dag_warnings)
-    assert messages == [f"Dag '{dag_id}' references non-existent pools: ['netskope_api']" for dag_id in DAG_IDS]
+    assert messages == [f"Dag '{dag_id}' references non-existent pools: ['netskope_api']" for dag_id in ALL_DAG_IDS]
     with_pool = DagBag(dag_folder=str(REPO / "dags"), known_pools={"default_pool", "netskope_api"})
     assert with_pool.dag_warnings == set()
 
