@@ -20,8 +20,8 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "bench_mapping.py": ([], ["--records", "8000", "--repeat", "1"]),
     "bench_client.py": ([], ["--records", "20000"]),
     "bench_delivery.py": ([], ["--events", "50000", "--moto-events", "5000"]),
-    # 20,000 and 200,000 keep make bench to minutes; the default 100,000 / 1,000,000 run takes ~10.
-    "bench_memory.py": (["--records", "20000", "200000"], ["--records", "2000", "20000"]),
+    # 10,000 and 100,000 keep make bench to minutes; the default 100,000 / 1,000,000 run takes ~10.
+    "bench_memory.py": (["--records", "10000", "100000"], ["--records", "2000", "20000"]),
     "bench_simulator.py": ([], ["--records", "20000"]),
 }
 

@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import (
     BaseOperator,
     Connection,
     ObjectStoragePath,
+    Asset,
     Param,
     Variable,
     mask_secret,
@@ -32,6 +33,11 @@ if AIRFLOW_V_3_0_PLUS:
 else:  # Airflow 2.11
     from airflow.exceptions import AirflowRescheduleException  # type: ignore[no-redef]
     from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
+
+try:  # the task SDK's metrics facade (Airflow 3.2+); airflow.stats is its deprecated alias there
+    from airflow.sdk.observability.stats import Stats
+except ImportError:  # Airflow 2.11 and early 3.x
+    from airflow.stats import Stats  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -99,6 +105,7 @@ __all__ = [
     "Connection",
     "Context",
     "CronDataIntervalTimetable",
+    "Asset",
     "DagBag",
     "ObjectStoragePath",
     "Param",
@@ -108,5 +115,6 @@ __all__ = [
     "dag_test",
     "mask_secret",
     "redact",
+    "Stats",
     "task_return_value",
 ]

@@ -32,6 +32,7 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "extra-links": ["netskope_provider.links.CloudWatchWindowLink"],
         "connection-types": [
             {
                 "connection-type": "netskope",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pendulum
 from pendulum.parsing.exceptions import ParserError
 
-from netskope_provider import config, staging
+from netskope_provider import config, metrics, staging
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException, BaseOperator
 from netskope_provider.exceptions import NetskopeConfigError, NetskopeNotFoundError, NetskopePermissionError
 from netskope_provider.log_types import get_log_type
@@ -147,13 +147,18 @@ class NetskopeFetchOperator(BaseOperator):
         self.log.info("Pulling %s records inserted in [%s, %s)", log_type, start, end)
         try:
             with hook.get_client() as client:
-                records = _record_lines(client.iter_window_pages(log_type, start, end), dumps)
-                staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
+                staged = None
+                try:
+                    records = _record_lines(client.iter_window_pages(log_type, start, end), dumps)
+                    staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
+                finally:  # a failed pull's API calls, 429s and retries count too
+                    metrics.emit_fetch(client.host, log_type, staged.records if staged is not None else 0, client.stats)
         except NOT_RETRYABLE as error:
             raise AirflowFailException(str(error)) from error
         self.log.info("Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location)
         return {
             "log_type": log_type,
+            "tenant": client.host,
             "window": window_manifest(start, end),
             "staging_base": base,
             "staging_conn_id": staging_conn_id,
