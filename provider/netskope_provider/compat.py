@@ -81,17 +81,22 @@ def dag_test(dag: Any, logical_date: datetime | None = None, **kwargs: Any) -> A
     return dag.test(execution_date=logical_date, **kwargs)
 
 
-def task_return_value(dag_run: Any, task_id: str) -> Any:
-    """A finished task's return value (its ``return_value`` XCom) read from the metadata database; None when absent."""
+def task_return_value(dag_run: Any, task_id: str, map_index: int = -1) -> Any:
+    """A finished task's return value (its ``return_value`` XCom) read from the metadata database; None when absent.
+
+    ``map_index`` picks one instance of a mapped task (e.g. one sub-window of a split window).
+    """
     if not AIRFLOW_V_3_0_PLUS:
         from airflow.models.xcom import XCom
 
-        return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key="return_value")
+        return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key="return_value",
+                            map_index=map_index)
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value")
+        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value",
+                                   map_indexes=map_index)
         row = session.scalars(query).first()
         return XComModel.deserialize_value(row) if row is not None else None
 
