@@ -135,8 +135,9 @@ def report(records: int, results: dict[str, dict]) -> float:
     )
     total = sum(result["seconds"] for result in results.values())
     peak = max(result["peak_mb"] for result in results.values())
-    print(f"window {records:>9,} records: peak {peak:5.0f} MB  end to end {records / total:>7,.0f} records/s per worker"
-          f" ({total:6.1f} s)  |  {parts}", flush=True)
+    floor = min(result["floor_mb"] for result in results.values())
+    print(f"window {records:>9,} records: peak {peak:5.0f} MB (interpreter alone {floor:.0f} MB)  end to end "
+          f"{records / total:>7,.0f} records/s per worker ({total:6.1f} s)  |  {parts}", flush=True)
     return peak
 
 
