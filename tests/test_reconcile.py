@@ -81,6 +81,21 @@ def test_check_finds_missing_window_late_records_and_surplus(simulator, client, 
     assert all(gap for gap, _ in (found["audit", W3[0]], found["incident", W3[0]])), "the dropped window holds records"
 
 
+def test_sub_window_streams_count_toward_their_window_and_wider_streams_toward_none(simulator, client, moto_server) -> None:
+    moto_server.reset()
+    logs = moto_server.client("logs")
+    halves = [(W1[0], W1[0] + 1800), (W1[0] + 1800, W1[1])]  # a DAG split into 30-minute sub-windows
+    delivered = sum(deliver_ground_truth(simulator, logs, "audit", half) for half in halves)
+    deliver_ground_truth(simulator, logs, "audit", (W2[0], W3[1]))  # a two-hour custom window
+    logs.create_log_stream(logGroupName="/netskope/ocsf/audit", logStreamName="netskope/audit/not-a-window")
+
+    checks = reconcile.check_log_type(client, logs, "/netskope/ocsf/audit", "audit", [W1, W2, W3])
+    assert delivered == len(simulator.ground_truth("audit", *W1)) > 0
+    assert [check.delivered for check in checks] == [delivered, 0, 0]
+    assert reconcile.stream_window(cloudwatch.stream_name("audit", *halves[1]), "audit") == halves[1]
+    assert reconcile.stream_window("netskope/audit/not-a-window", "audit") is None
+
+
 def test_missing_log_group_counts_as_nothing_delivered(simulator, client, moto_server) -> None:
     moto_server.reset()
     checks = reconcile.check_log_type(client, moto_server.client("logs"), "/netskope/ocsf/none", "audit", [W1])

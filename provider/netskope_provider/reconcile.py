@@ -1,8 +1,10 @@
 """Compare what CloudWatch holds per window with what the Netskope tenant reports for it.
 
 Pure logic (no Airflow import): it takes a ``NetskopeClient`` and a boto3 ``logs`` client, so the
-reconciliation DAG, a notebook or a test can all run it. Each window has one deterministic log
-stream (``cloudwatch.stream_name``), so "delivered" is the exact number of events in that stream.
+reconciliation DAG, a notebook or a test can all run it. Every delivered window has one
+deterministic log stream (``cloudwatch.stream_name``), so "delivered" for a window is the exact
+number of events in the streams whose window lies inside it: the window's own stream, or the
+sub-window streams of a split DAG (``NETSKOPE_SPLIT_MINUTES``) or a shorter schedule.
 """
 
 from __future__ import annotations
@@ -63,9 +65,22 @@ def source_count(client: Any, log_type: str, start: int, end: int) -> tuple[int,
     return sum(len(page) for page in client.iter_window_pages(log_type, start, end)), "repull"
 
 
-def existing_streams(logs_client: Any, log_group: str, log_type: str) -> set[str]:
-    """Names of the log type's window streams in the group (empty when the group does not exist)."""
-    names: set[str] = set()
+def stream_window(name: str, log_type: str) -> tuple[int, int] | None:
+    """The window ``[start, end)`` a stream named by ``cloudwatch.stream_name`` holds; None for other names."""
+    prefix = f"netskope/{log_type}/"
+    bounds = name[len(prefix):].split("-") if name.startswith(prefix) else ()
+    if len(bounds) != 2:
+        return None
+    try:
+        start, end = (int(datetime.strptime(b, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()) for b in bounds)
+    except ValueError:
+        return None
+    return (start, end) if cloudwatch.stream_name(log_type, start, end) == name else None
+
+
+def existing_streams(logs_client: Any, log_group: str, log_type: str) -> dict[str, tuple[int, int]]:
+    """The log type's window streams in the group, name -> window (empty when the group does not exist)."""
+    names: dict[str, tuple[int, int]] = {}
     args: dict[str, Any] = {"logGroupName": log_group, "logStreamNamePrefix": f"netskope/{log_type}/"}
     while True:
         try:
@@ -74,7 +89,10 @@ def existing_streams(logs_client: Any, log_group: str, log_type: str) -> set[str
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return names
             raise
-        names.update(stream["logStreamName"] for stream in page.get("logStreams", ()))
+        for stream in page.get("logStreams", ()):
+            window = stream_window(stream["logStreamName"], log_type)
+            if window is not None:
+                names[stream["logStreamName"]] = window
         token = page.get("nextToken")
         if not token or token == args.get("nextToken"):
             return names
@@ -88,15 +106,23 @@ def delivered_count(logs_client: Any, log_group: str, log_stream: str) -> int:
 
 def check_log_type(client: Any, logs_client: Any, log_group: str, log_type: str,
                    periods: Iterable[tuple[int, int]]) -> list[WindowCheck]:
-    """Every window of ``periods`` for one log type; a window without a stream counts as 0 delivered."""
+    """Every window of ``periods`` for one log type; a window without a stream counts as 0 delivered.
+
+    A stream reaching beyond a window (e.g. a one-day custom window's) is counted in none of them.
+    """
     present = existing_streams(logs_client, log_group, log_type)
     checks = []
     for start, end in periods:
-        stream = cloudwatch.stream_name(log_type, start, end)
-        delivered = delivered_count(logs_client, log_group, stream) if stream in present else 0
+        delivered = sum(delivered_count(logs_client, log_group, stream)
+                        for stream in streams_within(present, start, end))
         source, method = source_count(client, log_type, start, end)
         checks.append(WindowCheck(log_type, start, end, source, delivered, method))
     return checks
+
+
+def streams_within(streams: dict[str, tuple[int, int]], start: int, end: int) -> list[str]:
+    """Names of the streams whose window lies inside ``[start, end)``."""
+    return sorted(name for name, (lower, upper) in streams.items() if start <= lower and upper <= end)
 
 
 def mismatches(checks: Iterable[WindowCheck]) -> list[WindowCheck]:
