@@ -44,6 +44,8 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
     timestamp policy) are kept with their reason in the run's quarantine file. The task fails
     unless fetched = OCSF + raw + rejected and every OCSF/raw event is delivered or quarantined.
     After success the run's staged files are removed (or kept for ``staging_retention_hours``).
+    Each attempt emits the ``netskope.*`` delivery metrics once, logs the window's summary table
+    and stores the data of its *CloudWatch log stream* extra link (docs/metrics.md).
 
     :param transform_manifest: the transform task's return value (usually ``transform_task.output``).
     :param aws_conn_id: AWS connection (default: setting ``aws_conn_id``).
