@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import REPO, canonical_json, cloudwatch_window_events, expected_cloudwatch_events, fresh_airflow_db
-from netskope_provider import cloudwatch, reconcile
+from netskope_provider import cloudwatch, metrics, reconcile
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.compat import DagBag, dag_test, task_return_value
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
+from test_operability import RecordingStats
 
 HOUR = 3600
 NOW_HOUR = int(datetime.now(timezone.utc).timestamp()) // HOUR * HOUR
@@ -150,7 +151,16 @@ def gaps(entries: list[dict]) -> dict[tuple[str, int], int]:
     return {(entry["log_type"], entry["start"]): entry["gap"] for entry in entries}
 
 
-def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_once(simulator, airflow_env, moto_server) -> None:
+def reconcile_metrics(recorder: RecordingStats, host: str) -> dict[tuple[str, str], float]:
+    """The reconcile metrics of the last run, by (name, log type); every call tagged with the tenant."""
+    assert {tags["tenant"] for _, name, _, tags in recorder.calls if name.startswith("netskope.reconcile.")} == {host}
+    values = {(name, tags["log_type"]): value for _, name, value, tags in recorder.calls if name.startswith("netskope.reconcile.")}
+    recorder.calls.clear()
+    return values
+
+
+def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_once(
+        simulator, airflow_env, moto_server, monkeypatch) -> None:
     from pipeline_tasks import run_pipeline
 
     dag = DagBag(dag_folder=str(REPO / "dags" / "netskope_reconcile.py")).dags["netskope_reconcile"]
@@ -158,19 +168,30 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
         for window in (W1, W2):  # W3 is never run: the dropped window
             run_pipeline(log_type, *window, run_id=f"scheduled__{log_type}_{window[0]}")
     simulator.inject("audit", generate("audit", 3, W2[0] + 10, W2[0] + 70, seed=5))  # late into a delivered window
+    recorder = RecordingStats()
+    monkeypatch.setattr(metrics, "Stats", recorder)
+    dropped = {log_type: len(simulator.ground_truth(log_type, *W3)) for log_type in LOG_TYPES}
 
-    found = gaps(reconcile_run(dag, heal=False)["mismatches"])
-    assert found == {
-        ("audit", W2[0]): 3,
-        ("audit", W3[0]): len(simulator.ground_truth("audit", *W3)),
-        ("incident", W3[0]): len(simulator.ground_truth("incident", *W3)),
+    report = reconcile_run(dag, heal=False)
+    found = gaps(report["mismatches"])
+    assert found == {("audit", W2[0]): 3, ("audit", W3[0]): dropped["audit"], ("incident", W3[0]): dropped["incident"]}
+    assert all(found.values()) and gaps(report["remaining"]) == found and report["healed"] == []
+    assert reconcile_metrics(recorder, simulator.host) == {
+        (metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"): 2, (metrics.RECONCILE_WINDOWS_MISMATCHED, "incident"): 1,
+        (metrics.RECONCILE_RECORDS_MISSING, "audit"): 3 + dropped["audit"],
+        (metrics.RECONCILE_RECORDS_MISSING, "incident"): dropped["incident"],
+        (metrics.RECONCILE_RECORDS_SURPLUS, "audit"): 0, (metrics.RECONCILE_RECORDS_SURPLUS, "incident"): 0,
+        (metrics.RECONCILE_WINDOWS_HEALED, "audit"): 0, (metrics.RECONCILE_WINDOWS_HEALED, "incident"): 0,
     }
-    assert all(found.values())
     assert cloudwatch_window_events(moto_server.client("logs"), "audit", *W3) == {}, "report only: nothing healed"
 
     healing = reconcile_run(dag, heal=True)
     assert gaps(healing["mismatches"]) == found
     assert gaps(healing["healed"]) == dict.fromkeys(found, 0) and healing["remaining"] == []
+    healing_metrics = reconcile_metrics(recorder, simulator.host)
+    assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "audit"] == 2
+    assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "incident"] == 1
+    assert healing_metrics[metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"] == 0
 
     again = reconcile_run(dag, heal=True)
     assert again["mismatches"] == again["healed"] == again["remaining"] == []

@@ -26,6 +26,10 @@ RECORDS_REJECTED = "netskope.records.rejected"
 RECORDS_DELIVERED = "netskope.records.delivered"
 BYTES_DELIVERED = "netskope.bytes.delivered"
 LAG_SECONDS = "netskope.delivery.lag_seconds"
+RECONCILE_WINDOWS_MISMATCHED = "netskope.reconcile.windows_mismatched"
+RECONCILE_RECORDS_MISSING = "netskope.reconcile.records_missing"
+RECONCILE_RECORDS_SURPLUS = "netskope.reconcile.records_surplus"
+RECONCILE_WINDOWS_HEALED = "netskope.reconcile.windows_healed"
 
 
 def _tags(tenant: str | None, log_type: str, **more: str) -> dict[str, str]:
@@ -56,3 +60,15 @@ def emit_delivery(summary: Mapping[str, Any], delivered_at: float) -> None:
     Stats.incr(RECORDS_DELIVERED, int(summary["delivery"]["delivered"]), tags=tags)
     Stats.incr(BYTES_DELIVERED, int(summary["delivery"]["bytes"]), tags=tags)
     Stats.gauge(LAG_SECONDS, max(0.0, delivered_at - summary["window"]["end"]), tags=tags)
+
+
+def emit_reconcile(tenant: str, log_type: str, *, mismatched: int, missing: int, surplus: int, healed: int) -> None:
+    """The reconciliation of one log type's period: windows that differ from the tenant and by how much.
+
+    Gauges, not counters: a later reconciliation of the same period replaces the picture.
+    """
+    tags = _tags(tenant, log_type)
+    Stats.gauge(RECONCILE_WINDOWS_MISMATCHED, mismatched, tags=tags)
+    Stats.gauge(RECONCILE_RECORDS_MISSING, missing, tags=tags)
+    Stats.gauge(RECONCILE_RECORDS_SURPLUS, surplus, tags=tags)
+    Stats.incr(RECONCILE_WINDOWS_HEALED, healed, tags=tags)

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from netskope_provider import config, reconcile
+from netskope_provider import cloudwatch, config, metrics, reconcile
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException, BaseOperator, Variable
+from netskope_provider.config import DagSettings
 from netskope_provider.log_types import LOG_TYPES, get_log_type
 from netskope_provider.operators.fetch import resolve_window
+from netskope_provider.operators.split import split_window
 
 if TYPE_CHECKING:
     from netskope_provider.compat import Context
@@ -37,9 +39,9 @@ class NetskopeReconcileOperator(BaseOperator):
 
     The period is the run's data interval (or params ``window_start``/``window_end``), cut into
     ``window_seconds`` windows as the log-type DAGs cut them. Healing re-runs fetch -> OCSF ->
-    deliver for each window that misses records, with the same operators as the log type's DAG
-    (delivery sends only what the stream lacks, so a heal adds each missing record once), then
-    checks those windows again. Windows holding *more* than the tenant are reported, never healed:
+    deliver for each window that misses records, with the same operators as the log type's DAG and
+    its split (``NETSKOPE_SPLIT_MINUTES``); delivery sends only what a stream lacks, so a heal adds
+    each missing record once. Then it checks those windows again. Windows holding *more* than the tenant are reported, never healed:
     removing events means deleting the stream first (see docs/reconcile.md).
 
     :param log_types: log types to check; ``None`` reads param ``log_types``, else all eight.
@@ -100,19 +102,26 @@ class NetskopeReconcileOperator(BaseOperator):
             found = reconcile.mismatches(checks)
             self.log.info("Reconciliation of %d windows x %d log types:\n%s",
                           len(periods), len(log_types), reconcile.format_table(checks))
-            healed: list[reconcile.WindowCheck] = []
             short = [check for check in found if check.gap > 0]
-            if short and heal:
-                for check in short:
-                    self._rerun(context, check)
-                healed = self._check(client, logs, _by_log_type(short))
-                self.log.info("After re-running %d windows:\n%s", len(short), reconcile.format_table(healed))
-        surplus = [check for check in found if check.gap < 0]
-        remaining = reconcile.mismatches(healed) + surplus if heal else found
+            rerun = [check for check in short if heal and self._heal(context, logs, check)]
+            healed = self._check(client, logs, _by_log_type(rerun)) if rerun else []
+            if healed:
+                self.log.info("After re-running %d windows:\n%s", len(rerun), reconcile.format_table(healed))
+            tenant = client.host
+        still_wrong = reconcile.mismatches(healed)
+        remaining = still_wrong + [check for check in found if check not in rerun]
         if remaining:
             self.log.warning(
                 "%d windows do not match the tenant%s; see the table above and docs/reconcile.md",
                 len(remaining), "" if heal else " (healing is off: set param heal or Variable netskope_reconcile_heal)",
+            )
+        for log_type in log_types:
+            mine = [check for check in remaining if check.log_type == log_type]
+            metrics.emit_reconcile(
+                tenant, log_type, mismatched=len(mine),
+                missing=sum(check.gap for check in mine if check.gap > 0),
+                surplus=sum(-check.gap for check in mine if check.gap < 0),
+                healed=sum(1 for check in healed if check.log_type == log_type and not check.gap),
             )
         return {
             "period": {"start": start, "end": end},
@@ -147,30 +156,54 @@ class NetskopeReconcileOperator(BaseOperator):
             return heal_setting(variable, "Variable netskope_reconcile_heal")
         return heal_setting(os.environ.get("NETSKOPE_RECONCILE_HEAL", ""), "NETSKOPE_RECONCILE_HEAL")
 
-    def _rerun(self, context: Context, check: reconcile.WindowCheck) -> None:
-        """fetch -> to_ocsf -> deliver for one window, staged under the log type's DAG folder."""
+    def _heal(self, context: Context, logs: Any, check: reconcile.WindowCheck) -> bool:
+        """Re-run a short window as its log type's DAG cuts it; False (and a warning) when its streams are cut otherwise.
+
+        Delivery only fills the streams it writes: re-running a window whose records sit in streams of
+        another layout (a different split or schedule, a wider custom window) would copy them again.
+        """
+        split = DagSettings.for_log_type(check.log_type).split
+        step = int(split.total_seconds()) if split else check.end - check.start
+        slices = split_window(check.start, check.end, step)
+        group = config.log_group_for(check.log_type, self.log_group)
+        present = reconcile.streams_within(reconcile.existing_streams(logs, group, check.log_type), check.start, check.end)
+        expected = {cloudwatch.stream_name(check.log_type, *part) for part in slices}
+        if not set(present) <= expected:
+            self.log.warning(
+                "Not re-running %s %s: its records sit in streams %s, not the %d-second windows its DAG delivers "
+                "now; re-run those windows by hand (docs/reconcile.md)", check.log_type, _iso(check.start),
+                sorted(set(present) - expected), step,
+            )
+            return False
+        self.log.info("Re-running %s [%s, %s) as %d window(s): %d records missing", check.log_type,
+                      _iso(check.start), _iso(check.end), len(slices), check.gap)
+        for part in slices:
+            self._rerun(context, check.log_type, *part)
+        return True
+
+    def _rerun(self, context: Context, log_type: str, start: int, end: int) -> None:
+        """fetch -> to_ocsf -> deliver for one window with the log type's operators, staged under its DAG's folder."""
         from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
-        from netskope_provider.operators.fetch import NetskopeFetchOperator, window_manifest
+        from netskope_provider.operators.fetch import NetskopeFetchOperator
         from netskope_provider.operators.transform import NetskopeToOcsfOperator
 
         ti = context["ti"]
-        window = window_manifest(check.start, check.end)
         rerun_context = {"ti": SimpleNamespace(
-            dag_id=f"netskope_{check.log_type}",
-            run_id=f"reconcile__{ti.run_id}__{check.start}",
-            try_number=ti.try_number,
+            dag_id=f"netskope_{log_type}", run_id=f"reconcile__{ti.run_id}__{start}", try_number=ti.try_number,
         )}
-        self.log.info("Re-running %s [%s, %s): %d records missing", check.log_type,
-                      window["start_iso"], window["end_iso"], check.gap)
         fetched = NetskopeFetchOperator(
-            task_id=f"heal_fetch_{check.log_type}", log_type=check.log_type, netskope_conn_id=self.netskope_conn_id,
-            window_start=window["start_iso"], window_end=window["end_iso"],
+            task_id=f"heal_fetch_{log_type}", log_type=log_type, netskope_conn_id=self.netskope_conn_id,
+            window_start=_iso(start), window_end=_iso(end),
         ).execute(rerun_context)
-        mapped = NetskopeToOcsfOperator(task_id=f"heal_to_ocsf_{check.log_type}", fetch_manifest=fetched).execute(rerun_context)
+        mapped = NetskopeToOcsfOperator(task_id=f"heal_to_ocsf_{log_type}", fetch_manifest=fetched).execute(rerun_context)
         OcsfToCloudWatchLogsOperator(
-            task_id=f"heal_deliver_{check.log_type}", transform_manifest=mapped, aws_conn_id=self.aws_conn_id,
+            task_id=f"heal_deliver_{log_type}", transform_manifest=mapped, aws_conn_id=self.aws_conn_id,
             log_group=self.log_group,
         ).execute(rerun_context)
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
 
 
 def _by_log_type(checks: Sequence[reconcile.WindowCheck]) -> dict[str, list[tuple[int, int]]]:
