@@ -97,7 +97,7 @@ def echoing_tenant() -> Iterator[ScriptedTenant]:
 @pytest.fixture(scope="module")
 def runs(request, simulator, echoing_tenant, moto_server, tmp_path_factory) -> Iterator[dict]:
     """Whole DAG runs with the canary token: successes (password, Secrets Manager, S3 staging) and failures."""
-    from airflow.dag_processing.dagbag import DagBag
+    from netskope_provider.compat import DagBag, dag_test
 
     staging_dir = tmp_path_factory.mktemp("staging")
     moto_server.reset()
@@ -123,7 +123,7 @@ def runs(request, simulator, echoing_tenant, moto_server, tmp_path_factory) -> I
         previous_level, root.level = root.level, logging.DEBUG
 
         def run(name: str, log_type: str) -> None:
-            outcome[name] = bag.dags[f"netskope_{log_type}"].test(logical_date=logical_date).state
+            outcome[name] = dag_test(bag.dags[f"netskope_{log_type}"], logical_date).state
 
         run("success", "audit")
         run("403", "page")
@@ -170,11 +170,12 @@ def test_no_file_under_airflow_home_holds_the_token(runs) -> None:
 
 def test_no_xcom_and_no_rendered_template_field_holds_the_token(runs) -> None:
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    from netskope_provider.compat import stored_xcom_values
+
+    xcoms = [json.dumps(value, default=str) for value in stored_xcom_values()]
     with create_session() as session:
-        xcoms = [json.dumps(XComModel.deserialize_value(row), default=str) for row in session.query(XComModel)]
         rendered = [json.dumps(row.rendered_fields, default=str) for row in session.query(RenderedTaskInstanceFields)]
     assert len(xcoms) >= 9, "fetch, to_ocsf and deliver of the three successful runs pushed manifests"
     assert rendered, "the runs rendered their template fields"

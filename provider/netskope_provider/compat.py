@@ -105,21 +105,36 @@ __all__ = [
     "DAG",
     "AirflowFailException",
     "AirflowRescheduleException",
+    "Asset",
     "BaseHook",
     "BaseOperator",
     "Connection",
     "Context",
     "CronDataIntervalTimetable",
-    "Asset",
     "DagBag",
     "ObjectStoragePath",
     "Param",
     "RETRY_EXPONENTIAL_BACKOFF",
+    "Stats",
     "Variable",
     "core_timetable",
     "dag_test",
     "mask_secret",
     "redact",
-    "Stats",
+    "stored_xcom_values",
     "task_return_value",
 ]
+
+
+def stored_xcom_values() -> list[Any]:
+    """Every XCom value in the metadata database, deserialised (for audits such as the token-leak scan)."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.models.xcom import XComModel
+
+            return [XComModel.deserialize_value(row) for row in session.query(XComModel)]
+        from airflow.models.xcom import BaseXCom
+
+        return [row.value for row in session.query(BaseXCom)]  # 2.x deserialises on load (init_on_load)
