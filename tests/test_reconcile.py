@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -199,3 +200,29 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
     for log_type in LOG_TYPES:
         for window in (W1, W2, W3):
             assert cloudwatch_window_events(logs, log_type, *window) == expected_cloudwatch_events(simulator, log_type, *window)
+
+
+def test_heal_refuses_a_window_whose_streams_its_dag_would_not_write(simulator, moto_server, monkeypatch, tmp_path) -> None:
+    """Records in 30-minute streams while the audit DAG delivers hourly: a re-run would copy them again."""
+    from types import SimpleNamespace
+
+    from netskope_provider.operators.reconcile import NetskopeReconcileOperator
+
+    moto_server.reset()
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", json.dumps({
+        "conn_type": "netskope", "host": simulator.host, "password": simulator.token,
+        "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+    }))
+    monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path}")
+    logs = moto_server.client("logs")
+    for half in ((W1[0], W1[0] + 1800), (W1[0] + 1800, W1[1])):
+        deliver_ground_truth(simulator, logs, "audit", half)
+    simulator.inject("audit", generate("audit", 2, W1[0] + 5, W1[0] + 50, seed=8))
+    before = cloudwatch_window_events(logs, "audit", *W1)
+
+    operator = NetskopeReconcileOperator(task_id="reconcile", log_types=["audit"], heal=True,
+                                         window_start=utc_iso(W1[0]), window_end=utc_iso(W1[1]))
+    summary = operator.execute({"ti": SimpleNamespace(run_id="manual__guard", try_number=1)})
+    assert gaps(summary["remaining"]) == gaps(summary["mismatches"]) == {("audit", W1[0]): 2}
+    assert summary["healed"] == []
+    assert cloudwatch_window_events(logs, "audit", *W1) == before == Counter(), "no hourly stream written"
