@@ -108,8 +108,7 @@ class NetskopeReconcileOperator(BaseOperator):
             if healed:
                 self.log.info("After re-running %d windows:\n%s", len(rerun), reconcile.format_table(healed))
             tenant = client.host
-        still_wrong = reconcile.mismatches(healed)
-        remaining = still_wrong + [check for check in found if check not in rerun]
+        remaining = reconcile.mismatches(healed) + [check for check in found if check not in rerun]
         if remaining:
             self.log.warning(
                 "%d windows do not match the tenant%s; see the table above and docs/reconcile.md",
