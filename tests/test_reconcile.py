@@ -226,3 +226,44 @@ def test_heal_refuses_a_window_whose_streams_its_dag_would_not_write(simulator, 
     assert gaps(summary["remaining"]) == gaps(summary["mismatches"]) == {("audit", W1[0]): 2}
     assert summary["healed"] == []
     assert cloudwatch_window_events(logs, "audit", *W1) == before == Counter(), "no hourly stream written"
+
+
+def load_reconcile_dag(monkeypatch, **env: str):
+    """Parse dags/netskope_reconcile.py afresh under ``env``."""
+    import importlib.util
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location("netskope_reconcile_under_test", REPO / "dags" / "netskope_reconcile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.netskope_reconcile
+
+
+def test_dag_is_daily_in_the_api_pool_with_heal_off_unless_asked(monkeypatch) -> None:
+    from netskope_provider.compat import CronDataIntervalTimetable, core_timetable
+
+    summary = lambda timetable: core_timetable(timetable).summary  # noqa: E731
+    dag = load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE="*/5 * * * *")  # the log-type DAGs' setting does not apply
+    assert isinstance(dag.timetable, CronDataIntervalTimetable) and summary(dag.timetable) == "0 0 * * *"
+    (task,) = dag.tasks
+    assert task.task_id == "reconcile" and task.pool == "netskope_api" and task.settle_seconds == 900
+    assert dag.params["heal"] is None and dag.params["log_types"] is None
+    assert summary(load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE_RECONCILE="0 6 * * *").timetable) == "0 6 * * *"
+    with pytest.raises(ValueError, match="NETSKOPE_SCHEDULE"):
+        load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE_RECONCILE="daily")
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), ("yes", True), ("0", False), ("", False)])
+def test_heal_switch_reads_yes_and_no(value, expected) -> None:
+    from netskope_provider.operators.reconcile import heal_setting
+
+    assert heal_setting(value, "param heal") is expected
+
+
+def test_heal_switch_refuses_anything_else() -> None:
+    from netskope_provider.compat import AirflowFailException
+    from netskope_provider.operators.reconcile import heal_setting
+
+    with pytest.raises(AirflowFailException, match="Variable netskope_reconcile_heal='maybe' is not a boolean"):
+        heal_setting("maybe", "Variable netskope_reconcile_heal")
