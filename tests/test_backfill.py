@@ -57,7 +57,7 @@ class Deployment:
     def __init__(self, home: Path, env: dict[str, str]) -> None:
         self.home = home
         self.env = env
-        self.processes: list[subprocess.Popen] = []
+        self.processes: list[tuple[str, subprocess.Popen]] = []
 
     def cli(self, *commands: list[str]) -> None:
         """Run Airflow CLI commands in order, in one interpreter (each ``airflow`` start costs seconds)."""
@@ -67,22 +67,27 @@ class Deployment:
             raise AssertionError(f"airflow {commands} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
     def start(self, name: str, *args: str) -> None:
-        with open(self.home / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
-            self.processes.append(subprocess.Popen(
+        with open(self.home / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            self.processes.append((name, subprocess.Popen(
                 [str(BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            ))
+            )))
 
-    def stop(self) -> None:
-        """SIGTERM each started process's own group (it includes the executor's workers), then SIGKILL."""
-        for process in self.processes:
+    def stop(self, names: tuple[str, ...] | None = None) -> None:
+        """SIGTERM each started process's own group (it includes the executor's workers), then SIGKILL.
+
+        ``names`` limits this to those processes (by the name given to :meth:`start`).
+        """
+        chosen = [(n, p) for n, p in self.processes if names is None or n in names]
+        for _, process in chosen:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
+        for _, process in chosen:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+        self.processes = [(n, p) for n, p in self.processes if (n, p) not in chosen]
 
     def query(self, sql: str, *params: object) -> list[tuple]:
         with sqlite3.connect(f"file:{self.home / 'airflow.db'}?mode=ro", uri=True, timeout=30) as db:
@@ -161,8 +166,17 @@ def stream_events(moto_server, start: int, end: int) -> Counter[bytes]:
 
 
 def backfill(deployment: Deployment, windows: list[tuple[int, int]], *extra: str) -> None:
+    """Create the backfill while the scheduler is stopped, then let the scheduler run it.
+
+    SQLite allows one writer at a time: ``backfill create`` racing a busy scheduler (or the
+    dag-processor) fails with "database is locked" and may leave a half-created backfill behind.
+    A production deployment uses PostgreSQL, where they write concurrently.
+    """
+    deployment.stop(("scheduler", "dag-processor"))
     deployment.cli(["backfill", "create", "--dag-id", DAG_ID, "--from-date", iso(windows[0][0]),
                     "--to-date", iso(windows[-1][0]), "--max-active-runs", "2", *extra])
+    deployment.start("scheduler", "scheduler")
+    deployment.start("dag-processor", "dag-processor")
     deployment.wait_for_backfill(windows[0][0], windows[-1][0])
 
 
