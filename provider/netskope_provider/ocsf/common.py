@@ -44,6 +44,12 @@ def present(value: object) -> bool:
     return True
 
 
+def set_present(target: dict[str, Any], key: str, value: object) -> None:
+    """Set ``target[key]`` only when a builder produced a value, so absent fields stay absent."""
+    if value is not None:
+        target[key] = value
+
+
 def text(value: object) -> str | None:
     """A non-blank string for a string attribute: strings stripped, integers (ids) as exact digits.
 

@@ -19,6 +19,7 @@ from netskope_provider.ocsf.common import (
     FILE_FIELDS,
     HTTP_FIELDS,
     SECURITY_CONTROL_FIELDS,
+    set_present,
     SEVERITY_CAPTIONS,
     MappingError,
     base_event,
@@ -246,15 +247,10 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         "types": [alert_type],
         "analytic": analytic,
     }
-    uid_alt = text(get("incident_id"))
-    if uid_alt is not None:
-        info["uid_alt"] = uid_alt
+    set_present(info, "uid_alt", text(get("incident_id")))
     src_url = text(get("url"))
-    if src_url is not None:
-        info["src_url"] = src_url
-    description = text(get("breach_description"))
-    if description is not None:
-        info["desc"] = description
+    set_present(info, "src_url", src_url)
+    set_present(info, "desc", text(get("breach_description")))
     event["finding_info"] = info
     if "title" in info and text(get("alert_name")) is not None:
         event["message"] = info["title"]

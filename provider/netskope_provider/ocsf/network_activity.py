@@ -25,6 +25,7 @@ from netskope_provider.ocsf.common import (
     routing_key,
     observables,
     security_control,
+    set_present,
     severity_id_from,
     text,
     url,
@@ -202,14 +203,9 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
             event["duration"] = end - start
 
     web = url(get("url"))
-    if web is not None:
-        event["url"] = web
-    detail = text(get("bypass_reason"))
-    if detail is not None:
-        event["status_detail"] = detail
-    correlation = text(get("transaction_id"))
-    if correlation is not None:
-        event["metadata"]["correlation_uid"] = correlation
+    set_present(event, "url", web)
+    set_present(event, "status_detail", text(get("bypass_reason")))
+    set_present(event["metadata"], "correlation_uid", text(get("transaction_id")))
 
     action_word(event, get("action"))
     if activity_id == 2:
