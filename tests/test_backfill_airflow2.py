@@ -11,17 +11,15 @@ leave exactly one copy of each record. (Airflow 3's ``airflow backfill create`` 
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from conftest import REPO
+from deployment import Deployment, deployment_env, iso
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
 from netskope_provider.demo import expected_messages
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
-from test_backfill import BIN, DAG_ID, WINDOWS, Deployment, iso, stream_events
+from test_backfill import DAG_ID, WINDOWS, stream_events
 
 pytestmark = [
     pytest.mark.integration,
@@ -39,23 +37,12 @@ def simulator() -> Iterator[SimulatorServer]:
 @pytest.fixture(scope="module")
 def deployment(simulator: SimulatorServer, moto_server, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     home = tmp_path_factory.mktemp("airflow2-backfill-home")
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    env = deployment_env(home, simulator, moto_server, {
         "AIRFLOW__CORE__EXECUTOR": "DebugExecutor",
-        "AIRFLOW_CONN_NETSKOPE_DEFAULT": json.dumps({
-            "conn_type": "netskope", "host": simulator.host, "password": simulator.token,
-            "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-        }),
-        "AIRFLOW_CONN_AWS_DEFAULT": moto_server.aws_conn_uri_json(),
         "NETSKOPE_STAGING_BASE": f"file://{home / 'staging'}",
         "NETSKOPE_START_DATE": iso(WINDOWS[0][0]),
         "NETSKOPE_RETRIES": "0",
-    }
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    })
     deployment = Deployment(home, env)
     deployment.cli(["db", "migrate"], ["pools", "set", "netskope_api", "2", "Netskope API calls"])
     return deployment
@@ -69,7 +56,7 @@ def dags_backfill(deployment: Deployment, windows: list[tuple[int, int]], *extra
 @pytest.mark.timeout(900)
 def test_dags_backfill_delivers_each_window_exactly_and_a_reset_rerun_adds_nothing(deployment, simulator, moto_server) -> None:
     dags_backfill(deployment, WINDOWS[:2])
-    runs = deployment.query("SELECT data_interval_start, state FROM dag_run WHERE dag_id = ? ORDER BY 1", DAG_ID)
+    runs = deployment.query("SELECT data_interval_start, state FROM dag_run WHERE dag_id = :dag_id ORDER BY 1", dag_id=DAG_ID)
     assert [state for _, state in runs] == ["success", "success"]
     for start, end in WINDOWS[:2]:
         expected = expected_messages(simulator, "audit", start, end)
@@ -77,7 +64,7 @@ def test_dags_backfill_delivers_each_window_exactly_and_a_reset_rerun_adds_nothi
         assert stream_events(moto_server, start, end) == expected
 
     dags_backfill(deployment, WINDOWS[1:3], "--reset-dagruns", "--yes")
-    runs = deployment.query("SELECT state FROM dag_run WHERE dag_id = ?", DAG_ID)
+    runs = deployment.query("SELECT state FROM dag_run WHERE dag_id = :dag_id", dag_id=DAG_ID)
     assert [state for (state,) in runs] == ["success"] * 3
     for start, end in WINDOWS[:3]:
         assert stream_events(moto_server, start, end) == expected_messages(simulator, "audit", start, end)
