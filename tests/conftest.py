@@ -129,11 +129,14 @@ def expected_cloudwatch_events(simulator, log_type: str, start: int, end: int) -
     return expected_messages(simulator, log_type, start, end)
 
 
-def cloudwatch_window_events(logs_client, log_type: str, start: int, end: int) -> Counter[bytes]:
-    """The messages of a window's log stream in the default log group (empty when the stream does not exist)."""
+def cloudwatch_window_events(logs_client, log_type: str, start: int, end: int, log_group: str | None = None) -> Counter[bytes]:
+    """The messages of a window's log stream (empty when the stream does not exist).
+
+    ``log_group`` defaults to the log type's default group, ``/netskope/ocsf/<log_type>``.
+    """
     from netskope_provider.demo import canonical, stream_documents
 
-    return Counter(canonical(document) for document in stream_documents(logs_client, log_type, start, end))
+    return Counter(canonical(document) for document in stream_documents(logs_client, log_type, start, end, log_group))
 
 
 def fresh_airflow_db(pool_slots: int = 4) -> None:
