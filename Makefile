@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-airflow2 bench venv clean
+.PHONY: demo test test-airflow2 bench venv lock clean
+
+# Every install is held to a lock (uv pip compile --universal): a fresh machine gets the versions CI
+# passed with, not whatever was released since. `make lock` re-resolves both after a dependency change.
+LOCK := ci/constraints-airflow-3.txt
+AF2_LOCK := ci/constraints-airflow-2.11.txt
+COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 pyproject.toml --extra test
 
 # The same suite on Airflow 2.11: a second environment, resolved by uv against ci/airflow-2.11.txt.
 AF2_VENV := .venv-af2
@@ -14,10 +20,10 @@ AF2_STAMP := $(AF2_VENV)/.installed
 run_pytest = $(1)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]' -c $(LOCK)
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,9 +31,9 @@ venv: $(STAMP)
 test: $(STAMP)
 	@$(call run_pytest,$(VENV))
 
-$(AF2_STAMP): pyproject.toml ci/airflow-2.11.txt $(STAMP)
+$(AF2_STAMP): pyproject.toml ci/airflow-2.11.txt $(AF2_LOCK) $(STAMP)
 	@test -x $(AF2_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(AF2_VENV)
-	@$(BIN)/uv pip install --quiet --python $(AF2_VENV)/bin/python -e '.[test]' -r ci/airflow-2.11.txt
+	@$(BIN)/uv pip install --quiet --python $(AF2_VENV)/bin/python -e '.[test]' -r ci/airflow-2.11.txt -c $(AF2_LOCK)
 	@touch $(AF2_STAMP)
 
 test-airflow2: $(AF2_STAMP)
@@ -38,6 +44,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+lock: $(STAMP)
+	$(COMPILE) -o $(LOCK)
+	$(COMPILE) ci/airflow-2.11.txt -o $(AF2_LOCK)
 
 clean:
 	rm -rf $(VENV) $(AF2_VENV) .airflow-demo
