@@ -9,7 +9,7 @@ environment; see docs/dags.md.
 from __future__ import annotations
 
 from netskope_provider.assets import delivered_asset
-from netskope_provider.compat import DAG, RETRY_EXPONENTIAL_BACKOFF, CronDataIntervalTimetable, Param
+from netskope_provider.compat import DAG, CronDataIntervalTimetable, Param
 from netskope_provider.config import DagSettings, Tenant, tenants
 from netskope_provider.log_types import LOG_TYPES, LogType
 from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
@@ -71,12 +71,7 @@ def build_dag(log_type: LogType, tenant: Tenant | None = None) -> DAG:
         start_date=settings.start_date,
         catchup=settings.catchup,
         max_active_runs=settings.max_active_runs,
-        default_args={
-            "retries": settings.retries,
-            "retry_delay": settings.retry_delay,
-            "retry_exponential_backoff": RETRY_EXPONENTIAL_BACKOFF,
-            "max_retry_delay": settings.max_retry_delay,
-        },
+        default_args=settings.default_args,
         params={
             "window_start": Param(None, type=["null", "string"], title="Window start", description=WINDOW_HELP),
             "window_end": Param(None, type=["null", "string"], title="Window end (exclusive)", description=WINDOW_HELP),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from netskope_provider.compat import DAG, RETRY_EXPONENTIAL_BACKOFF, CronDataIntervalTimetable, Param
+from netskope_provider.compat import DAG, CronDataIntervalTimetable, Param
 from netskope_provider.config import DagSettings
 from netskope_provider.operators.reconcile import NetskopeReconcileOperator
 
@@ -48,12 +48,7 @@ with DAG(
     start_date=settings.start_date,
     catchup=settings.catchup,
     max_active_runs=1,
-    default_args={
-        "retries": settings.retries,
-        "retry_delay": settings.retry_delay,
-        "retry_exponential_backoff": RETRY_EXPONENTIAL_BACKOFF,
-        "max_retry_delay": settings.max_retry_delay,
-    },
+    default_args=settings.default_args,
     params={
         "heal": Param(None, type=["null", "boolean"], title="Re-run windows that miss records",
                       description="Empty: Variable netskope_reconcile_heal (default off)."),

@@ -25,6 +25,8 @@ import pendulum
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from pendulum.parsing.exceptions import ParserError
 
+from netskope_provider.compat import RETRY_EXPONENTIAL_BACKOFF
+
 #: Pool that bounds concurrent Netskope API calls across all eight DAGs.
 DEFAULT_POOL = "netskope_api"
 
@@ -151,6 +153,16 @@ class DagSettings:
             pool=read("pool")[0],
             split=timedelta(minutes=_parse_int(*read("split_minutes"))) or None,
         )
+
+    @property
+    def default_args(self) -> dict[str, object]:
+        """Every task's retry arguments: the configured count and delays, doubling between tries."""
+        return {
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "retry_exponential_backoff": RETRY_EXPONENTIAL_BACKOFF,
+            "max_retry_delay": self.max_retry_delay,
+        }
 
 
 @dataclass(frozen=True)
