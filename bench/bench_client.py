@@ -39,10 +39,10 @@ WARM_UP = {
 }
 
 
-def bare_pull(url: str) -> int:
-    """The floor: one session, offset paging, orjson, nothing else."""
+def bare_pull(url: str, token: str = TOKEN) -> int:
+    """The floor: one session, offset paging, orjson, nothing else; returns the records seen."""
     session = requests.Session()
-    session.headers["Netskope-Api-Token"] = TOKEN
+    session.headers["Netskope-Api-Token"] = token
     seen = offset = 0
     while True:
         params = {"insertionstarttime": START, "insertionendtime": START + SPAN - 1, "limit": 10_000, "offset": offset}

@@ -17,15 +17,11 @@ import sys
 import time
 from collections.abc import Callable
 
-import orjson
 import requests
 
+from bench_client import NOW, SPAN, START, bare_pull
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
 from netskope_provider.simulator.records import Corpus
-
-START = 1_790_000_000
-SPAN = 86_400
-NOW = START + SPAN + 3600
 
 
 def timed(label: str, count: int, unit: str, run: Callable[[], object]) -> None:
@@ -37,16 +33,7 @@ def timed(label: str, count: int, unit: str, run: Callable[[], object]) -> None:
 
 def pull_all(url: str, token: str, records: int) -> None:
     """Page through one day of application records; fail loudly if any are missing."""
-    session = requests.Session()
-    session.headers["Netskope-Api-Token"] = token
-    seen, offset = 0, 0
-    while True:
-        params = {"insertionstarttime": START, "insertionendtime": START + SPAN - 1, "limit": 10_000, "offset": offset}
-        page = orjson.loads(session.get(f"{url}/api/v2/events/data/application", params=params, timeout=120).content)["result"]
-        seen += len(page)
-        offset += len(page)
-        if len(page) < 10_000:
-            break
+    seen = bare_pull(url, token)
     if seen != records:
         raise SystemExit(f"served {seen:,} records, expected {records:,}")
 
