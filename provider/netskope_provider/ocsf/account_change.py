@@ -11,6 +11,7 @@ from typing import Any
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
+    EventClass,
     MappingError,
     admin_audit,
     admin_audit_fields,
@@ -25,6 +26,7 @@ CLASS_UID = 3001
 CLASS_NAME = "Account Change"
 CATEGORY_UID = 3
 CATEGORY_NAME = "Identity & Access Management"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 ACTIVITY_CAPTIONS = {
     1: "Create",
@@ -77,18 +79,10 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     source_text = text(record.get("audit_log_event")) or ""
     key = routing_key(source_text)
     activity_id = _ACTIVITIES.get(key, 99)
-    event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        activity_id,
-        ACTIVITY_CAPTIONS.get(activity_id, source_text),
-        severity_id_from(record.get("severity_level")),
-        status_id=2 if "fail" in key else 1,
-    )
+    activity_name = ACTIVITY_CAPTIONS.get(activity_id, source_text)
+    severity_id = severity_id_from(record.get("severity_level"))
+    status_id = 2 if "fail" in key else 1
+    event = base_event(record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, status_id=status_id)
     data_type, names = admin_audit(record, event, "actor.user")
     if names and data_type in _TARGET_TYPES:
         target: dict[str, Any] = {"name": names[-1], "type_id": 2, "type": "Admin"}

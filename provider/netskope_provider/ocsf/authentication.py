@@ -17,27 +17,28 @@ from netskope_provider.ocsf.common import (
     BASE_FIELDS,
     DEVICE_FIELDS,
     HTTP_FIELDS,
-    MappingError,
     SECURITY_CONTROL_FIELDS,
     USER_FIELDS,
+    EventClass,
+    MappingError,
     admin_audit,
     admin_audit_fields,
     base_event,
     device,
     endpoint,
-    endpoint_observables,
     finalize,
     http_request,
     location,
     location_fields,
-    routing_key,
-    observables,
+    observe,
+    observe_part,
     prefixed,
+    routing_key,
     security_control,
+    set_text,
     severity_id_from,
     text,
     user,
-    user_observables,
 )
 from netskope_provider.ocsf.routing import record_kind
 
@@ -45,6 +46,7 @@ CLASS_UID = 3002
 CLASS_NAME = "Authentication"
 CATEGORY_UID = 3
 CATEGORY_NAME = "Identity & Access Management"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 ACTIVITY_CAPTIONS = {1: "Logon", 2: "Logoff"}
 
@@ -144,19 +146,11 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     audit = record_kind(record, log_type) == "audit"
     source_text = text(record.get("audit_log_event" if audit else "activity")) or ""
     activity_id, status_id = _outcome(source_text)
+    severity = record.get("severity_level" if audit else "severity")
     event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        activity_id,
-        ACTIVITY_CAPTIONS[activity_id],
-        severity_id_from(severity := record.get("severity_level" if audit else "severity")),
-        severity=text(severity),
-        status_id=status_id,
-    )
+        record, log_type, EVENT_CLASS, activity_id, ACTIVITY_CAPTIONS[activity_id], severity_id_from(severity),
+        severity=text(severity), status_id=status_id,
+    )  # fmt: skip
     profiles: list[str] = []
     if audit:
         data_type, details = admin_audit(record, event, "user")
@@ -177,9 +171,7 @@ def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[s
     subject = user(record)
     if subject is not None:
         event["user"] = subject
-    message = text(get("activity"))
-    if message is not None:
-        event["message"] = message
+    set_text(event, "message", get("activity"))
     app = text(get("app")) or text(get("site"))
     src = endpoint(get("srcip"), get("srcport"), geo=location(record, "src_"))
     dst = endpoint(get("dstip"), get("dstport"), get("dsthost"), geo=location(record, "dst_"))
@@ -206,17 +198,12 @@ def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[s
         event["session"] = {"uid": session}
     if security_control(event, record):
         profiles.append("security_control")
-    action = text(get("action"))
-    if action is not None:  # the Netskope word itself (bypass and allow are both Allowed), as B's classes do
-        event["status_code"] = action
-    found = observables(
-        [
-            *user_observables("user", subject),
-            *endpoint_observables("src_endpoint", src),
-            *endpoint_observables("dst_endpoint", dst),
-            ("device.hostname", "hostname", machine.get("hostname") if machine else None),
-            ("http_request.user_agent", "user_agent", request.get("user_agent") if request else None),
-        ]
-    )
+    set_text(event, "status_code", get("action"))  # the Netskope word itself: bypass and allow are both Allowed
+    found: list[dict[str, Any]] = []
+    observe_part(found, "user", subject)
+    observe_part(found, "src_endpoint", src)
+    observe_part(found, "dst_endpoint", dst)
+    observe(found, "device.hostname", "hostname", machine.get("hostname") if machine else None)
+    observe(found, "http_request.user_agent", "user_agent", request.get("user_agent") if request else None)
     if found:
         event["observables"] = found

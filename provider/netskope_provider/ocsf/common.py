@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from math import isfinite
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 OCSF_VERSION = "1.5.0"
 PRODUCT_NAME = "Netskope Security Cloud"
@@ -50,15 +50,24 @@ def set_present(target: dict[str, Any], key: str, value: object) -> None:
         target[key] = value
 
 
+def set_text(target: dict[str, Any], key: str, value: object) -> None:
+    """``set_present(target, key, text(value))`` in one call: the builders' most frequent step."""
+    if type(value) is str:
+        value = value.strip()  # type: ignore[union-attr]
+        if value:
+            target[key] = value
+    elif type(value) is int and value:
+        target[key] = str(value)
+
+
 def text(value: object) -> str | None:
     """A non-blank string for a string attribute: strings stripped, integers (ids) as exact digits.
 
     Anything else (dicts, lists, booleans, floats) is not a string attribute's value: None.
     """
-    kind = type(value)
-    if kind is str:
+    if type(value) is str:
         return value.strip() or None  # type: ignore[union-attr]
-    if kind is int and value:
+    if type(value) is int and value:
         return str(value)
     return None
 
@@ -67,28 +76,34 @@ def text(value: object) -> str | None:
 # of the attribute (it stays under ``unmapped``), so an odd source value never makes an event invalid.
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
 _EMAIL = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")  # OCSF email_t
-_HEX = re.compile(r"[a-fA-F0-9]+")  # OCSF file_hash_t
+_HEX_DIGITS = "0123456789abcdefABCDEF"  # OCSF file_hash_t: [a-fA-F0-9]+
 
 
-_IP_TEXTS: dict[str, str | None] = {}
-_IP_TEXTS_MAX = 16384
-_MISSING = object()
+class _Memo(dict):  # type: ignore[type-arg]
+    """A bounded memo of a pure function of one string or number: ``memo[value]`` is a dict lookup.
+
+    A tenant's records repeat the same addresses, words and names over and over, so the few
+    conversions that cost more than a lookup are remembered (until ``size`` values are known).
+    """
+
+    def __init__(self, compute: Callable[[Any], Any], size: int) -> None:
+        super().__init__()
+        self.compute = compute
+        self.size = size
+
+    def __missing__(self, value: Any) -> Any:
+        found = self.compute(value)
+        if len(self) < self.size:
+            self[value] = found
+        return found
 
 
 def ip_text(value: object) -> str | None:
     """An IPv4/IPv6 address as OCSF ip_t accepts it (at most 40 characters); None for anything else.
 
-    Builders and ``finalize``'s guard both ask about the same addresses, and a tenant's traffic
-    repeats them, so string answers are memoised (bounded).
+    Builders and ``finalize``'s guard both ask about the same addresses: strings are memoised.
     """
-    if type(value) is not str:
-        return _ip_text(value)
-    found = _IP_TEXTS.get(value, _MISSING)  # type: ignore[call-overload]
-    if found is _MISSING:
-        found = _ip_text(value)
-        if len(_IP_TEXTS) < _IP_TEXTS_MAX:
-            _IP_TEXTS[value] = found  # type: ignore[index]
-    return found  # type: ignore[return-value]
+    return _IP_TEXTS[value] if type(value) is str else _ip_text(value)
 
 
 def _ip_text(value: object) -> str | None:
@@ -102,30 +117,21 @@ def _ip_text(value: object) -> str | None:
     return None
 
 
+_IP_TEXTS = _Memo(_ip_text, 16384)
+
+
 def email_text(value: str) -> str | None:
-    """``value`` when it is an address OCSF email_t accepts; None otherwise."""
-    return value if _EMAIL.fullmatch(value) else None
+    """``value`` when it is an address OCSF email_t accepts; None otherwise (memoised: users repeat)."""
+    return _EMAILS[value]
+
+
+_EMAILS = _Memo(lambda value: value if _EMAIL.fullmatch(value) else None, 16384)
 
 
 def hex_text(value: object) -> str | None:
     """A hex digest as OCSF file_hash_t accepts it; None for anything else ("NotAvailable", "N/A")."""
     found = text(value)
-    return found if found is not None and _HEX.fullmatch(found) else None
-
-
-def _usable_ip(value: object) -> bool:
-    return ip_text(value) is not None
-
-
-def _usable_hash(value: object) -> bool:
-    return hex_text(value) is not None
-
-
-def _usable_port(value: object) -> bool:
-    if type(value) is int:  # the usual form: skip ``integer``
-        return 0 < value <= 65535  # type: ignore[operator]
-    port = integer(value)
-    return port is not None and 0 < port <= 65535
+    return found if found is not None and not found.strip(_HEX_DIGITS) else None
 
 
 def integer(value: object) -> int | None:
@@ -176,9 +182,7 @@ def normalise(value: object) -> str:
     Memoised (bounded) like ``routing_key``: the words looked up this way (severities, actions,
     statuses, object types) take few distinct values.
     """
-    if type(value) is not str:
-        return ""
-    return _NORMALISED.get(value) or _memo_key(value, _NORMALISED, " ")  # type: ignore[call-overload, arg-type]
+    return _NORMALISED[value] if type(value) is str else ""
 
 
 def routing_key(value: object) -> str:
@@ -188,22 +192,11 @@ def routing_key(value: object) -> str:
     `` allow ``; all compare equal under this key ("" for non-strings). The few distinct values a
     tenant sends are memoised (bounded), since every record is routed on them.
     """
-    if type(value) is not str:
-        return ""
-    return _ROUTING_KEYS.get(value) or _memo_key(value, _ROUTING_KEYS, "")  # type: ignore[call-overload, arg-type]
+    return _ROUTING_KEYS[value] if type(value) is str else ""
 
 
-_NORMALISED: dict[str, str] = {}
-_ROUTING_KEYS: dict[str, str] = {}
-_KEYS_MAX = 4096
-
-
-def _memo_key(value: str, memo: dict[str, str], separator: str) -> str:
-    """Casefold ``value`` with its whitespace runs joined by ``separator``; remember it while ``memo`` has room."""
-    found = separator.join(value.split()).casefold()
-    if len(memo) < _KEYS_MAX:
-        memo[value] = found
-    return found
+_NORMALISED = _Memo(lambda value: " ".join(value.split()).casefold(), 4096)
+_ROUTING_KEYS = _Memo(lambda value: "".join(value.split()).casefold(), 4096)
 
 
 # --------------------------------------------------------------------------- enums
@@ -290,13 +283,19 @@ BASE_FIELDS: dict[str, str] = {
 }
 
 
+class EventClass(NamedTuple):
+    """An OCSF class's ids and captions: the part of its events' envelope the class fixes."""
+
+    uid: int
+    name: str
+    category_uid: int
+    category_name: str
+
+
 def base_event(
     record: Mapping[str, Any],
     log_type: str,
-    class_uid: int,
-    class_name: str,
-    category_uid: int,
-    category_name: str,
+    event_class: EventClass,
     activity_id: int,
     activity_name: str,
     severity_id: int,
@@ -308,7 +307,8 @@ def base_event(
 
     Raises ``MappingError`` when the record has no usable ``timestamp`` (OCSF requires ``time``).
     """
-    raw_time = record.get("timestamp")
+    get = record.get
+    raw_time = get("timestamp")
     # Fast path for the usual epoch-seconds int; epoch_ms handles every other form.
     time_ms = raw_time * 1000 if type(raw_time) is int and 0 < raw_time < 10**12 else epoch_ms(raw_time)
     if time_ms is None:
@@ -319,14 +319,12 @@ def base_event(
         "log_name": log_type,
         "original_time": str(raw_time),
     }
-    uid = text(record.get("_id"))
-    if uid is not None:
-        metadata["uid"] = uid
-    logged = record.get("_insertion_epoch_timestamp")
+    set_text(metadata, "uid", get("_id"))
+    logged = get("_insertion_epoch_timestamp")
     if logged is not None:
         logged = logged * 1000 if type(logged) is int and 0 < logged < 10**12 else epoch_ms(logged)
-        if logged is not None:
-            metadata["logged_time"] = logged
+        set_present(metadata, "logged_time", logged)
+    class_uid, class_name, category_uid, category_name = event_class
     event: dict[str, Any] = {
         "class_uid": class_uid,
         "class_name": class_name,
@@ -340,8 +338,8 @@ def base_event(
         "time": time_ms,
         "metadata": metadata,
     }
-    count = record.get("count")
-    if count is not None and _usable_count(count):
+    count = get("count")
+    if count and _usable_count(count):
         event["count"] = integer(count)
     if status_id is not None:
         event["status_id"] = status_id
@@ -352,7 +350,7 @@ def base_event(
 def finalize(
     event: dict[str, Any],
     record: Mapping[str, Any],
-    consumed: frozenset[str] | set[str] | Mapping[str, str],
+    consumed: frozenset[str],
     *,
     profiles: Iterable[str] = (),
     structured: frozenset[str] = frozenset(),
@@ -385,55 +383,76 @@ def finalize(
             )
         )
     }
-    guarded, fallbacks, coordinates, dependents = _checks(consumed)
+    checks = _CHECKS.get(consumed) or _checks(consumed)
     get = record.get
-    for key, usable in guarded:  # consumed scalars that failed their attribute's check
+    # The passes below run for every event: they check memos and numbers inline rather than call a
+    # function per field (a Python call costs more than the check itself).
+    for key, low, high, accepts in checks.guarded:  # consumed scalars that failed their attribute's check
         value = get(key)
-        if value and (type(value) is str or type(value) is int) and not usable(value):
+        if value and (
+            (type(value) is int and not low < value < high) or (type(value) is str and not accepts[value])
+        ):
             unmapped[key] = value
-    placed_sides: dict[str, bool] = {}  # both coordinates of a side are placed, or neither
-    for key in coordinates:  # coordinates ``location`` could not place (or that are not numbers)
-        value = get(key)
-        if value:
-            placed = placed_sides.get(COORDINATE_FIELDS[key][0])
-            if placed is None:
-                placed = placed_sides[key] = number(value) is not None and _coordinate_placed(record, key)
-            if not placed:
-                unmapped[key] = value
-    for key, needed in dependents:  # a detail whose object could not be built without its main field
+    for keys, latitude, longitude, companions in checks.coordinates:  # coordinates ``location`` could not place
+        lat, lon = get(latitude), get(longitude)
+        if (lat or lon) and not (
+            (type(lat) is float or type(lat) is int)
+            and isfinite(lat)
+            and (type(lon) is float or type(lon) is int)
+            and isfinite(lon)
+            and any(map(text, map(get, companions)))
+        ):
+            for key in keys:  # both coordinates of a side are placed, or neither
+                value = get(key)
+                if value:
+                    unmapped[key] = value
+    for key, needed in checks.dependents:  # a detail whose object could not be built without its main field
         value = get(key)
         if value and key not in unmapped and text(get(needed)) is None:
             unmapped[key] = value
-    for key, preferred in fallbacks:  # a fallback the preferred field made unnecessary
+    for key, preferred in checks.fallbacks:  # a fallback the preferred field made unnecessary
         value = get(key)
-        if value and key not in unmapped and _differs(value, get(preferred)):
-            unmapped[key] = value
+        if value and key not in unmapped:
+            other = get(preferred)  # present and saying something else (case ignored)
+            if other and str(value).casefold() != str(other).casefold():
+                unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
-    profile_list = sorted(set(profiles))
-    if profile_list:
-        event["metadata"]["profiles"] = profile_list
+    if profiles:
+        event["metadata"]["profiles"] = sorted(set(profiles))
     return event
 
 
-_Checks = tuple[
-    tuple[tuple[str, Callable[[object], bool]], ...], tuple[tuple[str, str], ...], tuple[str, ...], tuple[tuple[str, str], ...]
-]
+class _Checks(NamedTuple):
+    """What ``finalize`` re-checks for one consumed set, in the order the fields join ``unmapped``."""
+
+    #: (field, its ``Guard`` flattened: low, high, accepts).
+    guarded: tuple[tuple[str, float, float, Mapping[str, object]], ...]
+    #: Per side: its consumed coordinate fields, its latitude and longitude, the text fields beside them.
+    coordinates: tuple[tuple[tuple[str, ...], str, str, tuple[str, ...]], ...]
+    dependents: tuple[tuple[str, str], ...]
+    fallbacks: tuple[tuple[str, str], ...]
+
+
 _CHECKS: dict[Any, _Checks] = {}
 
 
-def _checks(consumed: frozenset[str] | set[str] | Mapping[str, str]) -> _Checks:
-    """The guards, fallbacks, coordinates and dependents for a class's consumed fields (cached per frozenset)."""
-    found = _CHECKS.get(consumed) if type(consumed) is frozenset else None
-    if found is None:
-        found = (
-            tuple((key, usable) for key, usable in GUARDED_FIELDS.items() if key in consumed),
-            tuple((key, preferred) for key, preferred in FALLBACK_FIELDS.items() if key in consumed),
-            tuple(key for key in COORDINATE_FIELDS if key in consumed),
-            tuple((key, needed) for key, needed in DEPENDENT_FIELDS.items() if key in consumed),
-        )
-        if type(consumed) is frozenset and len(_CHECKS) < 256:  # one entry per class (or per path)
-            _CHECKS[consumed] = found
+def _checks(consumed: frozenset[str]) -> _Checks:
+    """The checks for a class's consumed fields (cached per frozenset: one entry per class or path)."""
+    sides = []
+    for side in ("src", "dst"):
+        latitude, longitude = f"{side}_latitude", f"{side}_longitude"
+        keys = tuple(key for key in (latitude, longitude) if key in consumed)
+        if keys:
+            sides.append((keys, latitude, longitude, COORDINATE_FIELDS[latitude][1]))
+    found = _Checks(
+        tuple((key, *guard) for key, guard in GUARDED_FIELDS.items() if key in consumed),
+        tuple(sides),
+        tuple((key, needed) for key, needed in DEPENDENT_FIELDS.items() if key in consumed),
+        tuple((key, preferred) for key, preferred in FALLBACK_FIELDS.items() if key in consumed),
+    )
+    if len(_CHECKS) < 256:
+        _CHECKS[consumed] = found
     return found
 
 
@@ -462,17 +481,7 @@ def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str
     return normalise(data.get("data_type")), ips, others
 
 
-_USABLE_SEVERITIES: dict[object, bool] = {}
-
-
-def _usable_severity(value: object) -> bool:
-    """A severity the tables know (an unknown word or number would otherwise become 0/99 without its text)."""
-    found = _USABLE_SEVERITIES.get(value)
-    if found is None:
-        found = severity_id_from(value) not in (0, 99) or normalise(value) == "unknown"
-        if len(_USABLE_SEVERITIES) < 1024:  # a tenant uses a handful of words
-            _USABLE_SEVERITIES[value] = found
-    return found
+_USABLE_SEVERITIES = _Memo(lambda value: severity_id_from(value) not in (0, 99) or normalise(value) == "unknown", 1024)
 
 
 def _usable_count(value: object) -> bool:
@@ -482,17 +491,35 @@ def _usable_count(value: object) -> bool:
     return count is not None and 0 < count < 2**31
 
 
+def _usable_port(value: object) -> bool:
+    port = integer(value)
+    return port is not None and 0 < port <= 65535
+
+
+class Guard(NamedTuple):
+    """The values a guarded field's builder takes: integers in ``(low, high)``, and strings that
+    ``accepts`` maps to a true value (a memo: a tenant repeats its addresses, words and digests)."""
+
+    low: float
+    high: float
+    accepts: Mapping[str, object]
+
+
 #: Consumed fields whose builders take only some values (an OCSF pattern or range): ``finalize``
 #: keeps a value that fails its check under ``unmapped`` as well, so an odd value is never lost.
-GUARDED_FIELDS: dict[str, Callable[[object], bool]] = {
-    **dict.fromkeys(("srcip", "dstip", "userip", "ip"), _usable_ip),
-    **dict.fromkeys(("md5", "sha1", "sha256"), _usable_hash),
-    **dict.fromkeys(("srcport", "dstport"), _usable_port),
-    **dict.fromkeys(("severity", "severity_level", "alarm_severity", "malware_severity", "dlp_rule_severity"), _usable_severity),
-    "count": _usable_count,
-    "object_type": lambda value: normalise(value) in ("file", "folder"),
-    "file_size": lambda value: integer(value) is not None,
-    "_insertion_epoch_timestamp": lambda value: (type(value) is int and 0 < value < 10**12) or epoch_ms(value) is not None,
+#: (An empty range, ``(0, 0)``, takes no integer.)
+GUARDED_FIELDS: dict[str, Guard] = {
+    **dict.fromkeys(("srcip", "dstip", "userip", "ip"), Guard(0, 0, _IP_TEXTS)),
+    **dict.fromkeys(("md5", "sha1", "sha256"), Guard(0, math.inf, _Memo(hex_text, 4096))),
+    **dict.fromkeys(("srcport", "dstport"), Guard(0, 65536, _Memo(_usable_port, 1024))),
+    **dict.fromkeys(
+        ("severity", "severity_level", "alarm_severity", "malware_severity", "dlp_rule_severity"),
+        Guard(0, 7, _USABLE_SEVERITIES),  # OCSF ids 1-6
+    ),
+    "count": Guard(0, 2**31, _Memo(_usable_count, 1024)),
+    "object_type": Guard(0, 0, _Memo(lambda value: normalise(value) in ("file", "folder"), 1024)),
+    "file_size": Guard(-math.inf, math.inf, _Memo(lambda value: integer(value) is not None, 1024)),
+    "_insertion_epoch_timestamp": Guard(0, math.inf, _Memo(lambda value: epoch_ms(value) is not None, 1024)),
 }
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.
@@ -504,13 +531,6 @@ FALLBACK_FIELDS: dict[str, str] = {"userkey": "user_id", "ur_normalized": "user"
 DEPENDENT_FIELDS: dict[str, str] = {"os_version": "os"}
 
 
-def _differs(fallback: object, preferred: object) -> bool:
-    """Whether a preferred field is present with a value other than the fallback's (case ignored)."""
-    if not preferred:
-        return False
-    return str(fallback).casefold() != str(preferred).casefold()
-
-
 #: Coordinate field → (its partner, the text fields ``location`` needs beside them). ``location``
 #: places coordinates only as a pair next to a city/country/region/zipcode; otherwise ``finalize``
 #: keeps them under ``unmapped``.
@@ -519,11 +539,6 @@ COORDINATE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     for side in ("src", "dst")
     for axis, other in (("latitude", "longitude"), ("longitude", "latitude"))
 }
-
-
-def _coordinate_placed(record: Mapping[str, Any], key: str) -> bool:
-    partner, companions = COORDINATE_FIELDS[key]
-    return number(record.get(partner)) is not None and any(map(text, map(record.get, companions)))
 
 
 def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
@@ -550,27 +565,25 @@ def user(record: Mapping[str, Any], name_field: str = "user") -> dict[str, Any] 
 
     ``name_field`` lets a class take the user from another field (e.g. an audit's target).
     """
-    name = text(record.get(name_field))
-    normalised = text(record.get("ur_normalized"))
-    uid = text(record.get("user_id")) or text(record.get("userkey"))
-    upn = text(record.get("userPrincipalName"))
-    sam = text(record.get("sAMAccountName"))
+    get = record.get
+    name = text(get(name_field))
+    uid = text(get("user_id")) or text(get("userkey"))
+    upn = text(get("userPrincipalName"))
+    sam = text(get("sAMAccountName"))
     if name is None:
-        name = normalised or upn or sam
-    if name is None and uid is None:
-        return None
+        name = text(get("ur_normalized")) or upn or sam
+        if name is None and uid is None:
+            return None
     result: dict[str, Any] = {}
     if name is not None:
         result["name"] = name
         if "@" in name and email_text(name) is not None:
             result["email_addr"] = name
-    if uid is not None:
-        result["uid"] = uid
-    if upn is not None:
-        result["uid_alt"] = upn
+    set_present(result, "uid", uid)
+    set_present(result, "uid_alt", upn)
     if sam is not None:
         result["account"] = {"name": sam, "type_id": 1, "type": "LDAP Account"}
-    org_unit = text(record.get("organization_unit"))
+    org_unit = text(get("organization_unit"))
     if org_unit is not None:
         result["org"] = {"name": org_unit.split("/", 1)[0], "ou_name": org_unit}
     return result
@@ -578,27 +591,27 @@ def user(record: Mapping[str, Any], name_field: str = "user") -> dict[str, Any] 
 
 def location(record: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
     """OCSF location from Netskope's ``{prefix}location/country/region/zipcode/latitude/longitude``."""
-    places, lat_field, lon_field = _location_keys(prefix)
+    places, lat_field, lon_field = _LOCATION_KEYS[prefix]
+    get = record.get
     result: dict[str, Any] = {}
     for source, target in places:
-        value = text(record.get(source))
-        if value is not None:
-            result[target] = value
+        set_text(result, target, get(source))
     if not result:
         return None
-    lat = number(record.get(lat_field))
-    lon = number(record.get(lon_field))
+    lat = number(get(lat_field))
+    lon = number(get(lon_field))
     if lat is not None and lon is not None:
         result["lat"] = lat
         result["long"] = lon
     return result
 
 
-@lru_cache(maxsize=16)
-def _location_keys(prefix: str) -> tuple[tuple[tuple[str, str], ...], str, str]:
-    """``location``'s (text field, attribute) pairs and coordinate fields for one prefix."""
-    places = (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code"))
-    return tuple((prefix + source, target) for source, target in places), prefix + "latitude", prefix + "longitude"
+_PLACES = (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code"))
+#: ``location``'s (text field, attribute) pairs and coordinate fields per prefix.
+_LOCATION_KEYS: dict[str, tuple[tuple[tuple[str, str], ...], str, str]] = {
+    prefix: (tuple((prefix + source, target) for source, target in _PLACES), prefix + "latitude", prefix + "longitude")
+    for prefix in ("src_", "dst_")
+}
 
 
 def location_fields(prefix: str) -> dict[str, str]:
@@ -624,23 +637,16 @@ def endpoint(
 ) -> dict[str, Any] | None:
     """An OCSF network_endpoint, or None when it would identify nothing (no ip/host/domain/service)."""
     result: dict[str, Any] = {}
-    value = ip_text(ip)
-    if value is not None:
-        result["ip"] = value
-    value = text(hostname)
-    if value is not None:
-        result["hostname"] = value
-    value = text(domain)
-    if value is not None:
-        result["domain"] = value
-    value = text(svc_name)
-    if value is not None:
-        result["svc_name"] = value
+    set_present(result, "ip", ip_text(ip))
+    set_text(result, "hostname", hostname)
+    set_text(result, "domain", domain)
+    set_text(result, "svc_name", svc_name)
     if not result:
         return None
-    number_port = integer(port)
-    if number_port is not None and 0 < number_port <= 65535:
-        result["port"] = number_port
+    if port:
+        number_port = integer(port)
+        if number_port is not None and 0 < number_port <= 65535:
+            result["port"] = number_port
     if geo:
         result["location"] = geo
     return result
@@ -684,19 +690,19 @@ OS_TYPES: tuple[tuple[str, int, str], ...] = (
 )
 
 
-_OS_TYPE_MEMO: dict[str, tuple[int, str]] = {}
-_DEVICE_TYPE_MEMO: dict[str, tuple[int, str]] = {}
+def _first_word(words: tuple[tuple[str, int, str], ...]) -> Callable[[str], tuple[int, str]]:
+    """(type_id, caption) of the first word a name contains, else (99, the name)."""
 
-
-def _lookup(words: tuple[tuple[str, int, str], ...], value: str, memo: dict[str, tuple[int, str]]) -> tuple[int, str]:
-    """(type_id, caption) of the first word ``value`` contains; memoised (bounded): a tenant has few OS/device names."""
-    found = memo.get(value)
-    if found is None:
+    def lookup(value: str) -> tuple[int, str]:
         key = value.casefold()
-        found = next(((type_id, caption) for word, type_id, caption in words if word in key), (99, value))
-        if len(memo) < 1024:
-            memo[value] = found
-    return found
+        return next(((type_id, caption) for word, type_id, caption in words if word in key), (99, value))
+
+    return lookup
+
+
+#: Memoised (bounded) lookups: a tenant has few OS and device names.
+_OS_TYPE_IDS = _Memo(_first_word(OS_TYPES), 1024)
+_DEVICE_TYPE_IDS = _Memo(_first_word(DEVICE_TYPES), 1024)
 
 
 def os_object(name: object, version: object = None) -> dict[str, Any] | None:
@@ -704,7 +710,7 @@ def os_object(name: object, version: object = None) -> dict[str, Any] | None:
     os_name = text(name)
     if os_name is None:
         return None
-    type_id, caption = _lookup(OS_TYPES, os_name, _OS_TYPE_MEMO)
+    type_id, caption = _OS_TYPE_IDS[os_name]
     result: dict[str, Any] = {"name": os_name, "type_id": type_id, "type": caption}
     os_version = text(version)
     if os_version is not None and os_version != os_name:
@@ -726,30 +732,21 @@ DEVICE_FIELDS: dict[str, str] = {
 
 def device(record: Mapping[str, Any], *, ip_field: str = "userip", default_type_id: int = 0) -> dict[str, Any] | None:
     """OCSF device (the user's machine) from Netskope's device fields; None when nothing identifies it."""
+    get = record.get
     result: dict[str, Any] = {}
-    value = text(record.get("hostname"))
-    if value is not None:
-        result["hostname"] = value
-    value = ip_text(record.get(ip_field))
-    if value is not None:
-        result["ip"] = value
-    value = text(record.get("nsdeviceuid"))
-    if value is not None:
-        result["uid"] = value
+    set_text(result, "hostname", get("hostname"))
+    set_present(result, "ip", ip_text(get(ip_field)))
+    set_text(result, "uid", get("nsdeviceuid"))
     if not result:
         return None
-    value = text(record.get("managementID"))
-    if value is not None:
-        result["uid_alt"] = value
-    kind = text(record.get("device"))
+    set_text(result, "uid_alt", get("managementID"))
+    kind = text(get("device"))
     if kind is not None:
-        result["type_id"], result["type"] = _lookup(DEVICE_TYPES, kind, _DEVICE_TYPE_MEMO)
+        result["type_id"], result["type"] = _DEVICE_TYPE_IDS[kind]
     else:
         result["type_id"] = default_type_id
-    os_info = os_object(record.get("os"), record.get("os_version"))
-    if os_info is not None:
-        result["os"] = os_info
-    classification = text(record.get("device_classification"))
+    set_present(result, "os", os_object(get("os"), get("os_version")))
+    classification = text(get("device_classification"))
     if classification is not None:
         managed = normalise(classification)
         if managed in ("managed", "unmanaged"):
@@ -775,32 +772,24 @@ FILE_FIELDS: dict[str, str] = {
 
 def file(record: Mapping[str, Any], name_field: str = "object") -> dict[str, Any] | None:
     """OCSF file (name + type_id required) from Netskope's object/file fields; None without a name."""
-    name = text(record.get(name_field))
+    get = record.get
+    name = text(get(name_field))
     if name is None:
         return None
-    object_type = normalise(record.get("object_type"))
     result: dict[str, Any] = (
         {"name": name, "type_id": 2, "type": "Folder"}
-        if object_type == "folder"
+        if normalise(get("object_type")) == "folder"
         else {"name": name, "type_id": 1, "type": "Regular File"}
     )
-    value = text(record.get("object_id"))
-    if value is not None:
-        result["uid"] = value
-    value = text(record.get("file_path"))
-    if value is not None:
-        result["path"] = value
-    size = integer(record.get("file_size"))
-    if size is not None:
-        result["size"] = size
-    value = text(record.get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
-    if value is not None:
-        result["mime_type"] = value
-    hashes = [
-        {"algorithm_id": algorithm_id, "algorithm": algorithm, "value": digest}
-        for field, algorithm_id, algorithm in HASH_ALGORITHMS
-        if (digest := hex_text(record.get(field))) is not None
-    ]
+    set_text(result, "uid", get("object_id"))
+    set_text(result, "path", get("file_path"))
+    set_present(result, "size", integer(get("file_size")))
+    set_text(result, "mime_type", get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
+    hashes = []
+    for field, algorithm_id, algorithm in HASH_ALGORITHMS:
+        digest = get(field)
+        if digest and (digest := hex_text(digest)) is not None:
+            hashes.append({"algorithm_id": algorithm_id, "algorithm": algorithm, "value": digest})
     if hashes:
         result["hashes"] = hashes
     return result
@@ -841,17 +830,12 @@ HTTP_FIELDS: dict[str, str] = {
 
 def http_request(record: Mapping[str, Any]) -> dict[str, Any] | None:
     """OCSF http_request from the URL, user agent, referer and method; None when none is known."""
+    get = record.get
     result: dict[str, Any] = {}
-    url_object = url(record.get("url"))
-    if url_object is not None:
-        result["url"] = url_object
-    value = text(record.get("useragent"))
-    if value is not None:
-        result["user_agent"] = value
-    value = text(record.get("referer"))
-    if value is not None:
-        result["referrer"] = value
-    method = text(record.get("http_method"))
+    set_present(result, "url", url(get("url")))
+    set_text(result, "user_agent", get("useragent"))
+    set_text(result, "referrer", get("referer"))
+    method = text(get("http_method"))
     if method is not None and method.upper() in HTTP_METHODS:
         result["http_method"] = method.upper()
     return result or None
@@ -869,8 +853,9 @@ def security_control(event: dict[str, Any], record: Mapping[str, Any]) -> bool:
 
     Returns whether anything was set, so the caller declares the profile only when used.
     """
+    get = record.get
     used = False
-    action = text(record.get("action"))
+    action = text(get("action"))
     if action is not None:
         known = ACTIONS.get(normalise(action))
         if known is None:
@@ -879,14 +864,10 @@ def security_control(event: dict[str, Any], record: Mapping[str, Any]) -> bool:
         else:
             event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
         used = True
-    name = text(record.get("policy"))
-    policy_uid = text(record.get("policy_id"))
-    if name is not None or policy_uid is not None:
-        policy: dict[str, Any] = {}
-        if name is not None:
-            policy["name"] = name
-        if policy_uid is not None:
-            policy["uid"] = policy_uid
+    policy: dict[str, Any] = {}
+    set_text(policy, "name", get("policy"))
+    set_text(policy, "uid", get("policy_id"))
+    if policy:
         event["policy"] = policy
         used = True
     return used
@@ -906,34 +887,33 @@ OBSERVABLE_TYPES: dict[str, int] = {
 }
 
 
-def observables(pairs: Iterable[tuple[str, str, object]]) -> list[dict[str, Any]]:
-    """Observables from (attribute path, observable type key, value) triples with a present value."""
-    found: list[dict[str, Any]] = []
-    for name, kind, value in pairs:
-        shown = text(value) if value is not None else None  # most absent values are None: skip the call
-        if shown is not None:
-            found.append({"name": name, "type_id": OBSERVABLE_TYPES[kind], "value": shown})
-    return found
+def observe(found: list[dict[str, Any]], name: str, kind: str, value: str | None) -> None:
+    """Append the observable of an attribute the event holds at path ``name`` (None: it holds none)."""
+    if value is not None:
+        found.append({"name": name, "type_id": OBSERVABLE_TYPES[kind], "value": value})
 
 
-def user_observables(prefix: str, user_object: dict[str, Any] | None) -> list[tuple[str, str, object]]:
-    """Observable triples for a user object placed at ``prefix`` (e.g. "actor.user")."""
-    if user_object is None:
-        return []
-    return [
-        (f"{prefix}.name", "username", user_object.get("name")),
-        (f"{prefix}.email_addr", "email", user_object.get("email_addr")),
-    ]
+def observe_part(found: list[dict[str, Any]], path: str, part: dict[str, Any] | None) -> None:
+    """Append the observables of a user (name, e-mail) or endpoint/device (IP, host name) placed at ``path``."""
+    if part is not None:
+        for attribute, name, type_id in _OBSERVED[path]:
+            value = part.get(attribute)
+            if value is not None:
+                found.append({"name": name, "type_id": type_id, "value": value})
 
 
-def endpoint_observables(prefix: str, endpoint_object: dict[str, Any] | None) -> list[tuple[str, str, object]]:
-    """Observable triples for an endpoint placed at ``prefix`` (e.g. "src_endpoint")."""
-    if endpoint_object is None:
-        return []
-    return [
-        (f"{prefix}.ip", "ip", endpoint_object.get("ip")),
-        (f"{prefix}.hostname", "hostname", endpoint_object.get("hostname")),
-    ]
+def _observed(paths: tuple[str, ...], attributes: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, str, int], ...]]:
+    return {
+        path: tuple((attribute, f"{path}.{attribute}", OBSERVABLE_TYPES[kind]) for attribute, kind in attributes)
+        for path in paths
+    }
+
+
+#: Part path → its (attribute, observable name, type_id) triples, for ``observe_part``.
+_OBSERVED: dict[str, tuple[tuple[str, str, int], ...]] = {
+    **_observed(("user", "actor.user"), (("name", "username"), ("email_addr", "email"))),
+    **_observed(("src_endpoint", "dst_endpoint", "device"), (("ip", "ip"), ("hostname", "hostname"))),
+}
 
 
 # --------------------------------------------------------------------------- admin audit records
@@ -970,7 +950,9 @@ def admin_audit(record: Mapping[str, Any], event: dict[str, Any], user_path: str
     message = text(record.get("audit_log_event"))
     if message is not None:
         event["message"] = message
-    found = observables([*user_observables(user_path, admin), ("src_endpoint.ip", "ip", ips[0] if ips else None)])
+    found: list[dict[str, Any]] = []
+    observe_part(found, user_path, admin)
+    observe(found, "src_endpoint.ip", "ip", ips[0] if ips else None)
     if found:
         event["observables"] = found
     return data_type, others

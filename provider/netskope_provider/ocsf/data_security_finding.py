@@ -25,19 +25,20 @@ from netskope_provider.ocsf.common import (
     BASE_FIELDS,
     FILE_FIELDS,
     SECURITY_CONTROL_FIELDS,
+    EventClass,
     MappingError,
     base_event,
     device,
-    endpoint_observables,
     file,
     integer,
     normalise,
-    observables,
+    observe,
+    observe_part,
     prefixed,
     security_control,
+    set_text,
     severity_id_from,
     text,
-    user_observables,
 )
 from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
@@ -60,6 +61,7 @@ CLASS_UID = 2006
 CLASS_NAME = "Data Security Finding"
 CATEGORY_UID = 2
 CATEGORY_NAME = "Findings"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: (detection_system_id, detection_system, data_lifecycle_state_id, data_lifecycle_state) per channel.
 ENDPOINT_CHANNEL = (1, "Endpoint", 3, "Data in-Use")
@@ -205,18 +207,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
             (text(rule.get("dlp_rule_severity")) for rule in rules),
             key=lambda word: _SEVERITY_RANK[severity_id_from(word)] if word else -1,
         )
-    event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        1,
-        "Create",
-        severity_id_from(severity),
-        severity=severity,
-    )
+    event = base_event(record, log_type, EVENT_CLASS, 1, "Create", severity_id_from(severity), severity=severity)
     profiles: list[str] = []
 
     rule = text(get("dlp_rule")) or (rule_names[0] if rule_names else None)
@@ -242,9 +233,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     }
     if profile is not None:
         data_security["policy"] = {"name": profile}
-    src_url = text(get("url"))
-    if src_url is not None:
-        data_security["src_url"] = src_url
+    set_text(data_security, "src_url", get("url"))
     event["data_security"] = data_security
     event["is_alert"] = normalise(get("alert")) != "no"
     finding_status(event, record, missing)
@@ -269,15 +258,12 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     acting = put(event, "actor", actor(record, with_app=False), record, ACTOR_USER_FIELDS, missing)
     host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
 
-    found = observables(
-        (
-            *(user_observables("actor.user", acting.get("user")) if acting else ()),
-            *endpoint_observables("src_endpoint", source),
-            *endpoint_observables("dst_endpoint", destination),
-            *endpoint_observables("device", host),
-            ("file.name", "file_name", carried["name"] if carried else None),
-        )
-    )
+    found: list[dict[str, Any]] = []
+    observe_part(found, "actor.user", acting.get("user") if acting else None)
+    observe_part(found, "src_endpoint", source)
+    observe_part(found, "dst_endpoint", destination)
+    observe_part(found, "device", host)
+    observe(found, "file.name", "file_name", carried["name"] if carried else None)
     if found:
         event["observables"] = found
     return finish(event, record, _CONSUMED, missing, profiles)

@@ -19,23 +19,24 @@ from netskope_provider.ocsf.common import (
     FILE_FIELDS,
     HTTP_FIELDS,
     SECURITY_CONTROL_FIELDS,
-    set_present,
     SEVERITY_CAPTIONS,
+    EventClass,
     MappingError,
     base_event,
     device,
-    endpoint_observables,
     file,
     http_request,
     integer,
     normalise,
-    routing_key,
-    observables,
+    observe,
+    observe_part,
     prefixed,
+    routing_key,
     security_control,
+    set_present,
+    set_text,
     severity_id_from,
     text,
-    user_observables,
 )
 from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
@@ -58,6 +59,7 @@ CLASS_UID = 2004
 CLASS_NAME = "Detection Finding"
 CATEGORY_UID = 2
 CATEGORY_NAME = "Findings"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: Normalised ``alert_type`` → (analytic.type_id, analytic.type, field naming the analytic).
 ANALYTICS: dict[str, tuple[int, str, str | None]] = {
@@ -202,9 +204,7 @@ def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
         severity_id = severity_id_from(severity)
         result["severity_id"] = severity_id
         result["severity"] = severity if severity_id == 99 else SEVERITY_CAPTIONS[severity_id]
-    engine = text(get("detection_engine"))
-    if engine is not None:
-        result["provider"] = engine
+    set_text(result, "provider", get("detection_engine"))
     return result
 
 
@@ -218,18 +218,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     missing: list[Iterable[str]] = []
     severity = first_text(record, _SEVERITY_FIELDS, missing, kept_elsewhere=_SEVERITY_KEPT_ELSEWHERE)
     severity_id = severity_id_from(severity)
-    event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        1,
-        "Create",
-        severity_id,
-        severity=severity,
-    )
+    event = base_event(record, log_type, EVENT_CLASS, 1, "Create", severity_id, severity=severity)
     profiles: list[str] = []
 
     analytic_type_id, analytic_type, name_field = _ANALYTIC_BY_KEY.get(routing_key(alert_type), (99, alert_type, None))
@@ -238,19 +227,17 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         "type_id": analytic_type_id,
         "type": analytic_type,
     }
-    signature_id = text(get("signature_id"))
-    if signature_id is not None:
-        analytic["uid"] = signature_id
+    set_text(analytic, "uid", get("signature_id"))
     info: dict[str, Any] = {
         "uid": uid,
         "title": text(get("alert_name")) or f"{alert_type} alert",
         "types": [alert_type],
         "analytic": analytic,
     }
-    set_present(info, "uid_alt", text(get("incident_id")))
+    set_text(info, "uid_alt", get("incident_id"))
     src_url = text(get("url"))
     set_present(info, "src_url", src_url)
-    set_present(info, "desc", text(get("breach_description")))
+    set_text(info, "desc", get("breach_description"))
     event["finding_info"] = info
     if "title" in info and text(get("alert_name")) is not None:
         event["message"] = info["title"]
@@ -308,13 +295,10 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         profiles.append("host")
     host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
 
-    found = observables(
-        (
-            *(user_observables("actor.user", acting.get("user")) if acting else ()),
-            *endpoint_observables("device", host),
-            ("finding_info.src_url", "url", src_url),
-        )
-    )
+    found: list[dict[str, Any]] = []
+    observe_part(found, "actor.user", acting.get("user") if acting else None)
+    observe_part(found, "device", host)
+    observe(found, "finding_info.src_url", "url", src_url)
     if found:
         event["observables"] = found
     return finish(event, record, _CONSUMED, missing, profiles)

@@ -14,11 +14,14 @@ from typing import Any
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
+    EventClass,
     MappingError,
     base_event,
     finalize,
     ip_text,
-    observables,
+    observe,
+    set_present,
+    set_text,
     severity_id_from,
     text,
 )
@@ -27,6 +30,7 @@ CLASS_UID = 5001
 CLASS_NAME = "Device Inventory Info"
 CATEGORY_UID = 5
 CATEGORY_NAME = "Discovery"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 ACTIVITY_ID = 1
 SERVER = 1
 
@@ -54,28 +58,13 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """OCSF Device Inventory Info event for an infrastructure record (see module docstring)."""
     get = record.get
     severity_id = severity_id_from(get("severity"), get("alarm_severity")) or 1  # none given: Informational
-    event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        ACTIVITY_ID,
-        "Log",
-        severity_id,
-        severity=text(get("severity")) or text(get("alarm_severity")),
-    )
+    severity = text(get("severity")) or text(get("alarm_severity"))
+    event = base_event(record, log_type, EVENT_CLASS, ACTIVITY_ID, "Log", severity_id, severity=severity)
     machine: dict[str, Any] = {"type_id": SERVER, "type": "Server"}
-    hostname = text(get("hostname"))
-    if hostname is not None:
-        machine["hostname"] = hostname
-    name = text(get("device_name"))
-    if name is not None:
-        machine["name"] = name
-    ip = ip_text(get("ip"))
-    if ip is not None:
-        machine["ip"] = ip
+    hostname, ip = text(get("hostname")), ip_text(get("ip"))
+    set_present(machine, "hostname", hostname)
+    set_text(machine, "name", get("device_name"))
+    set_present(machine, "ip", ip)
     serial = text(get("serial"))
     if serial is not None:
         machine["uid"] = serial
@@ -87,15 +76,12 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     if version is not None:
         machine["agent_list"] = [{"name": "Netskope", "vendor_name": "Netskope", "version": version}]
     event["device"] = machine
-    message = text(get("alarm_name")) or text(get("metric_name"))
-    if message is not None:
-        event["message"] = message
-    detail = text(get("alarm_description"))
-    if detail is not None:
-        event["status_detail"] = detail
-    found = observables(
-        [("device.hostname", "hostname", hostname), ("device.ip", "ip", ip), ("device.uid", "resource_uid", serial)]
-    )
+    set_present(event, "message", text(get("alarm_name")) or text(get("metric_name")))
+    set_text(event, "status_detail", get("alarm_description"))
+    found: list[dict[str, Any]] = []
+    observe(found, "device.hostname", "hostname", hostname)
+    observe(found, "device.ip", "ip", ip)
+    observe(found, "device.uid", "resource_uid", serial)
     if found:
         event["observables"] = found
     return finalize(event, record, _CONSUMED)

@@ -12,12 +12,13 @@ from typing import Any
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
+    EventClass,
     admin_audit,
     admin_audit_fields,
     base_event,
     finalize,
-    routing_key,
     present,
+    routing_key,
     severity_id_from,
     text,
 )
@@ -26,6 +27,7 @@ CLASS_UID = 3004
 CLASS_NAME = "Entity Management"
 CATEGORY_UID = 3
 CATEGORY_NAME = "Identity & Access Management"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 ACTIVITY_CAPTIONS = {1: "Create", 3: "Update", 4: "Delete", 10: "Activate", 11: "Deactivate", 12: "Suspend"}
 POLICY = 5
@@ -86,18 +88,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """OCSF Entity Management event for a configuration-change audit record (see module docstring)."""
     source_text = text(record.get("audit_log_event")) or ""
     activity_id, type_id, entity_type = _EVENTS.get(routing_key(source_text), (99, 99, source_text or "Unknown"))
-    event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        activity_id,
-        ACTIVITY_CAPTIONS.get(activity_id, source_text),
-        severity_id_from(record.get("severity_level")),
-        status_id=1,
-    )
+    activity_name = ACTIVITY_CAPTIONS.get(activity_id, source_text)
+    severity_id = severity_id_from(record.get("severity_level"))
+    event = base_event(record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, status_id=1)
     _, names = admin_audit(record, event, "actor.user")
     entity: dict[str, Any] = {
         "name": names[0] if names else entity_type,

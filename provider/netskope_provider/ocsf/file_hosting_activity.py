@@ -19,22 +19,22 @@ from netskope_provider.ocsf.common import (
     BASE_FIELDS,
     FILE_FIELDS,
     SECURITY_CONTROL_FIELDS,
+    EventClass,
     MappingError,
     base_event,
     device,
     endpoint,
-    endpoint_observables,
     file,
     location,
     normalise,
-    routing_key,
-    observables,
+    observe,
+    observe_part,
     prefixed,
+    routing_key,
     security_control,
     severity_id_from,
     text,
     url,
-    user_observables,
 )
 from netskope_provider.ocsf.parts import (
     ACTOR_FIELDS,
@@ -52,6 +52,7 @@ CLASS_UID = 6006
 CLASS_NAME = "File Hosting Activity"
 CATEGORY_UID = 6
 CATEGORY_NAME = "Application Activity"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: Normalised ``activity`` (the spec's list) → (activity_id, activity_name); 99 keeps the verb.
 ACTIVITIES: dict[str, tuple[int, str]] = {
@@ -142,18 +143,9 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     action = normalise(get("action"))
     status_id = STATUSES.get(action, 99)
     severity = text(get("severity"))
+    severity_id = severity_id_from(severity) or 1
     event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        activity_id,
-        activity_name,
-        severity_id_from(severity) or 1,
-        severity=severity,
-        status_id=status_id,
+        record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, severity=severity, status_id=status_id
     )
     if status_id == 99:
         event["status"] = text(get("action"))
@@ -179,14 +171,11 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if host is not None:
         profiles.append("host")
 
-    found = observables(
-        (
-            *user_observables("actor.user", acting.get("user")),
-            *endpoint_observables("src_endpoint", source),
-            *endpoint_observables("dst_endpoint", destination),
-            ("file.name", "file_name", carried["name"]),
-        )
-    )
+    found: list[dict[str, Any]] = []
+    observe_part(found, "actor.user", acting.get("user"))
+    observe_part(found, "src_endpoint", source)
+    observe_part(found, "dst_endpoint", destination)
+    observe(found, "file.name", "file_name", carried["name"])
     if found:
         event["observables"] = found
     return finish(event, record, _CONSUMED, missing, profiles)

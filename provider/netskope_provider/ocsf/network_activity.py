@@ -15,21 +15,22 @@ from typing import Any
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
-    MappingError,
     SECURITY_CONTROL_FIELDS,
+    EventClass,
+    MappingError,
     base_event,
     device,
-    endpoint_observables,
     epoch_ms,
     integer,
+    observe,
+    observe_part,
     routing_key,
-    observables,
     security_control,
     set_present,
+    set_text,
     severity_id_from,
     text,
     url,
-    user_observables,
 )
 from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
@@ -49,6 +50,7 @@ CLASS_UID = 4001
 CLASS_NAME = "Network Activity"
 CATEGORY_UID = 4
 CATEGORY_NAME = "Network Activity"
+EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: Netskope ``action`` → (activity_id, activity_name, status_id).
 ACTIVITIES: dict[str, tuple[int, str, int]] = {
@@ -143,20 +145,11 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     """The Network Activity event for a network event or page connection record."""
     get = record.get
     activity_id, activity_name, status_id = _ACTIVITY_BY_KEY.get(routing_key(get("action")), NO_ACTION)
-    severity_id = severity_id_from(get("severity")) or 1
+    severity = get("severity")
     event = base_event(
-        record,
-        log_type,
-        CLASS_UID,
-        CLASS_NAME,
-        CATEGORY_UID,
-        CATEGORY_NAME,
-        activity_id,
-        activity_name,
-        severity_id,
-        severity=text(get("severity")),
-        status_id=status_id,
-    )
+        record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id_from(severity) or 1,
+        severity=text(severity), status_id=status_id,
+    )  # fmt: skip
     missing: list[Iterable[str]] = []
     profiles: list[str] = []
 
@@ -166,37 +159,31 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     )
     if source is None and destination is None:
         raise MappingError("network record has no usable source or destination (OCSF 4001 requires one)")
-
-    app = text(get("app"))
-    if app is not None:
-        event["app_name"] = app
+    set_text(event, "app_name", get("app"))
 
     connection: dict[str, Any] = {"direction_id": 2, "direction": "Outbound"}
     protocol = text(get("ip_protocol"))
     if protocol is not None:
-        connection["protocol_name"] = protocol.lower()
-        number = PROTOCOL_NUMBERS.get(protocol.lower())
-        if number is not None:
-            connection["protocol_num"] = number
-    session = text(get("network_session_id"))
-    if session is not None:
-        connection["uid"] = session
+        protocol = connection["protocol_name"] = protocol.lower()
+        set_present(connection, "protocol_num", PROTOCOL_NUMBERS.get(protocol))
+    set_text(connection, "uid", get("network_session_id"))
     event["connection_info"] = connection
 
     traffic = {}
     for field, attribute in _TRAFFIC:
-        value = integer(get(field))
-        if value is not None and value > 0:
-            traffic[attribute] = value
-        elif get(field):  # a count that is not one ("N/A", -1) stays as it came
-            missing.append((field,))
+        value = get(field)
+        if value:
+            count = integer(value)
+            if count is not None and count > 0:
+                traffic[attribute] = count
+            else:  # a count that is not one ("N/A", -1) stays as it came
+                missing.append((field,))
     if traffic:
         event["traffic"] = traffic
 
     start = _moment(record, "start_time", "conn_starttime", missing)
     end = _moment(record, "end_time", "conn_endtime", missing)
-    if start is not None:
-        event["start_time"] = start
+    set_present(event, "start_time", start)
     if end is not None:
         event["end_time"] = end
         if start is not None and end >= start:
@@ -204,8 +191,8 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
 
     web = url(get("url"))
     set_present(event, "url", web)
-    set_present(event, "status_detail", text(get("bypass_reason")))
-    set_present(event["metadata"], "correlation_uid", text(get("transaction_id")))
+    set_text(event, "status_detail", get("bypass_reason"))
+    set_text(event["metadata"], "correlation_uid", get("transaction_id"))
 
     action_word(event, get("action"))
     if activity_id == 2:
@@ -222,14 +209,11 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     if acting is not None or host is not None:
         profiles.append("host")
 
-    found = observables(
-        (
-            *endpoint_observables("src_endpoint", source),
-            *endpoint_observables("dst_endpoint", destination),
-            *(user_observables("actor.user", acting.get("user")) if acting else ()),
-            ("url.url_string", "url", web["url_string"] if web else None),
-        )
-    )
+    found: list[dict[str, Any]] = []
+    observe_part(found, "src_endpoint", source)
+    observe_part(found, "dst_endpoint", destination)
+    observe_part(found, "actor.user", acting.get("user") if acting else None)
+    observe(found, "url.url_string", "url", web["url_string"] if web else None)
     if found:
         event["observables"] = found
     return finish(event, record, _CONSUMED, missing, profiles)

@@ -27,6 +27,7 @@ from netskope_provider.ocsf.common import (
     location_fields,
     normalise,
     prefixed,
+    set_text,
     text,
     user,
 )
@@ -71,9 +72,7 @@ def actor(record: Mapping[str, Any], *, with_app: bool = True) -> dict[str, Any]
     if acting is not None:
         result["user"] = acting
     if with_app:
-        app = text(record.get("app"))
-        if app is not None:
-            result["app_name"] = app
+        set_text(result, "app_name", record.get("app"))
     return result or None
 
 
@@ -176,9 +175,7 @@ def action_word(event: dict[str, Any], value: object) -> None:
     The security_control ids say allowed/denied; the word says which Netskope action it was
     (``bypass`` and ``allow`` are both Allowed), so it is the status code "as reported by the source".
     """
-    word = text(value)
-    if word is not None:
-        event["status_code"] = word
+    set_text(event, "status_code", value)
 
 
 RESOURCE_FIELDS: dict[str, str] = {
@@ -198,9 +195,7 @@ def resources(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         resource["name"] = name
     if uid is not None:
         resource["uid"] = uid
-    category = text(record.get("appcategory"))
-    if category is not None:
-        resource["type"] = category
+    set_text(resource, "type", record.get("appcategory"))
     return [resource]
 
 
