@@ -6,8 +6,9 @@ each line. The mapping does that too, plus routing and building the event, so th
 A third figure, the floor, is a "mapper" that only wraps each record: it parses the line, puts
 every field under ``unmapped`` with ``finalize`` (the pass every real event pays) and serialises
 the result, which bounds what any mapping built on these pieces can reach.
-Prints figures only (no pass/fail); timings are the best of ``--repeat`` runs of process CPU
-time, so other work on a shared machine disturbs them less than wall-clock time would.
+Prints figures only (no pass/fail); timings are the best of ``--repeat`` rounds of process CPU
+time, the three runs taking turns in each round, so other work on a shared machine disturbs them
+(and their ratios) less than back-to-back wall-clock timings would.
 
     .venv/bin/python bench/bench_mapping.py [--records 40000] [--repeat 3] [--per-type]
 """
@@ -27,14 +28,19 @@ from netskope_provider.simulator.records import LOG_TYPE_NAMES, generate
 START, END, SEED = 1_719_792_000, 1_719_878_400, 7
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    """The fastest of ``repeat`` CPU-time timings of ``run`` (seconds)."""
-    timings = []
+def best_of(repeat: int, *runs: Callable[[], object]) -> list[float]:
+    """The fastest of ``repeat`` CPU-time timings of each of ``runs`` (seconds).
+
+    The runs take turns within each round, so a change of load on a shared machine slows all of
+    them alike instead of skewing their ratio.
+    """
+    best = [float("inf")] * len(runs)
     for _ in range(repeat):
-        began = time.process_time()
-        run()
-        timings.append(time.process_time() - began)
-    return min(timings)
+        for index, run in enumerate(runs):
+            began = time.process_time()
+            run()
+            best[index] = min(best[index], time.process_time() - began)
+    return best
 
 
 def round_trip(lines: list[bytes]) -> None:
@@ -58,9 +64,12 @@ def mapping(lines: list[bytes], log_type: str) -> MapCounts:
 
 def measure(corpus: dict[str, list[bytes]], repeat: int) -> tuple[float, float, float, MapCounts]:
     """(round-trip, floor and mapping seconds, counts) over every log type of ``corpus``."""
-    baseline = best_of(repeat, lambda: [round_trip(lines) for lines in corpus.values()])
-    wrapped = best_of(repeat, lambda: [floor(lines) for lines in corpus.values()])
-    mapped = best_of(repeat, lambda: [mapping(lines, log_type) for log_type, lines in corpus.items()])
+    baseline, wrapped, mapped = best_of(
+        repeat,
+        lambda: [round_trip(lines) for lines in corpus.values()],
+        lambda: [floor(lines) for lines in corpus.values()],
+        lambda: [mapping(lines, log_type) for log_type, lines in corpus.items()],
+    )
     total = MapCounts()
     for log_type, lines in corpus.items():
         counts = mapping(lines, log_type)
