@@ -76,11 +76,11 @@ def build_dag(log_type: LogType, tenant: Tenant | None = None) -> DAG:
             "window_start": Param(None, type=["null", "string"], title="Window start", description=WINDOW_HELP),
             "window_end": Param(None, type=["null", "string"], title="Window end (exclusive)", description=WINDOW_HELP),
         },
-        tags=["netskope", "ocsf", "cloudwatch", log_type.name, *([f"tenant:{tenant.name}"] if tenant.name else [])],
+        tags=["netskope", "ocsf", "cloudwatch", log_type.name, *tenant.tags],
         doc_md=DOC.format(
             name=log_type.name, path=log_type.path, strategy=log_type.strategy.value, schedule=settings.schedule,
             settle=int(settings.settle.total_seconds()), permission=log_type.rbac_permission, pool=pool,
-            tenant=f" (tenant `{tenant.name}`, connection `{tenant.conn_id}`)" if tenant.name else "",
+            tenant=tenant.doc_suffix,
             split=SPLIT_DOC.format(minutes=split_minutes) if split_minutes else "",
             upper=log_type.name.upper(), asset=landed.uri,
         ),

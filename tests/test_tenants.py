@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO
-from netskope_provider.compat import DagBag, dag_test
+from netskope_provider.compat import DagBag, dag_test, task_return_value
 from netskope_provider.config import Tenant, tenants
 from netskope_provider.demo import canonical, expected_messages, stream_documents
 from netskope_provider.log_types import LOG_TYPES
@@ -87,6 +89,40 @@ def test_each_tenants_window_lands_in_its_own_log_stream_exactly(tenant_dags, si
     assert not expected["acme"] & expected["globex"], "the two tenants' records must differ for the test to tell them apart"
     assert delivered == expected
     assert stream_documents(logs, log_type, *WINDOW) == [], "nothing goes to the single-tenant log group"
+
+
+def test_each_tenant_has_a_reconcile_dag_with_its_connection_pool_and_log_groups(tenant_dags) -> None:
+    reconcile_dags = sorted(dag_id for dag_id, dag in tenant_dags.items() if dag.fileloc.endswith("netskope_reconcile.py"))
+    assert reconcile_dags == sorted(f"netskope_{tenant}_reconcile" for tenant in TENANTS)
+    for tenant, options in TENANTS.items():
+        dag = tenant_dags[f"netskope_{tenant}_reconcile"]
+        (task,) = dag.tasks
+        assert (task.netskope_conn_id, task.pool, task.log_group, task.tenant) == (
+            options["conn_id"], POOLS[tenant], f"/netskope/{tenant}/ocsf/{{log_type}}", tenant)
+        assert f"tenant:{tenant}" in dag.tags
+
+
+def test_a_tenants_reconcile_heals_from_its_own_tenant_into_its_own_log_group(tenant_dags, simulators, moto_server) -> None:
+    """No network window was delivered: acme's reconcile finds the window short and fills acme's stream only."""
+    run_conf = {"window_start": iso(WINDOW[0]), "window_end": iso(WINDOW[1]), "log_types": ["network"], "heal": True}
+    dag_run = dag_test(tenant_dags["netskope_acme_reconcile"], datetime.fromtimestamp(NOW_HOUR, tz=timezone.utc), run_conf=run_conf)
+    assert dag_run.state == "success"
+    summary = task_return_value(dag_run, "reconcile")
+    expected = expected_messages(simulators["acme"], "network", *WINDOW)
+    assert [(entry["log_type"], entry["gap"]) for entry in summary["mismatches"]] == [("network", sum(expected.values()))]
+    assert summary["remaining"] == []
+    logs = moto_server.client("logs")
+    delivered = {
+        tenant: Counter(canonical(doc) for doc in stream_documents(logs, "network", *WINDOW, log_group=f"/netskope/{tenant}/ocsf/network"))
+        for tenant in TENANTS
+    }
+    assert delivered == {"acme": expected, "globex": Counter()}
+    staging = Path(os.environ["NETSKOPE_STAGING_BASE"].removeprefix("file://"))
+    assert (staging / "netskope_acme_network").is_dir(), "the heal staged under acme's network DAG"
+
+
+def iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
 
 
 def test_without_tenants_the_single_tenant_ids_stay(monkeypatch: pytest.MonkeyPatch) -> None:

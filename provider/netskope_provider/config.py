@@ -181,6 +181,16 @@ class Tenant:
     def dag_id(self, log_type: str) -> str:
         return f"netskope_{self.name}_{log_type}" if self.name else f"netskope_{log_type}"
 
+    @property
+    def tags(self) -> list[str]:
+        """DAG tags that name the tenant (none for the single tenant), to filter one tenant's DAGs in the UI."""
+        return [f"tenant:{self.name}"] if self.name else []
+
+    @property
+    def doc_suffix(self) -> str:
+        """What a DAG's doc heading adds to say whose DAG it is."""
+        return f" (tenant `{self.name}`, connection `{self.conn_id}`)" if self.name else ""
+
 
 def tenants() -> list[Tenant]:
     """The configured tenants, from env ``NETSKOPE_TENANTS`` (read at parse time; no database query).

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from netskope_provider import cloudwatch, config, metrics, reconcile
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException, BaseOperator, Variable
-from netskope_provider.config import DagSettings
+from netskope_provider.config import DagSettings, Tenant
 from netskope_provider.log_types import LOG_TYPES, get_log_type
 from netskope_provider.operators.fetch import resolve_window
 from netskope_provider.operators.split import split_window
@@ -49,6 +49,8 @@ class NetskopeReconcileOperator(BaseOperator):
         ``netskope_reconcile_heal``, then env ``NETSKOPE_RECONCILE_HEAL`` (default off).
     :param window_seconds: window length of the log-type DAGs (hourly by default).
     :param settle_seconds: wait this long after the period closed, so the tenant's counts are final.
+    :param tenant: the configured tenant (``NETSKOPE_TENANTS``) whose DAGs this checks; a heal stages
+        under that tenant's DAG folders. Empty for the single-tenant configuration.
     """
 
     template_fields: Sequence[str] = ("netskope_conn_id", "aws_conn_id", "log_group", "window_start", "window_end")
@@ -66,6 +68,7 @@ class NetskopeReconcileOperator(BaseOperator):
         log_group: str | None = None,
         window_start: str | None = None,
         window_end: str | None = None,
+        tenant: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -78,6 +81,7 @@ class NetskopeReconcileOperator(BaseOperator):
         self.log_group = log_group
         self.window_start = window_start
         self.window_end = window_end
+        self.tenant = tenant
 
     def execute(self, context: Context) -> dict[str, object]:
         from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
@@ -188,7 +192,7 @@ class NetskopeReconcileOperator(BaseOperator):
 
         ti = context["ti"]
         rerun_context = {"ti": SimpleNamespace(
-            dag_id=f"netskope_{log_type}", run_id=f"reconcile__{ti.run_id}__{start}", try_number=ti.try_number,
+            dag_id=Tenant(self.tenant).dag_id(log_type), run_id=f"reconcile__{ti.run_id}__{start}", try_number=ti.try_number,
         )}
         fetched = NetskopeFetchOperator(
             task_id=f"heal_fetch_{log_type}", log_type=log_type, netskope_conn_id=self.netskope_conn_id,
