@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +28,9 @@ def test_a_value_that_is_not_an_object_is_rejected_with_a_reason(value: object) 
 
 
 @pytest.mark.parametrize(
-    "timestamp", [None, "", "soon", True, -5, 0, float("nan"), float("inf"), {"s": 1}, [1732700000]], ids=repr
+    "timestamp",
+    [None, "", "soon", True, -5, 0, float("nan"), float("inf"), {"s": 1}, [1732700000], 1e300, 10**25, "²"],
+    ids=repr,
 )
 def test_a_routed_record_without_a_usable_timestamp_is_raw_with_a_reason(timestamp: object) -> None:
     record = {**LOGIN, "timestamp": timestamp}
@@ -76,6 +79,25 @@ def test_wrong_types_never_break_the_mapper_and_odd_values_are_kept(overrides: d
             if value in (None, "", [], {}):  # absent defaults
                 continue
             assert key in kept or json.dumps(value)[1:-1] in text or str(value) in text, f"{key}={value!r} lost"
+
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+
+
+@pytest.mark.parametrize("golden", ["network_allow", "alert_malware", "incident_dlp", "application_file_upload"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("file_size", "²"), ("severity", "²"), ("dstport", "８０"), ("file_size", 2**64), ("client_bytes", 2**70),
+     ("server_bytes", 1e300), ("score", -(2**64)), ("count", 10**30)],
+    ids=repr,
+)
+def test_non_ascii_digits_and_numbers_beyond_ocsf_integers_stay_in_unmapped(golden: str, field: str, value: object) -> None:
+    """``"²".isdigit()`` holds but ``int("²")`` fails; OCSF integers end at 2^63 - 1, JSON's do not."""
+    case = orjson.loads((GOLDEN / f"{golden}.json").read_bytes())
+    mapped = map_record({**case["record"], field: value}, case["log_type"])
+    assert mapped.kind == "ocsf", mapped.reason
+    assert validate_event(mapped.event) == []
+    assert mapped.event["unmapped"][field] == value
 
 
 @pytest.mark.parametrize(

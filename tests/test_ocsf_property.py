@@ -30,7 +30,7 @@ BASES: list[tuple[str, dict[str, Any]]] = [
 ROUTED_BASES = [base for base in BASES if classify(base[1], base[0]) is not None]
 
 ODD_TEXT = st.sampled_from(
-    ["", " ", "N/A", "\u200b", "\u202eevil", "e\u0301", "😀", "\x00", "a" * 5000, "-1", "1e309", "nan", "0x1F"]
+    ["", " ", "N/A", "\u200b", "\u202eevil", "e\u0301", "😀", "\x00", "a" * 5000, "-1", "1e309", "nan", "0x1F", "²", "８０"]
 )
 SCALARS = (
     st.none()

@@ -227,6 +227,17 @@ def test_big_integer_uid_must_be_a_string() -> None:
     assert any(e.startswith("finding_info.uid:") for e in validate_event(event))
 
 
+def test_integers_beyond_ocsf_long_are_invalid_except_under_unmapped() -> None:
+    event = copy.deepcopy(GOOD[4001])
+    event["time"] = 10**303
+    event["traffic"] = {"bytes_in": 2**127}
+    event["unmapped"] = {"huge": 2**200}
+    assert validate_event(event) == [
+        "time: " + str(10**303) + " is beyond OCSF long_t (128 bits)",
+        "traffic.bytes_in: " + str(2**127) + " is beyond OCSF long_t (128 bits)",
+    ]
+
+
 def test_unmapped_is_open() -> None:
     event = copy.deepcopy(GOOD[4001])
     event["unmapped"] = {"anything": {"goes": [1, "two", None]}, "big": 18446744073709551615}

@@ -134,16 +134,25 @@ def hex_text(value: object) -> str | None:
     return found if found is not None and not found.strip(_HEX_DIGITS) else None
 
 
+#: OCSF integer_t bounds (long_t is wider): a value beyond them is no OCSF number and stays unmapped.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
 def integer(value: object) -> int | None:
-    """A non-zero integer from an int or a digit string ("443"); None otherwise."""
+    """A non-zero OCSF integer from an int, an ASCII digit string ("443") or a whole float; None otherwise.
+
+    ``str.isdigit`` alone would take "²" (which ``int`` refuses); values beyond integer_t are refused too.
+    """
     kind = type(value)
     if kind is int:
-        return value or None  # type: ignore[return-value]
-    if kind is str and value.strip().isdigit():  # type: ignore[union-attr]
-        return int(value) or None  # type: ignore[arg-type]
-    if kind is float and value.is_integer():  # type: ignore[union-attr]
-        return int(value) or None  # type: ignore[arg-type]
-    return None
+        found = value
+    elif kind is str and value.isascii() and value.strip().isdigit():  # type: ignore[union-attr]
+        found = int(value)  # type: ignore[arg-type]
+    elif kind is float and value.is_integer():  # type: ignore[union-attr]
+        found = int(value)  # type: ignore[arg-type]
+    else:
+        return None
+    return found if found and INT_MIN <= found <= INT_MAX else None  # type: ignore[operator,return-value]
 
 
 def number(value: object) -> float | None:
@@ -172,7 +181,7 @@ def epoch_ms(value: object) -> int | None:
     if not math.isfinite(seconds) or seconds <= 0:  # type: ignore[arg-type]
         return None
     if seconds >= 1e12:
-        return int(seconds)
+        return int(seconds) if seconds <= INT_MAX else None
     return int(seconds * 1000)
 
 
@@ -246,7 +255,7 @@ def severity_id_from(*values: object) -> int:
             found = SEVERITY_WORDS.get(key)
             if found is not None:
                 return found
-            if key.isdigit():
+            if key.isascii() and key.isdigit():
                 value, kind = int(key), int
             else:
                 return 99
@@ -518,8 +527,8 @@ GUARDED_FIELDS: dict[str, Guard] = {
     ),
     "count": Guard(0, 2**31, _Memo(_usable_count, 1024)),
     "object_type": Guard(0, 0, _Memo(lambda value: normalise(value) in ("file", "folder"), 1024)),
-    "file_size": Guard(-math.inf, math.inf, _Memo(lambda value: integer(value) is not None, 1024)),
-    "_insertion_epoch_timestamp": Guard(0, math.inf, _Memo(lambda value: epoch_ms(value) is not None, 1024)),
+    "file_size": Guard(INT_MIN - 1, INT_MAX + 1, _Memo(lambda value: integer(value) is not None, 1024)),
+    "_insertion_epoch_timestamp": Guard(0, INT_MAX + 1, _Memo(lambda value: epoch_ms(value) is not None, 1024)),
 }
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.

@@ -335,6 +335,20 @@ def _caption_errors(node: dict[str, Any], kind: str, name: str, path: str, error
                     _caption_errors(item, "object", object_name, f"{path}{attribute}[{index}].", errors)
 
 
+#: long_t, OCSF's widest integer type (timestamps, sizes, byte counts); JSON Schema's ``integer`` has no bound.
+_LONG_MIN, _LONG_MAX = -(2**127), 2**127 - 1
+
+
+def _range_errors(node: dict[str, Any] | list[Any], path: str, errors: list[str]) -> None:
+    """Integers no OCSF integer type holds, anywhere below ``node``."""
+    for key, value in node.items() if type(node) is dict else enumerate(node):  # type: ignore[union-attr]
+        where = f"{path}.{key}" if type(node) is dict and path else f"{path}[{key}]" if path else str(key)
+        if type(value) is int and not _LONG_MIN <= value <= _LONG_MAX:
+            errors.append(f"{where}: {value} is beyond OCSF long_t (128 bits)")
+        elif type(value) is dict or type(value) is list:
+            _range_errors(value, where, errors)
+
+
 def validate_event(event: Any, *, thorough: bool = False) -> list[str]:
     """Every reason ``event`` is not a valid OCSF 1.5.0 event of one of the eight classes (empty if valid).
 
@@ -386,6 +400,7 @@ def validate_event(event: Any, *, thorough: bool = False) -> list[str]:
 
     try:
         _caption_errors(event, "class", class_name, "", errors)
+        _range_errors({key: value for key, value in event.items() if key != "unmapped"}, "", errors)
     except RecursionError:
         errors.append("<event>: objects nested too deeply to validate")
     if thorough or not _fast(class_name, declared)(event):
