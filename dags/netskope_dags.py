@@ -39,7 +39,7 @@ one log stream per window.
 * **Knobs** at run time (Variable / environment): `netskope_conn_id`, `netskope_aws_conn_id`,
   `netskope_log_group`, `netskope_timestamp_policy` (`ingest_time` restamps events older than
   CloudWatch takes, `reject` quarantines them, `fail` fails the task), `netskope_staging_base`,
-  `netskope_staging_retention_hours`. At parse time (environment): `NETSKOPE_SCHEDULE`,
+  `netskope_staging_retention_hours`, `netskope_staging_kms_key_id`. At parse time (environment): `NETSKOPE_SCHEDULE`,
   `NETSKOPE_SETTLE_SECONDS`, `NETSKOPE_START_DATE`, `NETSKOPE_CATCHUP`, `NETSKOPE_RETRIES`,
   `NETSKOPE_MAX_ACTIVE_RUNS`, `NETSKOPE_POOL` (each also per log type, e.g. `NETSKOPE_SCHEDULE_{upper}`).
   See docs/dags.md.

@@ -40,6 +40,9 @@ RUN_SETTING_DEFAULTS: dict[str, str] = {
     "staging_base": "",
     #: Connection for the staging store (e.g. an AWS connection for ``s3://``); empty for local folders.
     "staging_conn_id": "",
+    #: KMS key (id, ARN or alias) for S3 staging: SSE-KMS with that key, for buckets whose policy requires
+    #: ``aws:kms``. Empty: SSE-S3 (``AES256``). Local staging ignores it.
+    "staging_kms_key_id": "",
     #: Hours a successful run's staged files are kept; 0 deletes them as soon as delivery succeeded.
     "staging_retention_hours": "0",
     #: ``cloudwatch.deliver``'s policy for events outside CloudWatch's accepted time range:

@@ -8,7 +8,7 @@ files an earlier try (or a still-running zombie) is reading.
 
 Local staging is private: folders are created 0700 and files 0600, because staged records hold
 user names, IPs and file names. On S3 every object is written with server-side encryption
-(SSE-S3, ``AES256``), whatever the bucket's default.
+(SSE-S3, ``AES256``, or SSE-KMS with run setting ``staging_kms_key_id``), whatever the bucket's default.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import orjson
 from isal import igzip
 
 from netskope_provider.compat import ObjectStoragePath
+from netskope_provider.config import run_setting
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
 _S3_PROTOCOLS = {"s3", "s3a"}
@@ -74,8 +75,14 @@ def open_for_write(path: ObjectStoragePath) -> Any:
         os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         os.chmod(path.path, 0o600)
     elif path.protocol in _S3_PROTOCOLS:
-        return path.open("wb", **S3_WRITE_OPTIONS)
+        return path.open("wb", **s3_write_options())
     return path.open("wb")
+
+
+def s3_write_options() -> dict[str, str]:
+    """SSE-KMS with the key of run setting ``staging_kms_key_id`` when one is set, else ``S3_WRITE_OPTIONS``."""
+    key_id = run_setting("staging_kms_key_id")
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id} if key_id else dict(S3_WRITE_OPTIONS)
 
 
 def safe_name(value: str) -> str:
