@@ -11,6 +11,9 @@ time, the three runs taking turns in each round, so other work on a shared machi
 (and their ratios) less than back-to-back wall-clock timings would.
 
     .venv/bin/python bench/bench_mapping.py [--records 40000] [--repeat 3] [--per-type]
+
+It maps with the implementation installed (compiled after ``make``); ``NETSKOPE_OCSF_PURE=1``
+measures the Python source instead.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 
 import orjson
 
+from netskope_provider.ocsf import IMPLEMENTATION
 from netskope_provider.ocsf.common import finalize
 from netskope_provider.ocsf.mapper import MapCounts, map_lines
 from netskope_provider.simulator.records import LOG_TYPE_NAMES, generate
@@ -102,6 +106,7 @@ def main() -> None:
     records = per_type * len(LOG_TYPE_NAMES)
     size = sum(len(line) for lines in corpus.values() for line in lines)
     print(f"corpus: {records} records ({size / records:,.0f} bytes each on average), best of {args.repeat} runs")
+    print(f"mapping implementation: {IMPLEMENTATION}")
 
     baseline, wrapped, mapped, counts = measure(corpus, args.repeat)
     if args.per_type:

@@ -30,13 +30,13 @@ class MappingError(ValueError):
 # --------------------------------------------------------------------------- values
 
 
-def present(value: object) -> bool:
+def present(value: Any) -> bool:
     """True unless the value is one of Netskope's "absent" defaults (None, blank, 0, {}, [])."""
     if value is None:
         return False
     kind = type(value)
     if kind is str:
-        return bool(value.strip())  # type: ignore[union-attr]
+        return bool(value.strip())
     if kind is int or kind is float or kind is bool:
         return value != 0
     if kind is dict or kind is list:
@@ -138,7 +138,7 @@ def hex_text(value: object) -> str | None:
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
-def integer(value: object) -> int | None:
+def integer(value: Any) -> int | None:
     """A non-zero OCSF integer from an int, an ASCII digit string ("443") or a whole float; None otherwise.
 
     ``str.isdigit`` alone would take "²" (which ``int`` refuses); values beyond integer_t are refused too.
@@ -146,10 +146,10 @@ def integer(value: object) -> int | None:
     kind = type(value)
     if kind is int:
         found = value
-    elif kind is str and value.isascii() and value.strip().isdigit():  # type: ignore[union-attr]
-        found = int(value)  # type: ignore[arg-type]
-    elif kind is float and value.is_integer():  # type: ignore[union-attr]
-        found = int(value)  # type: ignore[arg-type]
+    elif kind is str and value.isascii() and value.strip().isdigit():
+        found = int(value)
+    elif kind is float and value.is_integer():
+        found = int(value)
     else:
         return None
     return found if found and INT_MIN <= found <= INT_MAX else None  # type: ignore[operator,return-value]
@@ -163,7 +163,7 @@ def number(value: object) -> float | None:
     return None
 
 
-def epoch_ms(value: object) -> int | None:
+def epoch_ms(value: Any) -> int | None:
     """Epoch seconds (int, float or digit string) as OCSF timestamp_t milliseconds.
 
     Values that already look like milliseconds (after the year 33658 in seconds) are kept.
@@ -173,12 +173,12 @@ def epoch_ms(value: object) -> int | None:
         seconds = value
     elif kind is str:
         try:
-            seconds = float(value)  # type: ignore[arg-type]
+            seconds = float(value)
         except ValueError:
             return None
     else:
         return None
-    if not math.isfinite(seconds) or seconds <= 0:  # type: ignore[arg-type]
+    if not math.isfinite(seconds) or seconds <= 0:
         return None
     if seconds >= 1e12:
         return int(seconds) if seconds <= INT_MAX else None

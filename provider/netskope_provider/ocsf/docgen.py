@@ -11,6 +11,7 @@ committed file with ``render()``, so the published mapping cannot drift from the
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import sys
 from collections.abc import Sequence
@@ -35,7 +36,9 @@ def _table(header: tuple[str, str], rows: Sequence[tuple[object, object]]) -> li
 
 
 def _docstring(module: ModuleType) -> list[str]:
-    return [inspect.cleandoc(module.__doc__ or ""), ""]
+    """The module's docstring, read from its source (compiled modules carry no ``__doc__``)."""
+    source = Path(__file__).with_name(f"{module.__name__.rpartition('.')[2]}.py")
+    return [inspect.cleandoc(ast.get_docstring(ast.parse(source.read_text(encoding="utf-8"))) or ""), ""]
 
 
 def _routing() -> list[str]:

@@ -132,8 +132,8 @@ def map_record(record: object, log_type: str) -> Mapped:
     build = _builders.get(class_uid) or builder(class_uid)
     try:
         event = build(record, log_type)  # type: ignore[arg-type]
-    except MappingError as error:
-        return Mapped("raw", None, record, f"{class_uid}: {error}")
+    except MappingError as unmappable:  # (each handler names its own exception: compiled code types them)
+        return Mapped("raw", None, record, f"{class_uid}: {unmappable}")
     except Exception as error:  # an odd record must not break the batch: deliver it raw, say why
         return Mapped("raw", None, record, f"{class_uid}: mapper error {type(error).__name__}: {error}")
     return Mapped("ocsf", class_uid, event, None)
@@ -177,8 +177,7 @@ def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) ->
     yielded but recorded (line number, reason, first bytes) in ``counts.rejections``.
     """
     for number, line in enumerate(lines, 1):
-        data = line.encode("utf-8", "surrogatepass") if type(line) is str else line
-        data = data.strip()  # type: ignore[union-attr]
+        data = (line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line).strip()
         if not data:
             continue
         try:
@@ -191,9 +190,9 @@ def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) ->
         if mapped.kind == "ocsf":
             yield dumps(mapped.event, _NEWLINE)
         elif mapped.kind == "raw":
-            yield line if line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"  # type: ignore[operator]
+            yield line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
         else:
-            counts.rejections.append(Rejection(number, mapped.reason or "", data[:MAX_REJECTED_LINE_BYTES]))  # type: ignore[index]
+            counts.rejections.append(Rejection(number, mapped.reason or "", data[:MAX_REJECTED_LINE_BYTES]))
 
 
 def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> Iterator[bytes]:
