@@ -7,7 +7,7 @@ one's own account); the Netskope Support SSO events change the "Netskope Support
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
@@ -22,13 +22,13 @@ from netskope_provider.ocsf.common import (
     text,
 )
 
-CLASS_UID = 3001
-CLASS_NAME = "Account Change"
-CATEGORY_UID = 3
-CATEGORY_NAME = "Identity & Access Management"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 3001
+CLASS_NAME: Final = "Account Change"
+CATEGORY_UID: Final = 3
+CATEGORY_NAME: Final = "Identity & Access Management"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
-ACTIVITY_CAPTIONS = {
+ACTIVITY_CAPTIONS: Final = {
     1: "Create",
     2: "Enable",
     3: "Password Change",
@@ -39,7 +39,7 @@ ACTIVITY_CAPTIONS = {
 }
 
 #: Spec value → activity_id (99 Other where OCSF has no verb: edits of an admin record).
-ACTIVITIES: dict[str, int] = {
+ACTIVITIES: Final[dict[str, int]] = {
     "Created new admin": 1,
     "Added SSO Admin": 1,
     "Created new support admin": 1,
@@ -57,21 +57,21 @@ ACTIVITIES: dict[str, int] = {
     "Edit admin record": 99,
     "Updated admin settings": 99,
 }
-_ACTIVITIES = {routing_key(value): activity for value, activity in ACTIVITIES.items()}
+_ACTIVITIES: Final = {routing_key(value): activity for value, activity in ACTIVITIES.items()}
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id (from audit_log_event)": ACTIVITIES,
     "status_id": {"Password Change Failed Attempt": 2, "every other listed value": 1},
     "user.type_id, actor.user.type_id": {"every listed value (console admins)": 2},
 }
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     **admin_audit_fields("actor.user"),
     "supporting_data.data_values[name]": "user.name, user.email_addr (the account changed)",
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
-_TARGET_TYPES = frozenset({"admin", "user", "users", "admins"})
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
+_TARGET_TYPES: Final = frozenset({"admin", "user", "users", "admins"})
 
 
 def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:

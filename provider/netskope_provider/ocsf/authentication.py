@@ -10,7 +10,7 @@ record's ``site`` names the service (and stays under ``unmapped`` too).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     ADMIN_CONSOLE,
@@ -42,16 +42,16 @@ from netskope_provider.ocsf.common import (
 )
 from netskope_provider.ocsf.routing import record_kind
 
-CLASS_UID = 3002
-CLASS_NAME = "Authentication"
-CATEGORY_UID = 3
-CATEGORY_NAME = "Identity & Access Management"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 3002
+CLASS_NAME: Final = "Authentication"
+CATEGORY_UID: Final = 3
+CATEGORY_NAME: Final = "Identity & Access Management"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
-ACTIVITY_CAPTIONS = {1: "Logon", 2: "Logoff"}
+ACTIVITY_CAPTIONS: Final = {1: "Logon", 2: "Logoff"}
 
 #: Spec value → (activity_id, status_id or None when the value does not say).
-ACTIVITIES: dict[str, tuple[int, int | None]] = {
+ACTIVITIES: Final[dict[str, tuple[int, int | None]]] = {
     "Login Attempt": (1, None),
     "Login Failed": (1, 2),
     "Login Successful": (1, 1),
@@ -63,10 +63,10 @@ ACTIVITIES: dict[str, tuple[int, int | None]] = {
     "SSO Login Failed by Netskope Support": (1, 2),
     "Admin logged out because of successive login failures": (2, 1),
 }
-_ACTIVITIES = {routing_key(value): outcome for value, outcome in ACTIVITIES.items()}
+_ACTIVITIES: Final = {routing_key(value): outcome for value, outcome in ACTIVITIES.items()}
 
 #: ``logintype`` word → (auth_protocol_id, caption); any other word is 99 with its own text.
-AUTH_PROTOCOLS: dict[str, tuple[int, str]] = {
+AUTH_PROTOCOLS: Final[dict[str, tuple[int, str]]] = {
     "ntlm": (1, "NTLM"),
     "kerberos": (2, "Kerberos"),
     "digest": (3, "Digest"),
@@ -83,9 +83,9 @@ AUTH_PROTOCOLS: dict[str, tuple[int, str]] = {
     "basic": (11, "Basic Authentication"),
     "ldap": (12, "LDAP"),
 }
-AUTH_PROTOCOLS_DOC = {word: protocol_id for word, (protocol_id, _) in AUTH_PROTOCOLS.items()}
+AUTH_PROTOCOLS_DOC: Final = {word: protocol_id for word, (protocol_id, _) in AUTH_PROTOCOLS.items()}
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id (from activity / audit_log_event)": {
         **{value: activity for value, (activity, _) in ACTIVITIES.items()},
         "any other activity containing \"login\"": 1,
@@ -100,7 +100,7 @@ ENUMS: dict[str, dict[str, int]] = {
     "user.type_id": {"audit events (admin console)": 2},
 }
 
-_APPLICATION_FIELDS: dict[str, str] = {
+_APPLICATION_FIELDS: Final[dict[str, str]] = {
     **prefixed("user", USER_FIELDS),
     "activity": "message, activity_id, status_id",
     "app": "service.name",
@@ -120,15 +120,15 @@ _APPLICATION_FIELDS: dict[str, str] = {
     "logintype": "auth_protocol_id, auth_protocol",
 }
 
-_AUDIT_FIELDS: dict[str, str] = {
+_AUDIT_FIELDS: Final[dict[str, str]] = {
     **admin_audit_fields("user"),
     "supporting_data.data_values[reason]": "status_detail",
     "(audit)": "service.name = \"Netskope Admin Console\"",
 }
-MAPPED_FIELDS: dict[str, str] = {**BASE_FIELDS, **_APPLICATION_FIELDS, **_AUDIT_FIELDS}
+MAPPED_FIELDS: Final[dict[str, str]] = {**BASE_FIELDS, **_APPLICATION_FIELDS, **_AUDIT_FIELDS}
 # Each kind of record consumes only the fields its own path reads; the rest stays in unmapped.
-_APPLICATION_CONSUMED = frozenset({**BASE_FIELDS, **_APPLICATION_FIELDS})
-_AUDIT_CONSUMED = frozenset({**BASE_FIELDS, **_AUDIT_FIELDS})
+_APPLICATION_CONSUMED: Final = frozenset({**BASE_FIELDS, **_APPLICATION_FIELDS})
+_AUDIT_CONSUMED: Final = frozenset({**BASE_FIELDS, **_AUDIT_FIELDS})
 
 
 def _outcome(value: str) -> tuple[int, int | None]:
@@ -167,14 +167,13 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
 
 
 def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[str]) -> None:
-    get = record.get
     subject = user(record)
     if subject is not None:
         event["user"] = subject
-    set_text(event, "message", get("activity"))
-    app = text(get("app")) or text(get("site"))
-    src = endpoint(get("srcip"), get("srcport"), geo=location(record, "src_"))
-    dst = endpoint(get("dstip"), get("dstport"), get("dsthost"), geo=location(record, "dst_"))
+    set_text(event, "message", record.get("activity"))
+    app = text(record.get("app")) or text(record.get("site"))
+    src = endpoint(record.get("srcip"), record.get("srcport"), geo=location(record, "src_"))
+    dst = endpoint(record.get("dstip"), record.get("dstport"), record.get("dsthost"), geo=location(record, "dst_"))
     if app is not None:
         event["service"] = {"name": app}
     elif dst is None:
@@ -190,15 +189,15 @@ def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[s
     request = http_request(record)
     if request is not None:
         event["http_request"] = request
-    protocol = text(get("logintype"))
+    protocol = text(record.get("logintype"))
     if protocol is not None:
         event["auth_protocol_id"], event["auth_protocol"] = AUTH_PROTOCOLS.get(routing_key(protocol), (99, protocol))
-    session = text(get("app_session_id"))
+    session = text(record.get("app_session_id"))
     if session is not None:
         event["session"] = {"uid": session}
     if security_control(event, record):
         profiles.append("security_control")
-    set_text(event, "status_code", get("action"))  # the Netskope word itself: bypass and allow are both Allowed
+    set_text(event, "status_code", record.get("action"))  # the Netskope word itself: bypass and allow are both Allowed
     found: list[dict[str, Any]] = []
     observe_part(found, "user", subject)
     observe_part(found, "src_endpoint", src)

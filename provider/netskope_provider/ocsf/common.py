@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from math import isfinite
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-OCSF_VERSION = "1.5.0"
-PRODUCT_NAME = "Netskope Security Cloud"
-VENDOR_NAME = "Netskope"
+OCSF_VERSION: Final = "1.5.0"
+PRODUCT_NAME: Final = "Netskope Security Cloud"
+VENDOR_NAME: Final = "Netskope"
 
 
 class MappingError(ValueError):
@@ -74,9 +73,9 @@ def text(value: object) -> str | None:
 
 # OCSF types with a pattern (ip_t, email_t, file_hash_t): a value that does not match is left out
 # of the attribute (it stays under ``unmapped``), so an odd source value never makes an event invalid.
-_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
-_EMAIL = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")  # OCSF email_t
-_HEX_DIGITS = "0123456789abcdefABCDEF"  # OCSF file_hash_t: [a-fA-F0-9]+
+_IPV4: Final = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+_EMAIL: Final = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")  # OCSF email_t
+_HEX_DIGITS: Final = "0123456789abcdefABCDEF"  # OCSF file_hash_t: [a-fA-F0-9]+
 
 
 class _Memo(dict):  # type: ignore[type-arg]
@@ -117,7 +116,7 @@ def _ip_text(value: object) -> str | None:
     return None
 
 
-_IP_TEXTS = _Memo(_ip_text, 16384)
+_IP_TEXTS: Final = _Memo(_ip_text, 16384)
 
 
 def email_text(value: str) -> str | None:
@@ -125,7 +124,7 @@ def email_text(value: str) -> str | None:
     return _EMAILS[value]
 
 
-_EMAILS = _Memo(lambda value: value if _EMAIL.fullmatch(value) else None, 16384)
+_EMAILS: Final = _Memo(lambda value: value if _EMAIL.fullmatch(value) else None, 16384)
 
 
 def hex_text(value: object) -> str | None:
@@ -157,8 +156,9 @@ def integer(value: Any) -> int | None:
 
 def number(value: object) -> float | None:
     """A float for OCSF float_t attributes (coordinates); None for absent or non-numeric values."""
-    kind = type(value)
-    if (kind is float or kind is int) and math.isfinite(value):  # type: ignore[arg-type]
+    if isinstance(value, float):  # JSON floats are exact floats; compiled, this test narrows the type
+        return value if math.isfinite(value) else None
+    if type(value) is int:  # not bool
         return float(value)  # type: ignore[arg-type]
     return None
 
@@ -204,13 +204,13 @@ def routing_key(value: object) -> str:
     return _ROUTING_KEYS[value] if type(value) is str else ""
 
 
-_NORMALISED = _Memo(lambda value: " ".join(value.split()).casefold(), 4096)
-_ROUTING_KEYS = _Memo(lambda value: "".join(value.split()).casefold(), 4096)
+_NORMALISED: Final = _Memo(lambda value: " ".join(value.split()).casefold(), 4096)
+_ROUTING_KEYS: Final = _Memo(lambda value: "".join(value.split()).casefold(), 4096)
 
 
 # --------------------------------------------------------------------------- enums
 
-SEVERITY_CAPTIONS: dict[int, str] = {
+SEVERITY_CAPTIONS: Final[dict[int, str]] = {
     0: "Unknown",
     1: "Informational",
     2: "Low",
@@ -223,7 +223,7 @@ SEVERITY_CAPTIONS: dict[int, str] = {
 
 #: Netskope severity words (``severity``, ``severity_level``, ``dlp_rule_severity``,
 #: ``malware_severity``, ``risk_level``) → OCSF severity_id.
-SEVERITY_WORDS: dict[str, int] = {
+SEVERITY_WORDS: Final[dict[str, int]] = {
     "unknown": 0,
     "info": 1,
     "informational": 1,
@@ -264,10 +264,10 @@ def severity_id_from(*values: object) -> int:
     return 0
 
 
-STATUS_CAPTIONS: dict[int, str] = {0: "Unknown", 1: "Success", 2: "Failure", 99: "Other"}
+STATUS_CAPTIONS: Final[dict[int, str]] = {0: "Unknown", 1: "Success", 2: "Failure", 99: "Other"}
 
 #: Netskope ``action`` → (action_id, action, disposition_id, disposition) of security_control.
-ACTIONS: dict[str, tuple[int, str, int, str]] = {
+ACTIONS: Final[dict[str, tuple[int, str, int, str]]] = {
     "allow": (1, "Allowed", 1, "Allowed"),
     "bypass": (1, "Allowed", 1, "Allowed"),
     "proceed": (1, "Allowed", 1, "Allowed"),
@@ -284,7 +284,7 @@ ACTIONS: dict[str, tuple[int, str, int, str]] = {
 # --------------------------------------------------------------------------- event envelope
 
 #: Source fields every event consumes through ``base_event``.
-BASE_FIELDS: dict[str, str] = {
+BASE_FIELDS: Final[dict[str, str]] = {
     "_id": "metadata.uid",
     "timestamp": "time, metadata.original_time",
     "_insertion_epoch_timestamp": "metadata.logged_time",
@@ -302,7 +302,7 @@ class EventClass(NamedTuple):
 
 
 def base_event(
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     log_type: str,
     event_class: EventClass,
     activity_id: int,
@@ -316,8 +316,7 @@ def base_event(
 
     Raises ``MappingError`` when the record has no usable ``timestamp`` (OCSF requires ``time``).
     """
-    get = record.get
-    raw_time = get("timestamp")
+    raw_time = record.get("timestamp")
     # Fast path for the usual epoch-seconds int; epoch_ms handles every other form.
     time_ms = raw_time * 1000 if type(raw_time) is int and 0 < raw_time < 10**12 else epoch_ms(raw_time)
     if time_ms is None:
@@ -328,8 +327,8 @@ def base_event(
         "log_name": log_type,
         "original_time": str(raw_time),
     }
-    set_text(metadata, "uid", get("_id"))
-    logged = get("_insertion_epoch_timestamp")
+    set_text(metadata, "uid", record.get("_id"))
+    logged = record.get("_insertion_epoch_timestamp")
     if logged is not None:
         logged = logged * 1000 if type(logged) is int and 0 < logged < 10**12 else epoch_ms(logged)
         set_present(metadata, "logged_time", logged)
@@ -347,7 +346,7 @@ def base_event(
         "time": time_ms,
         "metadata": metadata,
     }
-    count = get("count")
+    count = record.get("count")
     if count and _usable_count(count):
         event["count"] = integer(count)
     if status_id is not None:
@@ -358,7 +357,7 @@ def base_event(
 
 def finalize(
     event: dict[str, Any],
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     consumed: frozenset[str],
     *,
     profiles: Iterable[str] = (),
@@ -393,36 +392,33 @@ def finalize(
         )
     }
     checks = _CHECKS.get(consumed) or _checks(consumed)
-    get = record.get
     # The passes below run for every event: they check memos and numbers inline rather than call a
     # function per field (a Python call costs more than the check itself).
     for key, low, high, accepts in checks.guarded:  # consumed scalars that failed their attribute's check
-        value = get(key)
+        value = record.get(key)
         if value and (
             (type(value) is int and not low < value < high) or (type(value) is str and not accepts[value])
         ):
             unmapped[key] = value
     for keys, latitude, longitude, companions in checks.coordinates:  # coordinates ``location`` could not place
-        lat, lon = get(latitude), get(longitude)
+        lat, lon = record.get(latitude), record.get(longitude)
         if (lat or lon) and not (
-            (type(lat) is float or type(lat) is int)
-            and isfinite(lat)
-            and (type(lon) is float or type(lon) is int)
-            and isfinite(lon)
-            and any(map(text, map(get, companions)))
+            number(lat) is not None
+            and number(lon) is not None
+            and any(text(record.get(companion)) is not None for companion in companions)
         ):
             for key in keys:  # both coordinates of a side are placed, or neither
-                value = get(key)
+                value = record.get(key)
                 if value:
                     unmapped[key] = value
     for key, needed in checks.dependents:  # a detail whose object could not be built without its main field
-        value = get(key)
-        if value and key not in unmapped and text(get(needed)) is None:
+        value = record.get(key)
+        if value and key not in unmapped and text(record.get(needed)) is None:
             unmapped[key] = value
     for key, preferred in checks.fallbacks:  # a fallback the preferred field made unnecessary
-        value = get(key)
+        value = record.get(key)
         if value and key not in unmapped:
-            other = get(preferred)  # present and saying something else (case ignored)
+            other = record.get(preferred)  # present and saying something else (case ignored)
             if other and str(value).casefold() != str(other).casefold():
                 unmapped[key] = value
     if unmapped:
@@ -443,7 +439,7 @@ class _Checks(NamedTuple):
     fallbacks: tuple[tuple[str, str], ...]
 
 
-_CHECKS: dict[Any, _Checks] = {}
+_CHECKS: Final[dict[Any, _Checks]] = {}
 
 
 def _checks(consumed: frozenset[str]) -> _Checks:
@@ -474,7 +470,7 @@ def is_ip(value: str) -> bool:
     return True
 
 
-def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str]]:
+def supporting_data(record: dict[str, Any]) -> tuple[str, list[str], list[str]]:
     """An audit record's ``supporting_data`` as (data_type, IP addresses, other string values)."""
     data = record.get("supporting_data")
     if type(data) is not dict:
@@ -490,7 +486,7 @@ def supporting_data(record: Mapping[str, Any]) -> tuple[str, list[str], list[str
     return normalise(data.get("data_type")), ips, others
 
 
-_USABLE_SEVERITIES = _Memo(lambda value: severity_id_from(value) not in (0, 99) or normalise(value) == "unknown", 1024)
+_USABLE_SEVERITIES: Final = _Memo(lambda value: severity_id_from(value) not in (0, 99) or normalise(value) == "unknown", 1024)
 
 
 def _usable_count(value: object) -> bool:
@@ -517,7 +513,7 @@ class Guard(NamedTuple):
 #: Consumed fields whose builders take only some values (an OCSF pattern or range): ``finalize``
 #: keeps a value that fails its check under ``unmapped`` as well, so an odd value is never lost.
 #: (An empty range, ``(0, 0)``, takes no integer.)
-GUARDED_FIELDS: dict[str, Guard] = {
+GUARDED_FIELDS: Final[dict[str, Guard]] = {
     **dict.fromkeys(("srcip", "dstip", "userip", "ip"), Guard(0, 0, _IP_TEXTS)),
     **dict.fromkeys(("md5", "sha1", "sha256"), Guard(0, math.inf, _Memo(hex_text, 4096))),
     **dict.fromkeys(("srcport", "dstport"), Guard(0, 65536, _Memo(_usable_port, 1024))),
@@ -532,18 +528,18 @@ GUARDED_FIELDS: dict[str, Guard] = {
 }
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.
-FALLBACK_FIELDS: dict[str, str] = {"userkey": "user_id", "ur_normalized": "user", "alarm_severity": "severity"}
+FALLBACK_FIELDS: Final[dict[str, str]] = {"userkey": "user_id", "ur_normalized": "user", "alarm_severity": "severity"}
 
 
 #: Consumed fields that only have a place next to another (detail → main field): ``finalize`` keeps
 #: the detail under ``unmapped`` when the main field is absent (no ``os`` name: no ``device.os``).
-DEPENDENT_FIELDS: dict[str, str] = {"os_version": "os"}
+DEPENDENT_FIELDS: Final[dict[str, str]] = {"os_version": "os"}
 
 
 #: Coordinate field → (its partner, the text fields ``location`` needs beside them). ``location``
 #: places coordinates only as a pair next to a city/country/region/zipcode; otherwise ``finalize``
 #: keeps them under ``unmapped``.
-COORDINATE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+COORDINATE_FIELDS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     f"{side}_{axis}": (f"{side}_{other}", tuple(f"{side}_{name}" for name in ("location", "country", "region", "zipcode")))
     for side in ("src", "dst")
     for axis, other in (("latitude", "longitude"), ("longitude", "latitude"))
@@ -558,7 +554,7 @@ def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- objects
 
 #: Fields ``user`` reads, with the user-object attribute each fills.
-USER_FIELDS: dict[str, str] = {
+USER_FIELDS: Final[dict[str, str]] = {
     "user": "name, email_addr",
     "ur_normalized": "name (when user is absent)",
     "userkey": "uid (when user_id is absent)",
@@ -569,18 +565,17 @@ USER_FIELDS: dict[str, str] = {
 }
 
 
-def user(record: Mapping[str, Any], name_field: str = "user") -> dict[str, Any] | None:
+def user(record: dict[str, Any], name_field: str = "user") -> dict[str, Any] | None:
     """An OCSF user from Netskope's user fields; None when the record names nobody.
 
     ``name_field`` lets a class take the user from another field (e.g. an audit's target).
     """
-    get = record.get
-    name = text(get(name_field))
-    uid = text(get("user_id")) or text(get("userkey"))
-    upn = text(get("userPrincipalName"))
-    sam = text(get("sAMAccountName"))
+    name = text(record.get(name_field))
+    uid = text(record.get("user_id")) or text(record.get("userkey"))
+    upn = text(record.get("userPrincipalName"))
+    sam = text(record.get("sAMAccountName"))
     if name is None:
-        name = text(get("ur_normalized")) or upn or sam
+        name = text(record.get("ur_normalized")) or upn or sam
         if name is None and uid is None:
             return None
     result: dict[str, Any] = {}
@@ -592,32 +587,31 @@ def user(record: Mapping[str, Any], name_field: str = "user") -> dict[str, Any] 
     set_present(result, "uid_alt", upn)
     if sam is not None:
         result["account"] = {"name": sam, "type_id": 1, "type": "LDAP Account"}
-    org_unit = text(get("organization_unit"))
+    org_unit = text(record.get("organization_unit"))
     if org_unit is not None:
         result["org"] = {"name": org_unit.split("/", 1)[0], "ou_name": org_unit}
     return result
 
 
-def location(record: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
+def location(record: dict[str, Any], prefix: str) -> dict[str, Any] | None:
     """OCSF location from Netskope's ``{prefix}location/country/region/zipcode/latitude/longitude``."""
     places, lat_field, lon_field = _LOCATION_KEYS[prefix]
-    get = record.get
     result: dict[str, Any] = {}
     for source, target in places:
-        set_text(result, target, get(source))
+        set_text(result, target, record.get(source))
     if not result:
         return None
-    lat = number(get(lat_field))
-    lon = number(get(lon_field))
+    lat = number(record.get(lat_field))
+    lon = number(record.get(lon_field))
     if lat is not None and lon is not None:
         result["lat"] = lat
         result["long"] = lon
     return result
 
 
-_PLACES = (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code"))
+_PLACES: Final = (("location", "city"), ("country", "country"), ("region", "region"), ("zipcode", "postal_code"))
 #: ``location``'s (text field, attribute) pairs and coordinate fields per prefix.
-_LOCATION_KEYS: dict[str, tuple[tuple[tuple[str, str], ...], str, str]] = {
+_LOCATION_KEYS: Final[dict[str, tuple[tuple[tuple[str, str], ...], str, str]]] = {
     prefix: (tuple((prefix + source, target) for source, target in _PLACES), prefix + "latitude", prefix + "longitude")
     for prefix in ("src_", "dst_")
 }
@@ -662,7 +656,7 @@ def endpoint(
 
 
 #: Netskope ``device`` words → OCSF device.type_id (first matching word wins, in this order).
-DEVICE_TYPES: tuple[tuple[str, int, str], ...] = (
+DEVICE_TYPES: Final[tuple[tuple[str, int, str], ...]] = (
     ("ipad", 4, "Tablet"),
     ("tablet", 4, "Tablet"),
     ("iphone", 5, "Mobile"),
@@ -679,7 +673,7 @@ DEVICE_TYPES: tuple[tuple[str, int, str], ...] = (
 )
 
 #: OS name words → OCSF os.type_id (first match wins, so "ipados" precedes "ios").
-OS_TYPES: tuple[tuple[str, int, str], ...] = (
+OS_TYPES: Final[tuple[tuple[str, int, str], ...]] = (
     ("windows mobile", 101, "Windows Mobile"),
     ("windows", 100, "Windows"),
     ("android", 201, "Android"),
@@ -710,8 +704,8 @@ def _first_word(words: tuple[tuple[str, int, str], ...]) -> Callable[[str], tupl
 
 
 #: Memoised (bounded) lookups: a tenant has few OS and device names.
-_OS_TYPE_IDS = _Memo(_first_word(OS_TYPES), 1024)
-_DEVICE_TYPE_IDS = _Memo(_first_word(DEVICE_TYPES), 1024)
+_OS_TYPE_IDS: Final = _Memo(_first_word(OS_TYPES), 1024)
+_DEVICE_TYPE_IDS: Final = _Memo(_first_word(DEVICE_TYPES), 1024)
 
 
 def os_object(name: object, version: object = None) -> dict[str, Any] | None:
@@ -727,7 +721,7 @@ def os_object(name: object, version: object = None) -> dict[str, Any] | None:
     return result
 
 
-DEVICE_FIELDS: dict[str, str] = {
+DEVICE_FIELDS: Final[dict[str, str]] = {
     "hostname": "hostname",
     "userip": "ip",
     "nsdeviceuid": "uid",
@@ -739,23 +733,22 @@ DEVICE_FIELDS: dict[str, str] = {
 }
 
 
-def device(record: Mapping[str, Any], *, ip_field: str = "userip", default_type_id: int = 0) -> dict[str, Any] | None:
+def device(record: dict[str, Any], *, ip_field: str = "userip", default_type_id: int = 0) -> dict[str, Any] | None:
     """OCSF device (the user's machine) from Netskope's device fields; None when nothing identifies it."""
-    get = record.get
     result: dict[str, Any] = {}
-    set_text(result, "hostname", get("hostname"))
-    set_present(result, "ip", ip_text(get(ip_field)))
-    set_text(result, "uid", get("nsdeviceuid"))
+    set_text(result, "hostname", record.get("hostname"))
+    set_present(result, "ip", ip_text(record.get(ip_field)))
+    set_text(result, "uid", record.get("nsdeviceuid"))
     if not result:
         return None
-    set_text(result, "uid_alt", get("managementID"))
-    kind = text(get("device"))
+    set_text(result, "uid_alt", record.get("managementID"))
+    kind = text(record.get("device"))
     if kind is not None:
         result["type_id"], result["type"] = _DEVICE_TYPE_IDS[kind]
     else:
         result["type_id"] = default_type_id
-    set_present(result, "os", os_object(get("os"), get("os_version")))
-    classification = text(get("device_classification"))
+    set_present(result, "os", os_object(record.get("os"), record.get("os_version")))
+    classification = text(record.get("device_classification"))
     if classification is not None:
         managed = normalise(classification)
         if managed in ("managed", "unmanaged"):
@@ -764,9 +757,9 @@ def device(record: Mapping[str, Any], *, ip_field: str = "userip", default_type_
     return result
 
 
-HASH_ALGORITHMS: tuple[tuple[str, int, str], ...] = (("md5", 1, "MD5"), ("sha1", 2, "SHA-1"), ("sha256", 3, "SHA-256"))
+HASH_ALGORITHMS: Final[tuple[tuple[str, int, str], ...]] = (("md5", 1, "MD5"), ("sha1", 2, "SHA-1"), ("sha256", 3, "SHA-256"))
 
-FILE_FIELDS: dict[str, str] = {
+FILE_FIELDS: Final[dict[str, str]] = {
     "object": "name",
     "object_id": "uid",
     "object_type": "type_id",
@@ -779,24 +772,23 @@ FILE_FIELDS: dict[str, str] = {
 }
 
 
-def file(record: Mapping[str, Any], name_field: str = "object") -> dict[str, Any] | None:
+def file(record: dict[str, Any], name_field: str = "object") -> dict[str, Any] | None:
     """OCSF file (name + type_id required) from Netskope's object/file fields; None without a name."""
-    get = record.get
-    name = text(get(name_field))
+    name = text(record.get(name_field))
     if name is None:
         return None
     result: dict[str, Any] = (
         {"name": name, "type_id": 2, "type": "Folder"}
-        if normalise(get("object_type")) == "folder"
+        if normalise(record.get("object_type")) == "folder"
         else {"name": name, "type_id": 1, "type": "Regular File"}
     )
-    set_text(result, "uid", get("object_id"))
-    set_text(result, "path", get("file_path"))
-    set_present(result, "size", integer(get("file_size")))
-    set_text(result, "mime_type", get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
+    set_text(result, "uid", record.get("object_id"))
+    set_text(result, "path", record.get("file_path"))
+    set_present(result, "size", integer(record.get("file_size")))
+    set_text(result, "mime_type", record.get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
     hashes = []
     for field, algorithm_id, algorithm in HASH_ALGORITHMS:
-        digest = get(field)
+        digest = record.get(field)
         if digest and (digest := hex_text(digest)) is not None:
             hashes.append({"algorithm_id": algorithm_id, "algorithm": algorithm, "value": digest})
     if hashes:
@@ -827,9 +819,9 @@ def url(value: object) -> dict[str, Any] | None:
     return result
 
 
-HTTP_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE"})
+HTTP_METHODS: Final = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE"})
 
-HTTP_FIELDS: dict[str, str] = {
+HTTP_FIELDS: Final[dict[str, str]] = {
     "url": "url",
     "useragent": "user_agent",
     "referer": "referrer",
@@ -837,34 +829,32 @@ HTTP_FIELDS: dict[str, str] = {
 }
 
 
-def http_request(record: Mapping[str, Any]) -> dict[str, Any] | None:
+def http_request(record: dict[str, Any]) -> dict[str, Any] | None:
     """OCSF http_request from the URL, user agent, referer and method; None when none is known."""
-    get = record.get
     result: dict[str, Any] = {}
-    set_present(result, "url", url(get("url")))
-    set_text(result, "user_agent", get("useragent"))
-    set_text(result, "referrer", get("referer"))
-    method = text(get("http_method"))
+    set_present(result, "url", url(record.get("url")))
+    set_text(result, "user_agent", record.get("useragent"))
+    set_text(result, "referrer", record.get("referer"))
+    method = text(record.get("http_method"))
     if method is not None and method.upper() in HTTP_METHODS:
         result["http_method"] = method.upper()
     return result or None
 
 
-SECURITY_CONTROL_FIELDS: dict[str, str] = {
+SECURITY_CONTROL_FIELDS: Final[dict[str, str]] = {
     "action": "action_id, action, disposition_id, disposition",
     "policy": "policy.name",
     "policy_id": "policy.uid",
 }
 
 
-def security_control(event: dict[str, Any], record: Mapping[str, Any]) -> bool:
+def security_control(event: dict[str, Any], record: dict[str, Any]) -> bool:
     """Set action/disposition/policy (security_control profile) from ``action``/``policy``.
 
     Returns whether anything was set, so the caller declares the profile only when used.
     """
-    get = record.get
     used = False
-    action = text(get("action"))
+    action = text(record.get("action"))
     if action is not None:
         known = ACTIONS.get(normalise(action))
         if known is None:
@@ -874,8 +864,8 @@ def security_control(event: dict[str, Any], record: Mapping[str, Any]) -> bool:
             event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
         used = True
     policy: dict[str, Any] = {}
-    set_text(policy, "name", get("policy"))
-    set_text(policy, "uid", get("policy_id"))
+    set_text(policy, "name", record.get("policy"))
+    set_text(policy, "uid", record.get("policy_id"))
     if policy:
         event["policy"] = policy
         used = True
@@ -883,7 +873,7 @@ def security_control(event: dict[str, Any], record: Mapping[str, Any]) -> bool:
 
 
 #: OCSF observable type ids used by the mappers.
-OBSERVABLE_TYPES: dict[str, int] = {
+OBSERVABLE_TYPES: Final[dict[str, int]] = {
     "hostname": 1,
     "ip": 2,
     "username": 4,
@@ -919,7 +909,7 @@ def _observed(paths: tuple[str, ...], attributes: tuple[tuple[str, str], ...]) -
 
 
 #: Part path → its (attribute, observable name, type_id) triples, for ``observe_part``.
-_OBSERVED: dict[str, tuple[tuple[str, str, int], ...]] = {
+_OBSERVED: Final[dict[str, tuple[tuple[str, str, int], ...]]] = {
     **_observed(("user", "actor.user"), (("name", "username"), ("email_addr", "email"))),
     **_observed(("src_endpoint", "dst_endpoint", "device"), (("ip", "ip"), ("hostname", "hostname"))),
 }
@@ -927,7 +917,7 @@ _OBSERVED: dict[str, tuple[tuple[str, str, int], ...]] = {
 
 # --------------------------------------------------------------------------- admin audit records
 
-ADMIN_CONSOLE = "Netskope Admin Console"
+ADMIN_CONSOLE: Final = "Netskope Admin Console"
 
 def admin_audit_fields(user_path: str) -> dict[str, str]:
     """Field → path table of ``admin_audit`` with the admin placed at ``user_path``."""
@@ -939,7 +929,7 @@ def admin_audit_fields(user_path: str) -> dict[str, str]:
     }
 
 
-def admin_audit(record: Mapping[str, Any], event: dict[str, Any], user_path: str) -> tuple[str, list[str]]:
+def admin_audit(record: dict[str, Any], event: dict[str, Any], user_path: str) -> tuple[str, list[str]]:
     """Fill what every admin-console audit event carries: the admin, source IP, message, observables.
 
     The admin (``user``, user type Admin) goes to ``user_path``: "user" or "actor.user".

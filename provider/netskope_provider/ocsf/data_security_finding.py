@@ -17,8 +17,8 @@ CASB (cloud apps) or by the Secure Web Gateway (``traffic_type`` Web).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     ACTIONS,
@@ -57,20 +57,20 @@ from netskope_provider.ocsf.parts import (
     src_endpoint,
 )
 
-CLASS_UID = 2006
-CLASS_NAME = "Data Security Finding"
-CATEGORY_UID = 2
-CATEGORY_NAME = "Findings"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 2006
+CLASS_NAME: Final = "Data Security Finding"
+CATEGORY_UID: Final = 2
+CATEGORY_NAME: Final = "Findings"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: (detection_system_id, detection_system, data_lifecycle_state_id, data_lifecycle_state) per channel.
-ENDPOINT_CHANNEL = (1, "Endpoint", 3, "Data in-Use")
-API_CHANNEL = (8, "Cloud Access Security Broker", 1, "Data at-Rest")
-INLINE_CASB_CHANNEL = (8, "Cloud Access Security Broker", 2, "Data in-Transit")
-INLINE_WEB_CHANNEL = (5, "Secure Web Gateway", 2, "Data in-Transit")
+ENDPOINT_CHANNEL: Final = (1, "Endpoint", 3, "Data in-Use")
+API_CHANNEL: Final = (8, "Cloud Access Security Broker", 1, "Data at-Rest")
+INLINE_CASB_CHANNEL: Final = (8, "Cloud Access Security Broker", 2, "Data in-Transit")
+INLINE_WEB_CHANNEL: Final = (5, "Secure Web Gateway", 2, "Data in-Transit")
 
 #: Normalised ``access_method`` values that mean a channel other than inline traffic.
-ACCESS_METHOD_CHANNELS: dict[str, tuple[int, str, int, str]] = {
+ACCESS_METHOD_CHANNELS: Final[dict[str, tuple[int, str, int, str]]] = {
     "endpoint": ENDPOINT_CHANNEL,
     "api connector": API_CHANNEL,
     "api": API_CHANNEL,
@@ -78,9 +78,9 @@ ACCESS_METHOD_CHANNELS: dict[str, tuple[int, str, int, str]] = {
 }
 
 #: Rule severity order, to pick an incident's highest one.
-_SEVERITY_RANK: dict[int, int] = {0: 0, 99: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6}
+_SEVERITY_RANK: Final[dict[int, int]] = {0: 0, 99: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6}
 
-FINDING_FIELDS: dict[str, str] = {
+FINDING_FIELDS: Final[dict[str, str]] = {
     "dlp_incident_id": "finding_info.uid",
     "incident_id": "finding_info.uid",
     "alert_name": "finding_info.title",
@@ -89,20 +89,20 @@ FINDING_FIELDS: dict[str, str] = {
     "dlp_match_info": "finding_info.analytic, finding_info.related_analytics, data_security.policy, policy, action_id"
     " (first match; whole list also under unmapped)",
 }
-DATA_SECURITY_FIELDS: dict[str, str] = {
+DATA_SECURITY_FIELDS: Final[dict[str, str]] = {
     "dlp_profile": "data_security.policy.name",
     "url": "data_security.src_url",
 }
 #: ``dlp_file`` names the file only when ``object`` is empty, so it is also always kept under unmapped.
-DLP_FILE_FIELDS: dict[str, str] = prefixed("file", FILE_FIELDS)
+DLP_FILE_FIELDS: Final[dict[str, str]] = prefixed("file", FILE_FIELDS)
 #: Endpoint DLP names the file copied to the device as ``source_file_*`` (used when there is no ``object``).
-ENDPOINT_FILE_FIELDS: dict[str, str] = {
+ENDPOINT_FILE_FIELDS: Final[dict[str, str]] = {
     "source_file_name": "file.name",
     "source_file_type": "file.mime_type",
     "source_file_size": "file.size",
 }
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     **FINDING_FIELDS,
     **DATA_SECURITY_FIELDS,
@@ -124,9 +124,9 @@ MAPPED_FIELDS: dict[str, str] = {
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "data_security.detection_system_id (from access_method / traffic_type)": {
         "endpoint (or record_type epdlp)": ENDPOINT_CHANNEL[0],
         "api connector / introspection": API_CHANNEL[0],
@@ -141,7 +141,7 @@ ENUMS: dict[str, dict[str, int]] = {
 }
 
 
-def _channel(record: Mapping[str, Any]) -> tuple[int, str, int, str]:
+def _channel(record: dict[str, Any]) -> tuple[int, str, int, str]:
     if normalise(record.get("record_type")) == "epdlp" or normalise(record.get("type")) == "endpoint":
         return ENDPOINT_CHANNEL
     found = ACCESS_METHOD_CHANNELS.get(normalise(record.get("access_method")))
@@ -150,7 +150,7 @@ def _channel(record: Mapping[str, Any]) -> tuple[int, str, int, str]:
     return INLINE_WEB_CHANNEL if normalise(record.get("traffic_type")) == "web" else INLINE_CASB_CHANNEL
 
 
-def _matches(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _matches(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The incident's DLP matches that are objects (anything else stays only under unmapped)."""
     matches = record.get("dlp_match_info")
     if type(matches) is not list:
@@ -162,7 +162,7 @@ def _rules(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rule for match in matches if type(rules := match.get("dlp_rules")) is list for rule in rules if type(rule) is dict]
 
 
-def _file(record: Mapping[str, Any], missing: list[Iterable[str]]) -> dict[str, Any] | None:
+def _file(record: dict[str, Any], missing: list[Iterable[str]]) -> dict[str, Any] | None:
     """The file: Netskope's ``object``, else the DLP file name, else endpoint DLP's source file."""
     found = file(record) or file(record, "dlp_file")
     if found is not None:
@@ -188,16 +188,15 @@ def _file(record: Mapping[str, Any], missing: list[Iterable[str]]) -> dict[str, 
     return found
 
 
-def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """The Data Security Finding event for a DLP alert, DLP incident or endpoint DLP record."""
-    get = record.get
     matches = _matches(record)
-    missing: list[Iterable[str]] = [("dlp_match_info",)] if get("dlp_match_info") and not matches else []
+    missing: list[Iterable[str]] = [("dlp_match_info",)] if record.get("dlp_match_info") and not matches else []
     first = matches[0] if matches else {}
     rules = _rules(matches)
     rule_names = [name for rule in rules if (name := text(rule.get("dlp_rule_name"))) is not None]
 
-    uid = first_text(record, ("dlp_incident_id", "incident_id"), missing) or text(get("_id"))
+    uid = first_text(record, ("dlp_incident_id", "incident_id"), missing) or text(record.get("_id"))
     if uid is None:
         raise MappingError("DLP record has no 'dlp_incident_id', 'incident_id' or '_id' to identify the finding")
 
@@ -210,12 +209,12 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     event = base_event(record, log_type, EVENT_CLASS, 1, "Create", severity_id_from(severity), severity=severity)
     profiles: list[str] = []
 
-    rule = text(get("dlp_rule")) or (rule_names[0] if rule_names else None)
-    profile = text(get("dlp_profile")) or text(first.get("dlp_profile_name"))
+    rule = text(record.get("dlp_rule")) or (rule_names[0] if rule_names else None)
+    profile = text(record.get("dlp_profile")) or text(first.get("dlp_profile_name"))
     info: dict[str, Any] = {
         "uid": uid,
-        "title": text(get("alert_name")) or rule or profile or text(get("policy_name_enforced")) or "DLP incident",
-        "types": [text(get("alert_type")) or "DLP"],
+        "title": text(record.get("alert_name")) or rule or profile or text(record.get("policy_name_enforced")) or "DLP incident",
+        "types": [text(record.get("alert_type")) or "DLP"],
     }
     if rule is not None:
         info["analytic"] = {"name": rule, "type_id": 1, "type": "Rule"}
@@ -233,9 +232,9 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     }
     if profile is not None:
         data_security["policy"] = {"name": profile}
-    set_text(data_security, "src_url", get("url"))
+    set_text(data_security, "src_url", record.get("url"))
     event["data_security"] = data_security
-    event["is_alert"] = normalise(get("alert")) != "no"
+    event["is_alert"] = normalise(record.get("alert")) != "no"
     finding_status(event, record, missing)
 
     if security_control(event, record):

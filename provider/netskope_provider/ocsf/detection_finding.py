@@ -11,8 +11,8 @@ New, true → 4 Resolved).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
@@ -55,14 +55,14 @@ from netskope_provider.ocsf.parts import (
     src_endpoint,
 )
 
-CLASS_UID = 2004
-CLASS_NAME = "Detection Finding"
-CATEGORY_UID = 2
-CATEGORY_NAME = "Findings"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 2004
+CLASS_NAME: Final = "Detection Finding"
+CATEGORY_UID: Final = 2
+CATEGORY_NAME: Final = "Findings"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: Normalised ``alert_type`` → (analytic.type_id, analytic.type, field naming the analytic).
-ANALYTICS: dict[str, tuple[int, str, str | None]] = {
+ANALYTICS: Final[dict[str, tuple[int, str, str | None]]] = {
     "compromised credential": (99, "Breach Intelligence", None),
     "malsite": (6, "Tagging", None),
     "malware": (5, "Fingerprinting", "detection_engine"),
@@ -72,10 +72,10 @@ ANALYTICS: dict[str, tuple[int, str, str | None]] = {
 }
 
 #: The same table keyed the way routing matches alert types ("compromisedcredential" too).
-_ANALYTIC_BY_KEY = {routing_key(kind): ids for kind, ids in ANALYTICS.items()}
+_ANALYTIC_BY_KEY: Final = {routing_key(kind): ids for kind, ids in ANALYTICS.items()}
 
 #: ``malware_type`` words → OCSF malware classification_id (first match wins; "remote access" before "trojan").
-MALWARE_CLASSES: tuple[tuple[str, int], ...] = (
+MALWARE_CLASSES: Final[tuple[tuple[str, int], ...]] = (
     ("ransom", 10),
     ("remote access", 11),
     ("trojan", 18),
@@ -100,7 +100,7 @@ MALWARE_CLASSES: tuple[tuple[str, int], ...] = (
 )
 
 #: OCSF captions of the classification ids above (the ``classifications`` sibling).
-MALWARE_CAPTIONS: dict[int, str] = {
+MALWARE_CAPTIONS: Final[dict[int, str]] = {
     1: "Adware", 2: "Backdoor", 3: "Bot", 4: "Bootkit", 5: "DDOS", 6: "Downloader", 7: "Dropper",
     8: "Exploit-Kit", 9: "Keylogger", 10: "Ransomware", 11: "Remote-Access-Trojan", 13: "Resource-Exploitation",
     14: "Rogue-Security-Software", 15: "Rootkit", 16: "Screen-Capture", 17: "Spyware", 18: "Trojan",
@@ -108,7 +108,7 @@ MALWARE_CAPTIONS: dict[int, str] = {
 }  # fmt: skip
 
 #: UBA ``risk_level`` words → OCSF risk_level_id.
-RISK_LEVELS: dict[str, tuple[int, str]] = {
+RISK_LEVELS: Final[dict[str, tuple[int, str]]] = {
     "info": (0, "Info"),
     "informational": (0, "Info"),
     "low": (1, "Low"),
@@ -118,7 +118,7 @@ RISK_LEVELS: dict[str, tuple[int, str]] = {
     "critical": (4, "Critical"),
 }
 
-FINDING_FIELDS: dict[str, str] = {
+FINDING_FIELDS: Final[dict[str, str]] = {
     "alert_id": "finding_info.uid",
     "alert_name": "finding_info.title, message",
     "alert_type": "finding_info.types, finding_info.analytic.type_id",
@@ -130,24 +130,24 @@ FINDING_FIELDS: dict[str, str] = {
     "signature": "finding_info.analytic.name",
     "signature_id": "finding_info.analytic.uid",
 }
-MALWARE_FIELDS: dict[str, str] = {
+MALWARE_FIELDS: Final[dict[str, str]] = {
     "malware_name": "malware[].name",
     "malware_id": "malware[].uid",
     "malware_type": "malware[].classification_ids, malware[].classifications",
     "malware_severity": "malware[].severity_id, severity_id",
 }
 #: The HTTP request details other than the URL (the URL is the evidence's own ``url``).
-_REQUEST_FIELDS = {field: path for field, path in HTTP_FIELDS.items() if field != "url"}
+_REQUEST_FIELDS: Final = {field: path for field, path in HTTP_FIELDS.items() if field != "url"}
 #: An OCSF evidence must hold one of these (among others the class does not fill).
-_EVIDENCE_SUBJECTS = ("src_endpoint", "dst_endpoint", "url", "file")
-EVIDENCE_FIELDS: dict[str, str] = {
+_EVIDENCE_SUBJECTS: Final = ("src_endpoint", "dst_endpoint", "url", "file")
+EVIDENCE_FIELDS: Final[dict[str, str]] = {
     **{field: f"evidences[].{path}" for field, path in SRC_ENDPOINT_FIELDS.items()},
     **{field: f"evidences[].{path}" for field, path in DST_ENDPOINT_FIELDS.items()},
     **prefixed("evidences[].http_request", _REQUEST_FIELDS),
     **prefixed("evidences[].file", FILE_FIELDS),
 }
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     **FINDING_FIELDS,
     **MALWARE_FIELDS,
@@ -166,9 +166,9 @@ MAPPED_FIELDS: dict[str, str] = {
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "finding_info.analytic.type_id (from alert_type)": {kind: ids[0] for kind, ids in ANALYTICS.items()},
     "malware[].classification_ids (from malware_type, substring)": dict(MALWARE_CLASSES),
     "risk_level_id (from risk_level)": {word: ids[0] for word, ids in RISK_LEVELS.items()},
@@ -176,14 +176,13 @@ ENUMS: dict[str, dict[str, int]] = {
 
 
 #: Severity fields in order of preference; the malware's and UBA's also have their own attributes.
-_SEVERITY_FIELDS = ("severity_level", "malware_severity", "risk_level", "severity")
-_SEVERITY_KEPT_ELSEWHERE = frozenset({"malware_severity", "risk_level"})
-_ANALYTIC_NAME_FIELDS = tuple(field for _, _, field in ANALYTICS.values() if field is not None and field != "policy")
+_SEVERITY_FIELDS: Final = ("severity_level", "malware_severity", "risk_level", "severity")
+_SEVERITY_KEPT_ELSEWHERE: Final = frozenset({"malware_severity", "risk_level"})
+_ANALYTIC_NAME_FIELDS: Final = tuple(field for _, _, field in ANALYTICS.values() if field is not None and field != "policy")
 
 
-def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    get = record.get
-    name, uid = text(get("malware_name")), text(get("malware_id"))
+def _malware(record: dict[str, Any]) -> dict[str, Any] | None:
+    name, uid = text(record.get("malware_name")), text(record.get("malware_id"))
     if name is None and uid is None:
         return None
     result: dict[str, Any] = {}
@@ -191,7 +190,7 @@ def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
         result["name"] = name
     if uid is not None:
         result["uid"] = uid
-    kind = text(get("malware_type"))
+    kind = text(record.get("malware_type"))
     if kind is None:
         result["classification_ids"] = [0]
     else:
@@ -199,22 +198,21 @@ def _malware(record: Mapping[str, Any]) -> dict[str, Any] | None:
         found = next((class_id for word, class_id in MALWARE_CLASSES if word in key), 99)
         result["classification_ids"] = [found]
         result["classifications"] = [MALWARE_CAPTIONS.get(found, kind)]
-    severity = text(get("malware_severity"))
+    severity = text(record.get("malware_severity"))
     if severity is not None:
         severity_id = severity_id_from(severity)
         result["severity_id"] = severity_id
         result["severity"] = severity if severity_id == 99 else SEVERITY_CAPTIONS[severity_id]
-    set_text(result, "provider", get("detection_engine"))
+    set_text(result, "provider", record.get("detection_engine"))
     return result
 
 
-def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """The Detection Finding event for a Netskope threat or policy alert."""
-    get = record.get
-    uid = text(get("alert_id")) or text(get("_id"))
+    uid = text(record.get("alert_id")) or text(record.get("_id"))
     if uid is None:
         raise MappingError("alert has neither 'alert_id' nor '_id' to identify the finding")
-    alert_type = text(get("alert_type")) or "alert"
+    alert_type = text(record.get("alert_type")) or "alert"
     missing: list[Iterable[str]] = []
     severity = first_text(record, _SEVERITY_FIELDS, missing, kept_elsewhere=_SEVERITY_KEPT_ELSEWHERE)
     severity_id = severity_id_from(severity)
@@ -223,23 +221,23 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
 
     analytic_type_id, analytic_type, name_field = _ANALYTIC_BY_KEY.get(routing_key(alert_type), (99, alert_type, None))
     analytic: dict[str, Any] = {
-        "name": (text(get(name_field)) if name_field else None) or alert_type,
+        "name": (text(record.get(name_field)) if name_field else None) or alert_type,
         "type_id": analytic_type_id,
         "type": analytic_type,
     }
-    set_text(analytic, "uid", get("signature_id"))
+    set_text(analytic, "uid", record.get("signature_id"))
     info: dict[str, Any] = {
         "uid": uid,
-        "title": text(get("alert_name")) or f"{alert_type} alert",
+        "title": text(record.get("alert_name")) or f"{alert_type} alert",
         "types": [alert_type],
         "analytic": analytic,
     }
-    set_text(info, "uid_alt", get("incident_id"))
-    src_url = text(get("url"))
+    set_text(info, "uid_alt", record.get("incident_id"))
+    src_url = text(record.get("url"))
     set_present(info, "src_url", src_url)
-    set_text(info, "desc", get("breach_description"))
+    set_text(info, "desc", record.get("breach_description"))
     event["finding_info"] = info
-    if "title" in info and text(get("alert_name")) is not None:
+    if "title" in info and text(record.get("alert_name")) is not None:
         event["message"] = info["title"]
     event["is_alert"] = True
     finding_status(event, record, missing)
@@ -247,26 +245,26 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     malware = _malware(record)
     if malware is not None:
         event["malware"] = [malware]
-        if "classifications" in malware and malware["classifications"][0] != text(get("malware_type")):
+        if "classifications" in malware and malware["classifications"][0] != text(record.get("malware_type")):
             missing.append(("malware_type",))  # "Trojan.Downloader" is classified Trojan: keep the words
     else:
-        if get("malware_severity") and text(get("malware_severity")) != severity:
+        if record.get("malware_severity") and text(record.get("malware_severity")) != severity:
             missing.append(("malware_severity",))
-        if get("malware_type"):  # a type without a malware name or id: no malware object to carry it
+        if record.get("malware_type"):  # a type without a malware name or id: no malware object to carry it
             missing.append(("malware_type",))
     for field in _ANALYTIC_NAME_FIELDS:  # another alert type's analytic field: nothing took it
-        if field != name_field and get(field) and not (field == "detection_engine" and malware is not None):
+        if field != name_field and record.get(field) and not (field == "detection_engine" and malware is not None):
             missing.append((field,))
-    risk = text(get("risk_level"))
+    risk = text(record.get("risk_level"))
     if risk is not None:
         event["risk_level_id"], event["risk_level"] = RISK_LEVELS.get(normalise(risk), (99, risk))
     for field in ("score", "breach_score"):
-        score = integer(get(field))
+        score = integer(record.get(field))
         if score is not None and "risk_score" not in event:
             event["risk_score"] = score
-        elif get(field):
+        elif record.get(field):
             missing.append((field,))
-    remedy = text(get("remediation"))
+    remedy = text(record.get("remediation"))
     if remedy is not None:
         event["remediation"] = {"desc": remedy}
 
@@ -289,7 +287,7 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
     put(event, "resources", resources(record), record, RESOURCE_FIELDS, missing)
     if security_control(event, record):
         profiles.append("security_control")
-    action_word(event, get("action"))
+    action_word(event, record.get("action"))
     acting = put(event, "actor", actor(record, with_app=False), record, ACTOR_USER_FIELDS, missing)
     if acting is not None:
         profiles.append("host")

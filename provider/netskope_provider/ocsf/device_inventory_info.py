@@ -10,7 +10,7 @@ alarms; without one the event is Informational.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
@@ -26,20 +26,20 @@ from netskope_provider.ocsf.common import (
     text,
 )
 
-CLASS_UID = 5001
-CLASS_NAME = "Device Inventory Info"
-CATEGORY_UID = 5
-CATEGORY_NAME = "Discovery"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
-ACTIVITY_ID = 1
-SERVER = 1
+CLASS_UID: Final = 5001
+CLASS_NAME: Final = "Device Inventory Info"
+CATEGORY_UID: Final = 5
+CATEGORY_NAME: Final = "Discovery"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+ACTIVITY_ID: Final = 1
+SERVER: Final = 1
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id": {"every infrastructure record (Log)": ACTIVITY_ID},
     "device.type_id": {"every infrastructure record (Server)": SERVER},
 }
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     "hostname": "device.hostname",
     "device_name": "device.name",
@@ -51,33 +51,32 @@ MAPPED_FIELDS: dict[str, str] = {
     "severity": "severity_id",
     "alarm_severity": "severity_id",
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 
 def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """OCSF Device Inventory Info event for an infrastructure record (see module docstring)."""
-    get = record.get
-    severity_id = severity_id_from(get("severity"), get("alarm_severity")) or 1  # none given: Informational
-    severity = text(get("severity")) or text(get("alarm_severity"))
+    severity_id = severity_id_from(record.get("severity"), record.get("alarm_severity")) or 1  # none given: Informational
+    severity = text(record.get("severity")) or text(record.get("alarm_severity"))
     event = base_event(record, log_type, EVENT_CLASS, ACTIVITY_ID, "Log", severity_id, severity=severity)
     machine: dict[str, Any] = {"type_id": SERVER, "type": "Server"}
-    hostname, ip = text(get("hostname")), ip_text(get("ip"))
+    hostname, ip = text(record.get("hostname")), ip_text(record.get("ip"))
     set_present(machine, "hostname", hostname)
-    set_text(machine, "name", get("device_name"))
+    set_text(machine, "name", record.get("device_name"))
     set_present(machine, "ip", ip)
-    serial = text(get("serial"))
+    serial = text(record.get("serial"))
     if serial is not None:
         machine["uid"] = serial
         machine["hw_info"] = {"serial_number": serial}
     if len(machine) == 2:
         raise MappingError("Device Inventory Info needs the machine: the record has no hostname, device_name, ip or serial")
     machine["vendor_name"] = "Netskope"
-    version = text(get("package_version"))
+    version = text(record.get("package_version"))
     if version is not None:
         machine["agent_list"] = [{"name": "Netskope", "vendor_name": "Netskope", "version": version}]
     event["device"] = machine
-    set_present(event, "message", text(get("alarm_name")) or text(get("metric_name")))
-    set_text(event, "status_detail", get("alarm_description"))
+    set_present(event, "message", text(record.get("alarm_name")) or text(record.get("metric_name")))
+    set_text(event, "status_detail", record.get("alarm_description"))
     found: list[dict[str, Any]] = []
     observe(found, "device.hostname", "hostname", hostname)
     observe(found, "device.ip", "ip", ip)

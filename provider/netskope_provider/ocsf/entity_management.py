@@ -8,7 +8,7 @@ gives the managed entity's type (Policy, or Other with the object's own words). 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
@@ -23,18 +23,18 @@ from netskope_provider.ocsf.common import (
     text,
 )
 
-CLASS_UID = 3004
-CLASS_NAME = "Entity Management"
-CATEGORY_UID = 3
-CATEGORY_NAME = "Identity & Access Management"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 3004
+CLASS_NAME: Final = "Entity Management"
+CATEGORY_UID: Final = 3
+CATEGORY_NAME: Final = "Identity & Access Management"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
-ACTIVITY_CAPTIONS = {1: "Create", 3: "Update", 4: "Delete", 10: "Activate", 11: "Deactivate", 12: "Suspend"}
-POLICY = 5
-ENTITY_CAPTIONS = {POLICY: "Policy", 99: "Other"}
+ACTIVITY_CAPTIONS: Final = {1: "Create", 3: "Update", 4: "Delete", 10: "Activate", 11: "Deactivate", 12: "Suspend"}
+POLICY: Final = 5
+ENTITY_CAPTIONS: Final = {POLICY: "Policy", 99: "Other"}
 
 #: Spec value → (activity_id, entity type_id, entity type text).
-EVENTS: dict[str, tuple[int, int, str]] = {
+EVENTS: Final[dict[str, tuple[int, int, str]]] = {
     "Created new inline policy": (1, 5, "Inline Policy"),
     "Set dedicated egress ip policy": (3, 5, "Dedicated Egress IP Policy"),
     "Created new rbi template": (1, 99, "RBI Template"),
@@ -67,21 +67,21 @@ EVENTS: dict[str, tuple[int, int, str]] = {
     "Next Gen CASB API retroscan stopped": (11, 99, "Next Gen CASB API Retroscan"),
     "Next Gen CASB API retroscan paused": (12, 99, "Next Gen CASB API Retroscan"),
 }
-_EVENTS = {routing_key(value): outcome for value, outcome in EVENTS.items()}
+_EVENTS: Final = {routing_key(value): outcome for value, outcome in EVENTS.items()}
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id (from audit_log_event)": {value: activity for value, (activity, _, _) in EVENTS.items()},
     "entity.type_id": {value: type_id for value, (_, type_id, _) in EVENTS.items()},
     "status_id": {"every listed value (the console logs completed changes)": 1},
 }
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     **admin_audit_fields("actor.user"),
     "supporting_data": "entity.data (whole), entity.name and entity.policy.name (first text value)",
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
-_STRUCTURED = frozenset({"supporting_data"})
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
+_STRUCTURED: Final = frozenset({"supporting_data"})
 
 
 def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:

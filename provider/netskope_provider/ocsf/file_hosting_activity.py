@@ -12,8 +12,8 @@ record's own ``severity`` says otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
@@ -48,14 +48,14 @@ from netskope_provider.ocsf.parts import (
     put,
 )
 
-CLASS_UID = 6006
-CLASS_NAME = "File Hosting Activity"
-CATEGORY_UID = 6
-CATEGORY_NAME = "Application Activity"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 6006
+CLASS_NAME: Final = "File Hosting Activity"
+CATEGORY_UID: Final = 6
+CATEGORY_NAME: Final = "Application Activity"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: Normalised ``activity`` (the spec's list) → (activity_id, activity_name); 99 keeps the verb.
-ACTIVITIES: dict[str, tuple[int, str]] = {
+ACTIVITIES: Final[dict[str, tuple[int, str]]] = {
     "upload": (1, "Upload"),
     "browser file upload": (1, "Upload"),
     "attach": (1, "Upload"),
@@ -84,10 +84,10 @@ ACTIVITIES: dict[str, tuple[int, str]] = {
 }
 
 #: The same table keyed the way routing matches the spec's values (case and spaces ignored).
-_ACTIVITY_BY_KEY = {routing_key(verb): ids for verb, ids in ACTIVITIES.items()}
+_ACTIVITY_BY_KEY: Final = {routing_key(verb): ids for verb, ids in ACTIVITIES.items()}
 
 #: Netskope ``action`` → event status: a blocked activity failed, an allowed one succeeded.
-STATUSES: dict[str, int] = {
+STATUSES: Final[dict[str, int]] = {
     "": 1,
     "allow": 1,
     "bypass": 1,
@@ -98,9 +98,9 @@ STATUSES: dict[str, int] = {
 }
 
 #: The user's device address stands in for the source endpoint when there is no egress ``srcip``.
-FALLBACK_SRC_FIELDS: dict[str, str] = {"userip": "src_endpoint.ip (when srcip is empty), device.ip"}
+FALLBACK_SRC_FIELDS: Final[dict[str, str]] = {"userip": "src_endpoint.ip (when srcip is empty), device.ip"}
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     "activity": "activity_id, activity_name, message",
     "action": "status_id, action_id, disposition_id, status_code",
@@ -117,54 +117,53 @@ MAPPED_FIELDS: dict[str, str] = {
     **HOST_DEVICE_FIELDS,
     **FALLBACK_SRC_FIELDS,
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id (from activity)": {verb: ids[0] for verb, ids in ACTIVITIES.items()},
     "status_id (from action)": {action or "(none)": status for action, status in STATUSES.items()},
 }
 
 
-def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """The File Hosting Activity event for an application file event."""
-    get = record.get
     acting = actor(record)
     if acting is None:
         raise MappingError("file activity names no user and no app (OCSF 6006 requires an actor)")
     carried = file(record)
     if carried is None:
         raise MappingError("file activity has no 'object' (OCSF 6006 requires a file name)")
-    source = endpoint(get("srcip") or get("userip"), get("srcport"), geo=location(record, "src_"))
+    source = endpoint(record.get("srcip") or record.get("userip"), record.get("srcport"), geo=location(record, "src_"))
     if source is None:
         raise MappingError("file activity has neither 'srcip' nor 'userip' (OCSF 6006 requires a source endpoint)")
 
-    verb = text(get("activity")) or ""
+    verb = text(record.get("activity")) or ""
     activity_id, activity_name = _ACTIVITY_BY_KEY.get(routing_key(verb), (99, verb or "Other"))
-    action = normalise(get("action"))
+    action = normalise(record.get("action"))
     status_id = STATUSES.get(action, 99)
-    severity = text(get("severity"))
+    severity = text(record.get("severity"))
     severity_id = severity_id_from(severity) or 1
     event = base_event(
         record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, severity=severity, status_id=status_id
     )
     if status_id == 99:
-        event["status"] = text(get("action"))
-    action_word(event, get("action"))
+        event["status"] = text(record.get("action"))
+    action_word(event, record.get("action"))
     if verb:
         event["message"] = verb  # the source's own verb: "Download All" and "Download" are both 2 Download
     profiles: list[str] = []
     missing: list[Iterable[str]] = []
 
     event["actor"] = acting
-    web = url(get("url"))
+    web = url(record.get("url"))
     if web is not None:
         carried["url"] = web
     event["file"] = carried
     event["src_endpoint"] = source
-    destination = put(event, "dst_endpoint", dst_endpoint(record, get("app")), record, DST_ENDPOINT_FIELDS, missing)
+    destination = put(event, "dst_endpoint", dst_endpoint(record, record.get("app")), record, DST_ENDPOINT_FIELDS, missing)
     if security_control(event, record):
         profiles.append("security_control")
-    if normalise(get("alert")) == "no":  # routed file activity is not an alert; say so
+    if normalise(record.get("alert")) == "no":  # routed file activity is not an alert; say so
         event["is_alert"] = False
         profiles.append("security_control")
     host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
@@ -32,7 +32,7 @@ from netskope_provider.ocsf.routing import classify
 Kind = Literal["ocsf", "raw", "rejected"]
 
 #: Class uid → module (one per class) under ``netskope_provider.ocsf``.
-CLASS_MODULES: dict[int, str] = {
+CLASS_MODULES: Final[dict[int, str]] = {
     3002: "authentication",
     3004: "entity_management",
     3001: "account_change",
@@ -43,10 +43,10 @@ CLASS_MODULES: dict[int, str] = {
     5001: "device_inventory_info",
 }
 
-MAX_REJECTED_LINE_BYTES = 4096
-MAX_REASONS = 50
-_NEWLINE = orjson.OPT_APPEND_NEWLINE  # output lines are serialised with their newline (no copy)
-OTHER_REASONS = "(other reasons)"
+MAX_REJECTED_LINE_BYTES: Final = 4096
+MAX_REASONS: Final = 50
+_NEWLINE: Final = orjson.OPT_APPEND_NEWLINE  # output lines are serialised with their newline (no copy)
+OTHER_REASONS: Final = "(other reasons)"
 
 
 class Mapped(NamedTuple):

@@ -10,8 +10,8 @@ with neither a usable source nor destination (address, host name or domain) is d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
@@ -46,14 +46,14 @@ from netskope_provider.ocsf.parts import (
     src_endpoint,
 )
 
-CLASS_UID = 4001
-CLASS_NAME = "Network Activity"
-CATEGORY_UID = 4
-CATEGORY_NAME = "Network Activity"
-EVENT_CLASS = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+CLASS_UID: Final = 4001
+CLASS_NAME: Final = "Network Activity"
+CATEGORY_UID: Final = 4
+CATEGORY_NAME: Final = "Network Activity"
+EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
 
 #: Netskope ``action`` → (activity_id, activity_name, status_id).
-ACTIVITIES: dict[str, tuple[int, str, int]] = {
+ACTIVITIES: Final[dict[str, tuple[int, str, int]]] = {
     "allow": (6, "Traffic", 1),
     "bypass": (6, "Traffic", 1),
     "proceed": (6, "Traffic", 1),
@@ -62,12 +62,12 @@ ACTIVITIES: dict[str, tuple[int, str, int]] = {
     "idle timeout": (2, "Close", 1),
 }
 #: The same table keyed the way routing matches the spec's values (case and spaces ignored).
-_ACTIVITY_BY_KEY = {routing_key(action): ids for action, ids in ACTIVITIES.items()}
+_ACTIVITY_BY_KEY: Final = {routing_key(action): ids for action, ids in ACTIVITIES.items()}
 #: A record without an action (page connection records) reports traffic; its status is not known.
-NO_ACTION = (6, "Traffic", None)
+NO_ACTION: Final = (6, "Traffic", None)
 
 #: IANA protocol numbers for Netskope's ``ip_protocol`` names.
-PROTOCOL_NUMBERS: dict[str, int] = {
+PROTOCOL_NUMBERS: Final[dict[str, int]] = {
     "icmp": 1,
     "igmp": 2,
     "tcp": 6,
@@ -79,11 +79,11 @@ PROTOCOL_NUMBERS: dict[str, int] = {
     "sctp": 132,
 }
 
-CONNECTION_FIELDS: dict[str, str] = {
+CONNECTION_FIELDS: Final[dict[str, str]] = {
     "ip_protocol": "connection_info.protocol_name, connection_info.protocol_num",
     "network_session_id": "connection_info.uid",
 }
-TRAFFIC_FIELDS: dict[str, str] = {
+TRAFFIC_FIELDS: Final[dict[str, str]] = {
     "client_bytes": "traffic.bytes_out",
     "server_bytes": "traffic.bytes_in",
     "numbytes": "traffic.bytes",
@@ -92,9 +92,9 @@ TRAFFIC_FIELDS: dict[str, str] = {
     "total_packets": "traffic.packets",
 }
 #: (source field, traffic attribute), in the order the event lists them.
-_TRAFFIC = tuple((field, path.split(".", 1)[1]) for field, path in TRAFFIC_FIELDS.items())
+_TRAFFIC: Final = tuple((field, path.split(".", 1)[1]) for field, path in TRAFFIC_FIELDS.items())
 
-MAPPED_FIELDS: dict[str, str] = {
+MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     "action": "activity_id, status_id, action_id, disposition_id, status_code",
     "policy": SECURITY_CONTROL_FIELDS["policy"],
@@ -116,16 +116,16 @@ MAPPED_FIELDS: dict[str, str] = {
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
-_CONSUMED = frozenset(MAPPED_FIELDS)
+_CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
-ENUMS: dict[str, dict[str, int]] = {
+ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id (from action)": {action: ids[0] for action, ids in ACTIVITIES.items()} | {"(none)": NO_ACTION[0]},
     "status_id (from action)": {action: ids[2] for action, ids in ACTIVITIES.items()},
     "connection_info.protocol_num (from ip_protocol)": dict(PROTOCOL_NUMBERS),
 }
 
 
-def _moment(record: Mapping[str, Any], iso_field: str, epoch_field: str, missing: list[Iterable[str]]) -> int | None:
+def _moment(record: dict[str, Any], iso_field: str, epoch_field: str, missing: list[Iterable[str]]) -> int | None:
     """A time from network events' ISO field or page events' epoch-seconds field, in ms.
 
     A present value that cannot be read, or an epoch time that disagrees with the ISO one, stays
@@ -141,11 +141,10 @@ def _moment(record: Mapping[str, Any], iso_field: str, epoch_field: str, missing
     return from_iso if from_iso is not None else from_epoch
 
 
-def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
+def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """The Network Activity event for a network event or page connection record."""
-    get = record.get
-    activity_id, activity_name, status_id = _ACTIVITY_BY_KEY.get(routing_key(get("action")), NO_ACTION)
-    severity = get("severity")
+    activity_id, activity_name, status_id = _ACTIVITY_BY_KEY.get(routing_key(record.get("action")), NO_ACTION)
+    severity = record.get("severity")
     event = base_event(
         record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id_from(severity) or 1,
         severity=text(severity), status_id=status_id,
@@ -155,23 +154,23 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
 
     source = put(event, "src_endpoint", src_endpoint(record), record, SRC_ENDPOINT_FIELDS, missing)
     destination = put(
-        event, "dst_endpoint", dst_endpoint(record, domain=get("domain")), record, DST_ENDPOINT_FIELDS, missing
+        event, "dst_endpoint", dst_endpoint(record, domain=record.get("domain")), record, DST_ENDPOINT_FIELDS, missing
     )
     if source is None and destination is None:
         raise MappingError("network record has no usable source or destination (OCSF 4001 requires one)")
-    set_text(event, "app_name", get("app"))
+    set_text(event, "app_name", record.get("app"))
 
     connection: dict[str, Any] = {"direction_id": 2, "direction": "Outbound"}
-    protocol = text(get("ip_protocol"))
+    protocol = text(record.get("ip_protocol"))
     if protocol is not None:
         protocol = connection["protocol_name"] = protocol.lower()
         set_present(connection, "protocol_num", PROTOCOL_NUMBERS.get(protocol))
-    set_text(connection, "uid", get("network_session_id"))
+    set_text(connection, "uid", record.get("network_session_id"))
     event["connection_info"] = connection
 
     traffic = {}
     for field, attribute in _TRAFFIC:
-        value = get(field)
+        value = record.get(field)
         if value:
             count = integer(value)
             if count is not None and count > 0:
@@ -189,12 +188,12 @@ def build(record: Mapping[str, Any], log_type: str) -> dict[str, Any]:
         if start is not None and end >= start:
             event["duration"] = end - start
 
-    web = url(get("url"))
+    web = url(record.get("url"))
     set_present(event, "url", web)
-    set_text(event, "status_detail", get("bypass_reason"))
-    set_text(event["metadata"], "correlation_uid", get("transaction_id"))
+    set_text(event, "status_detail", record.get("bypass_reason"))
+    set_text(event["metadata"], "correlation_uid", record.get("transaction_id"))
 
-    action_word(event, get("action"))
+    action_word(event, record.get("action"))
     if activity_id == 2:
         # A session-end record logs traffic that was allowed; it is not a new policy decision.
         if security_control(event, record):

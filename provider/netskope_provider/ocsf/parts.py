@@ -12,10 +12,10 @@ fields afterwards is cheaper than building a smaller consumed set per record.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from netskope_provider.ocsf.common import (
@@ -32,28 +32,28 @@ from netskope_provider.ocsf.common import (
     user,
 )
 
-SRC_ENDPOINT_FIELDS: dict[str, str] = {
+SRC_ENDPOINT_FIELDS: Final[dict[str, str]] = {
     "srcip": "src_endpoint.ip",
     "srcport": "src_endpoint.port",
     **prefixed("src_endpoint", location_fields("src_")),
 }
-DST_ENDPOINT_FIELDS: dict[str, str] = {
+DST_ENDPOINT_FIELDS: Final[dict[str, str]] = {
     "dstip": "dst_endpoint.ip",
     "dstport": "dst_endpoint.port",
     "dsthost": "dst_endpoint.hostname",
     **prefixed("dst_endpoint", location_fields("dst_")),
 }
-ACTOR_USER_FIELDS: dict[str, str] = prefixed("actor.user", USER_FIELDS)
-ACTOR_FIELDS: dict[str, str] = {**ACTOR_USER_FIELDS, "app": "actor.app_name"}
-HOST_DEVICE_FIELDS: dict[str, str] = prefixed("device", DEVICE_FIELDS)
+ACTOR_USER_FIELDS: Final[dict[str, str]] = prefixed("actor.user", USER_FIELDS)
+ACTOR_FIELDS: Final[dict[str, str]] = {**ACTOR_USER_FIELDS, "app": "actor.app_name"}
+HOST_DEVICE_FIELDS: Final[dict[str, str]] = prefixed("device", DEVICE_FIELDS)
 
 
-def src_endpoint(record: Mapping[str, Any]) -> dict[str, Any] | None:
+def src_endpoint(record: dict[str, Any]) -> dict[str, Any] | None:
     """Where the user's traffic came from: Netskope's egress ``srcip`` with its geo-location."""
     return endpoint(record.get("srcip"), record.get("srcport"), geo=location(record, "src_"))
 
 
-def dst_endpoint(record: Mapping[str, Any], svc_name: object = None, domain: object = None) -> dict[str, Any] | None:
+def dst_endpoint(record: dict[str, Any], svc_name: object = None, domain: object = None) -> dict[str, Any] | None:
     """The server the traffic went to; ``svc_name`` names the cloud app when the class has no better place."""
     return endpoint(
         record.get("dstip"),
@@ -65,7 +65,7 @@ def dst_endpoint(record: Mapping[str, Any], svc_name: object = None, domain: obj
     )
 
 
-def actor(record: Mapping[str, Any], *, with_app: bool = True) -> dict[str, Any] | None:
+def actor(record: dict[str, Any], *, with_app: bool = True) -> dict[str, Any] | None:
     """The acting user (and cloud app, when ``with_app``); None when the record names neither."""
     result: dict[str, Any] = {}
     acting = user(record)
@@ -78,7 +78,7 @@ def actor(record: Mapping[str, Any], *, with_app: bool = True) -> dict[str, Any]
 
 def finish(
     event: dict[str, Any],
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     consumed: frozenset[str],
     missing: list[Iterable[str]],
     profiles: Iterable[str],
@@ -132,7 +132,7 @@ def iso_ms(value: object) -> int | None:
 
 
 #: Netskope alert/incident workflow words → OCSF finding status_id (2004/2006 share the enum).
-FINDING_STATUS: dict[str, tuple[int, str]] = {
+FINDING_STATUS: Final[dict[str, tuple[int, str]]] = {
     "new": (1, "New"),
     "open": (1, "New"),
     "in progress": (2, "In Progress"),
@@ -146,10 +146,10 @@ FINDING_STATUS: dict[str, tuple[int, str]] = {
 }
 
 #: ``acked`` ("true"/"false" strings or booleans) → finding status: an acknowledged alert is handled.
-ACKED_STATUS: dict[str, tuple[int, str]] = {"false": (1, "New"), "true": (4, "Resolved")}
+ACKED_STATUS: Final[dict[str, tuple[int, str]]] = {"false": (1, "New"), "true": (4, "Resolved")}
 
 
-def finding_status(event: dict[str, Any], record: Mapping[str, Any], missing: list[Iterable[str]]) -> None:
+def finding_status(event: dict[str, Any], record: dict[str, Any], missing: list[Iterable[str]]) -> None:
     """Set the finding's status from incident ``status`` (99 + text if unknown) or alert ``acked``.
 
     An ``acked`` the status does not reflect (another word, or beside a ``status``) stays unplaced.
@@ -178,14 +178,14 @@ def action_word(event: dict[str, Any], value: object) -> None:
     set_text(event, "status_code", value)
 
 
-RESOURCE_FIELDS: dict[str, str] = {
+RESOURCE_FIELDS: Final[dict[str, str]] = {
     "app": "resources[].name",
     "instance_id": "resources[].uid",
     "appcategory": "resources[].type",
 }
 
 
-def resources(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+def resources(record: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The cloud app (and its instance) a finding is about, as OCSF resource_details."""
     name, uid = text(record.get("app")), text(record.get("instance_id"))
     if name is None and uid is None:
@@ -200,7 +200,7 @@ def resources(record: Mapping[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def first_text(
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     fields: tuple[str, ...],
     missing: list[Iterable[str]],
     kept_elsewhere: frozenset[str] = frozenset(),
@@ -226,7 +226,7 @@ def put(
     target: dict[str, Any],
     key: str,
     part: Any,
-    record: Mapping[str, Any],
+    record: dict[str, Any],
     fields: Iterable[str],
     missing: list[Iterable[str]],
 ) -> Any:

@@ -27,21 +27,20 @@ Rules, first match wins (the order only matters where the spec's rules overlap):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from netskope_provider.ocsf.common import routing_key
 
-AUTHENTICATION = 3002
-ENTITY_MANAGEMENT = 3004
-ACCOUNT_CHANGE = 3001
-NETWORK_ACTIVITY = 4001
-DETECTION_FINDING = 2004
-DATA_SECURITY_FINDING = 2006
-FILE_HOSTING_ACTIVITY = 6006
-DEVICE_INVENTORY_INFO = 5001
+AUTHENTICATION: Final = 3002
+ENTITY_MANAGEMENT: Final = 3004
+ACCOUNT_CHANGE: Final = 3001
+NETWORK_ACTIVITY: Final = 4001
+DETECTION_FINDING: Final = 2004
+DATA_SECURITY_FINDING: Final = 2006
+FILE_HOSTING_ACTIVITY: Final = 6006
+DEVICE_INVENTORY_INFO: Final = 5001
 
-CLASS_UIDS: tuple[int, ...] = (
+CLASS_UIDS: Final[tuple[int, ...]] = (
     AUTHENTICATION,
     ENTITY_MANAGEMENT,
     ACCOUNT_CHANGE,
@@ -52,7 +51,7 @@ CLASS_UIDS: tuple[int, ...] = (
     DEVICE_INVENTORY_INFO,
 )
 
-CLASS_NAMES: dict[int, str] = {
+CLASS_NAMES: Final[dict[int, str]] = {
     AUTHENTICATION: "Authentication",
     ENTITY_MANAGEMENT: "Entity Management",
     ACCOUNT_CHANGE: "Account Change",
@@ -64,8 +63,8 @@ CLASS_NAMES: dict[int, str] = {
 }
 
 # The spec's lists, in the spec's own casing and order (docs and tests read these).
-APPLICATION_AUTHENTICATION_ACTIVITIES: tuple[str, ...] = ("Login Attempt", "Login Failed", "Login Successful", "Logout")
-AUDIT_AUTHENTICATION_EVENTS: tuple[str, ...] = (
+APPLICATION_AUTHENTICATION_ACTIVITIES: Final[tuple[str, ...]] = ("Login Attempt", "Login Failed", "Login Successful", "Logout")
+AUDIT_AUTHENTICATION_EVENTS: Final[tuple[str, ...]] = (
     "Login Failed",
     "Login Successful",
     "Logout Successful",
@@ -75,7 +74,7 @@ AUDIT_AUTHENTICATION_EVENTS: tuple[str, ...] = (
     "SSO Login Failed by Netskope Support",
     "Admin logged out because of successive login failures",
 )
-AUDIT_ENTITY_MANAGEMENT_EVENTS: tuple[str, ...] = (
+AUDIT_ENTITY_MANAGEMENT_EVENTS: Final[tuple[str, ...]] = (
     "Created new inline policy",
     "Set dedicated egress ip policy",
     "Created new rbi template",
@@ -108,7 +107,7 @@ AUDIT_ENTITY_MANAGEMENT_EVENTS: tuple[str, ...] = (
     "Next Gen CASB API retroscan stopped",
     "Next Gen CASB API retroscan paused",
 )
-AUDIT_ACCOUNT_CHANGE_EVENTS: tuple[str, ...] = (
+AUDIT_ACCOUNT_CHANGE_EVENTS: Final[tuple[str, ...]] = (
     "Created new admin",
     "Added SSO Admin",
     "Created new support admin",
@@ -126,9 +125,9 @@ AUDIT_ACCOUNT_CHANGE_EVENTS: tuple[str, ...] = (
     "Edit admin record",
     "Updated admin settings",
 )
-NETWORK_ACTIONS: tuple[str, ...] = ("Allow", "Block", "Bypass", "Closed", "Idle Timeout", "Proceed")
-DETECTION_ALERT_TYPES: tuple[str, ...] = ("Compromised Credential", "Malsite", "Malware", "Policy", "UBA", "C2")
-FILE_HOSTING_ACTIVITIES: tuple[str, ...] = (
+NETWORK_ACTIONS: Final[tuple[str, ...]] = ("Allow", "Block", "Bypass", "Closed", "Idle Timeout", "Proceed")
+DETECTION_ALERT_TYPES: Final[tuple[str, ...]] = ("Compromised Credential", "Malsite", "Malware", "Policy", "UBA", "C2")
+FILE_HOSTING_ACTIVITIES: Final[tuple[str, ...]] = (
     "Browser File Upload",
     "Attach",
     "Create",
@@ -157,7 +156,7 @@ FILE_HOSTING_ACTIVITIES: tuple[str, ...] = (
 )
 
 #: Log type → the record_type its records carry, for records that omit ``record_type``.
-LOG_TYPE_KINDS: dict[str, str] = {
+LOG_TYPE_KINDS: Final[dict[str, str]] = {
     "application": "application",
     "page": "page",
     "network": "network",
@@ -173,17 +172,17 @@ def _keys(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(routing_key(value) for value in values)
 
 
-_APP_AUTH = _keys(APPLICATION_AUTHENTICATION_ACTIVITIES)
-_FILE_HOSTING = _keys(FILE_HOSTING_ACTIVITIES)
-_NETWORK_ACTIONS = _keys(NETWORK_ACTIONS)
-_DETECTION_TYPES = _keys(DETECTION_ALERT_TYPES)
-_AUDIT_CLASSES: dict[str, int] = {
+_APP_AUTH: Final = _keys(APPLICATION_AUTHENTICATION_ACTIVITIES)
+_FILE_HOSTING: Final = _keys(FILE_HOSTING_ACTIVITIES)
+_NETWORK_ACTIONS: Final = _keys(NETWORK_ACTIONS)
+_DETECTION_TYPES: Final = _keys(DETECTION_ALERT_TYPES)
+_AUDIT_CLASSES: Final[dict[str, int]] = {
     **{key: ACCOUNT_CHANGE for key in _keys(AUDIT_ACCOUNT_CHANGE_EVENTS)},
     **{key: ENTITY_MANAGEMENT for key in _keys(AUDIT_ENTITY_MANAGEMENT_EVENTS)},
     **{key: AUTHENTICATION for key in _keys(AUDIT_AUTHENTICATION_EVENTS)},
 }
-_TRUE = frozenset({"yes", "true", "1"})
-_FALSE = frozenset({"no", "false", "0"})
+_TRUE: Final = frozenset({"yes", "true", "1"})
+_FALSE: Final = frozenset({"no", "false", "0"})
 
 
 def _flag(value: object) -> str:
@@ -202,41 +201,40 @@ def _flag(value: object) -> str:
     return key
 
 
-def record_kind(record: Mapping[str, Any], log_type: str) -> str:
+def record_kind(record: dict[str, Any], log_type: str) -> str:
     """The record's normalised ``record_type``, or the one its log type implies when it has none."""
     kind = routing_key(record.get("record_type"))
     return kind or LOG_TYPE_KINDS.get(routing_key(log_type), "")
 
 
-def classify(record: Mapping[str, Any], log_type: str) -> int | None:
+def classify(record: dict[str, Any], log_type: str) -> int | None:
     """OCSF class uid for a Netskope record pulled from ``log_type``, or None to deliver it raw."""
     kind = record_kind(record, log_type)
     if kind == "infrastructure":
         return DEVICE_INVENTORY_INFO
-    get = record.get
-    alert_type = routing_key(get("alert_type"))
+    alert_type = routing_key(record.get("alert_type"))
     if kind == "alert" and alert_type == "dlp":
         return DATA_SECURITY_FINDING
     if kind == "incident":
         return DATA_SECURITY_FINDING
-    if kind == "epdlp" and routing_key(get("type")) == "endpoint":
+    if kind == "epdlp" and routing_key(record.get("type")) == "endpoint":
         return DATA_SECURITY_FINDING
-    alert = _flag(get("alert"))
+    alert = _flag(record.get("alert"))
     if alert == "yes" and alert_type in _DETECTION_TYPES:
         return DETECTION_FINDING
     if kind == "audit":
-        return _AUDIT_CLASSES.get(routing_key(get("audit_log_event")))
+        return _AUDIT_CLASSES.get(routing_key(record.get("audit_log_event")))
     if kind == "application":
-        activity = routing_key(get("activity"))
+        activity = routing_key(record.get("activity"))
         if activity in _APP_AUTH or "login" in activity:
             return AUTHENTICATION
         if activity in _FILE_HOSTING and alert in ("no", ""):
             return FILE_HOSTING_ACTIVITY
         return None
     if kind == "network":
-        return NETWORK_ACTIVITY if routing_key(get("action")) in _NETWORK_ACTIONS else None
+        return NETWORK_ACTIVITY if routing_key(record.get("action")) in _NETWORK_ACTIONS else None
     if kind == "connection":
         return NETWORK_ACTIVITY
-    if kind == "page" and routing_key(get("type")) in ("connection", ""):
+    if kind == "page" and routing_key(record.get("type")) in ("connection", ""):
         return NETWORK_ACTIVITY
     return None
