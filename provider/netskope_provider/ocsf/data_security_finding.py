@@ -166,12 +166,12 @@ def _file(record: dict[str, Any], missing: list[Iterable[str]]) -> dict[str, Any
     """The file: Netskope's ``object``, else the DLP file name, else endpoint DLP's source file."""
     found = file(record) or file(record, "dlp_file")
     if found is not None:
-        if any(map(record.get, ENDPOINT_FILE_FIELDS)):
+        if any(record.get(field) for field in ENDPOINT_FILE_FIELDS):
             missing.append(ENDPOINT_FILE_FIELDS)
         return found
     found = file(record, "source_file_name")
     if found is None:
-        if any(map(record.get, ENDPOINT_FILE_FIELDS)):
+        if any(record.get(field) for field in ENDPOINT_FILE_FIELDS):
             missing.append(ENDPOINT_FILE_FIELDS)
         return None
     kind = text(record.get("source_file_type"))

@@ -233,6 +233,6 @@ def put(
     """Set ``target[key] = part``; when the part could not be built, note its fields as unplaced."""
     if part is not None:
         target[key] = part
-    elif any(map(record.get, fields)):
+    elif any(record.get(field) for field in fields):
         missing.append(fields)
     return part
