@@ -378,22 +378,18 @@ def finalize(
     Values are kept exactly as parsed (64-bit ints stay ints); absent defaults (None / "" / 0 /
     false / {} / []) are dropped.
     """
-    # One comprehension (the hot loop): a truthy value is kept when no attribute took its field, or
-    # when the field was taken but its value has a shape the scalar builders cannot use.
-    unmapped: dict[str, Any] = {
-        key: value
-        for key, value in record.items()
-        if value
-        and (
-            key not in consumed
-            or (
-                type(value) is not str
-                and type(value) is not int
-                and key not in structured
-                and (type(value) is not float or key not in COORDINATE_FIELDS)
-            )
-        )
-    }
+    # The hot loop: a truthy value is kept when no attribute took its field, or when the field was
+    # taken but its value has a shape the scalar builders cannot use. (Plain statements: compiled,
+    # they test each value once, where a combined condition boxes its partial results.)
+    unmapped: dict[str, Any] = {}
+    for key, value in record.items():
+        if not value:
+            continue
+        if key in consumed:
+            kind = type(value)
+            if kind is str or kind is int or key in structured or (kind is float and key in COORDINATE_FIELDS):
+                continue
+        unmapped[key] = value
     checks = _CHECKS.get(consumed) or _checks(consumed)
     # The passes below run for every event: they check memos and numbers inline rather than call a
     # function per field (a Python call costs more than the check itself).
