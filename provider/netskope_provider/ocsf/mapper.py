@@ -153,10 +153,15 @@ def _json_type(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
+# Bound once: compiled code would look each up on the module per record.
+_orjson_loads: Final = orjson.loads
+_orjson_dumps: Final = orjson.dumps
+
+
 def loads(line: bytes | str) -> Any:
     """Parse one JSON document exactly: orjson, or stdlib json for what orjson refuses (lone surrogates)."""
     try:
-        return orjson.loads(line)
+        return _orjson_loads(line)
     except orjson.JSONDecodeError:
         return json.loads(line)
 
@@ -164,7 +169,7 @@ def loads(line: bytes | str) -> Any:
 def dumps(value: Any, option: int = 0) -> bytes:
     """Serialise one event: orjson, or stdlib json for ints beyond 64 bits and lone surrogates."""
     try:
-        return orjson.dumps(value, option=option)
+        return _orjson_dumps(value, None, option)  # positional: a keyword costs a names tuple per call
     except TypeError:
         text = json.dumps(value, separators=(",", ":")).encode("ascii")
         return text + b"\n" if option & orjson.OPT_APPEND_NEWLINE else text
