@@ -272,6 +272,22 @@ def test_iterator_epoch_then_next_delivers_everything_once_with_hwm_and_wait(sim
     assert iterate(sim, path, "it-1", "next") == {"ok": 1, "result": [], "wait_time": 0, "timestamp_hwm": NOW}
 
 
+def test_an_iterator_index_is_free_again_when_its_answer_arrives(sim, monkeypatch):
+    # The index used to be released only after the answer was written, so a client asking again at
+    # once (on a new connection, served by another thread) could meet its own finished request and
+    # get a 409: a flaky CI failure. A handler thread that lingers after writing shows it every time.
+    send = SimulatorServer._send
+
+    def send_then_linger(self, handler, response, faults):
+        send(self, handler, response, faults)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(SimulatorServer, "_send", send_then_linger)
+    path = "events/dataexport/events/endpoint"
+    first = iterate(sim, path, "it-quick", NOW)
+    assert iterate(sim, path, "it-quick", "resend") == first  # iterate asserts the 200 itself
+
+
 def test_iterator_asks_to_wait_once_caught_up():
     config = SimulatorConfig(seed=2, start=S, end=END, now=NOW, volume={"endpoint": 20}, iterator_wait_seconds=7)
     with SimulatorServer(config) as waiting:

@@ -571,11 +571,18 @@ class SimulatorServer:
                 stats.record("internal_errors", f"{path}: {exc!r}")
                 response = _json(500, {"message": f"Netskope simulator internal error (a bug in the simulator): {exc!r}"})
             response.headers.update(limit_headers)
+            # Release the index before the answer goes out: a client that reads it may ask again at
+            # once, and must not find its own finished request still holding the index (a 409).
+            self._release(inflight)
+            inflight = None  # released: the index may already belong to the client's next request
             self._send(handler, response, faults)
         finally:
-            if inflight is not None:
-                with self._inflight_lock:
-                    self._inflight.discard(inflight)
+            self._release(inflight)
+
+    def _release(self, inflight: tuple[str, str] | None) -> None:
+        if inflight is not None:
+            with self._inflight_lock:
+                self._inflight.discard(inflight)
 
     def _respond(
         self, handler: _Handler, path: str, params: dict[str, str], route: tuple[str, str, str] | None, faults: set[str], busy: bool
