@@ -61,6 +61,12 @@ def compile_ocsf(root: Path = ROOT) -> list[Path]:
         return []
     native = _native()
     sources = [str(OCSF / f"{name}.py") for name in native.COMPILED_MODULES]
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    # A previous build's files go first: a failed build then leaves none, and a module dropped from
+    # the list leaves no stale extension behind.
+    previous = [*(root / OCSF).glob(f"*{suffix}"), root / f"{GROUP}__mypyc{suffix}", root / OCSF / f"{native.MANIFEST}.py"]
+    for path in previous:
+        path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="netskope-ocsf-build-") as build_temp:
         try:
             done = subprocess.run(
@@ -79,7 +85,6 @@ def compile_ocsf(root: Path = ROOT) -> list[Path]:
         f"DIGESTS = {json.dumps(digests, indent=4)}\n"
     )
     print(f"OCSF mapping compiled with mypyc ({len(native.COMPILED_MODULES)} modules)", file=sys.stderr)
-    suffix = sysconfig.get_config_var("EXT_SUFFIX")
     modules = [root / OCSF / f"{name}{suffix}" for name in native.COMPILED_MODULES]
     return [root / f"{GROUP}__mypyc{suffix}", *modules, manifest]
 
