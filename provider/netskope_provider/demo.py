@@ -158,10 +158,11 @@ def _check(log_type: str, sim: Any, logs: Any, start: int, end: int, outcome: Ou
 
 
 def _print_report(outcomes: list[Outcome], start: int, end: int) -> None:
+    from netskope_provider.ocsf import IMPLEMENTATION
     from netskope_provider.ocsf.routing import CLASS_NAMES
 
     window = f"{datetime.fromtimestamp(start, timezone.utc):%Y-%m-%d %H:%M}–{datetime.fromtimestamp(end, timezone.utc):%H:%M} UTC"
-    print(f"\nNetskope → OCSF 1.5.0 → CloudWatch Logs, window {window}\n")
+    print(f"\nNetskope → OCSF 1.5.0 → CloudWatch Logs, window {window} (mapping: {IMPLEMENTATION})\n")
     header = f"{'log type':<15}{'fetched':>8}{'OCSF':>7}{'raw':>6}{'rejected':>9}{'delivered':>10}{'in CW':>7}  {'check':<7} OCSF per class"
     print(header)
     print("-" * len(header))
