@@ -86,11 +86,14 @@ class MapCounts:
         return self.ocsf + self.raw + self.rejected
 
     def add(self, mapped: Mapped) -> None:
-        if mapped.kind == "ocsf":
-            self.by_class[mapped.class_uid] += 1  # type: ignore[index]
-        elif mapped.kind == "raw":
+        self.tally(mapped.kind, mapped.class_uid, mapped.reason)
+
+    def tally(self, kind: str, class_uid: int | None, reason: str | None) -> None:
+        """``add`` for an outcome given as its parts (the line mappers never build a ``Mapped``)."""
+        if kind == "ocsf":
+            self.by_class[class_uid] += 1  # type: ignore[index]
+        elif kind == "raw":
             self.raw += 1
-            reason = mapped.reason
             if reason is not None:
                 if reason not in self.raw_reasons and len(self.raw_reasons) >= MAX_REASONS:
                     reason = OTHER_REASONS  # keeps the manifest small when error texts vary per record
@@ -124,19 +127,24 @@ def builder(class_uid: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
 
 def map_record(record: object, log_type: str) -> Mapped:
     """Route one parsed record and build its OCSF event; never raises for any JSON value."""
+    return Mapped(*_map(record, log_type))
+
+
+def _map(record: object, log_type: str) -> tuple[Kind, int | None, Any, str | None]:
+    """``map_record``'s outcome as a plain tuple (compiled, no object is allocated for it)."""
     if not isinstance(record, dict):
-        return Mapped("rejected", None, None, f"not a JSON object but {_json_type(record)}: a Netskope record is an object")
+        return "rejected", None, None, f"not a JSON object but {_json_type(record)}: a Netskope record is an object"
     class_uid = classify(record, log_type)  # type: ignore[arg-type]
     if class_uid is None:
-        return Mapped("raw", None, record, None)
+        return "raw", None, record, None
     build = _builders.get(class_uid) or builder(class_uid)
     try:
         event = build(record, log_type)  # type: ignore[arg-type]
     except MappingError as unmappable:  # (each handler names its own exception: compiled code types them)
-        return Mapped("raw", None, record, f"{class_uid}: {unmappable}")
+        return "raw", None, record, f"{class_uid}: {unmappable}"
     except Exception as error:  # an odd record must not break the batch: deliver it raw, say why
-        return Mapped("raw", None, record, f"{class_uid}: mapper error {type(error).__name__}: {error}")
-    return Mapped("ocsf", class_uid, event, None)
+        return "raw", None, record, f"{class_uid}: mapper error {type(error).__name__}: {error}"
+    return "ocsf", class_uid, event, None
 
 
 def _json_type(value: object) -> str:
@@ -185,19 +193,20 @@ def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) ->
         data = (line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line).strip()
         if not data:
             continue
+        reason: str | None
         try:
             record = loads(data)
         except (ValueError, UnicodeDecodeError) as error:
-            mapped = Mapped("rejected", None, None, f"not valid JSON ({error.__class__.__name__}: {error})")
+            kind, class_uid, event, reason = "rejected", None, None, f"not valid JSON ({error.__class__.__name__}: {error})"
         else:
-            mapped = map_record(record, log_type)
-        counts.add(mapped)
-        if mapped.kind == "ocsf":
-            yield dumps(mapped.event, _NEWLINE)
-        elif mapped.kind == "raw":
+            kind, class_uid, event, reason = _map(record, log_type)
+        counts.tally(kind, class_uid, reason)
+        if kind == "ocsf":
+            yield dumps(event, _NEWLINE)
+        elif kind == "raw":
             yield line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
         else:
-            counts.rejections.append(Rejection(number, mapped.reason or "", data[:MAX_REJECTED_LINE_BYTES]))
+            counts.rejections.append(Rejection(number, reason or "", data[:MAX_REJECTED_LINE_BYTES]))
 
 
 def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> Iterator[bytes]:
@@ -207,12 +216,12 @@ def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> 
     position (1-based) in ``counts.rejections``.
     """
     for number, record in enumerate(records, 1):
-        mapped = map_record(record, log_type)
-        counts.add(mapped)
-        if mapped.kind == "rejected":
-            counts.rejections.append(Rejection(number, mapped.reason or "", _preview(record)))
+        kind, class_uid, event, reason = _map(record, log_type)
+        counts.tally(kind, class_uid, reason)
+        if kind == "rejected":
+            counts.rejections.append(Rejection(number, reason or "", _preview(record)))
         else:
-            yield dumps(mapped.event, _NEWLINE)
+            yield dumps(event, _NEWLINE)
 
 
 def _preview(value: object) -> bytes:
