@@ -888,29 +888,40 @@ OBSERVABLE_TYPES: Final[dict[str, int]] = {
 def observe(found: list[dict[str, Any]], name: str, kind: str, value: str | None) -> None:
     """Append the observable of an attribute the event holds at path ``name`` (None: it holds none)."""
     if value is not None:
-        found.append({"name": name, "type_id": OBSERVABLE_TYPES[kind], "value": value})
+        observable = (_OBSERVABLES.get(name) or _observable(name, kind)).copy()
+        observable["value"] = value
+        found.append(observable)
 
 
 def observe_part(found: list[dict[str, Any]], path: str, part: dict[str, Any] | None) -> None:
     """Append the observables of a user (name, e-mail) or endpoint/device (IP, host name) placed at ``path``."""
     if part is not None:
-        for attribute, name, type_id in _OBSERVED[path]:
+        for attribute, template in _OBSERVED[path]:
             value = part.get(attribute)
             if value is not None:
-                found.append({"name": name, "type_id": type_id, "value": value})
+                observable = template.copy()
+                observable["value"] = value
+                found.append(observable)
 
 
-def _observed(paths: tuple[str, ...], attributes: tuple[tuple[str, str], ...]) -> dict[str, tuple[tuple[str, str, int], ...]]:
-    return {
-        path: tuple((attribute, f"{path}.{attribute}", OBSERVABLE_TYPES[kind]) for attribute, kind in attributes)
-        for path in paths
-    }
+#: Observable name (an attribute's path) → the observable without its value. Copying a template is
+#: cheaper than building the three-key dict; each path always holds one kind of value.
+_OBSERVABLES: Final[dict[str, dict[str, Any]]] = {}
 
 
-#: Part path → its (attribute, observable name, type_id) triples, for ``observe_part``.
-_OBSERVED: Final[dict[str, tuple[tuple[str, str, int], ...]]] = {
-    **_observed(("user", "actor.user"), (("name", "username"), ("email_addr", "email"))),
-    **_observed(("src_endpoint", "dst_endpoint", "device"), (("ip", "ip"), ("hostname", "hostname"))),
+def _observable(name: str, kind: str) -> dict[str, Any]:
+    template = _OBSERVABLES[name] = {"name": name, "type_id": OBSERVABLE_TYPES[kind], "value": None}
+    return template
+
+
+#: Part path → its (attribute, observable template) pairs, for ``observe_part``.
+_OBSERVED: Final[dict[str, tuple[tuple[str, dict[str, Any]], ...]]] = {
+    path: tuple((attribute, _observable(f"{path}.{attribute}", kind)) for attribute, kind in attributes)
+    for paths, attributes in (
+        (("user", "actor.user"), (("name", "username"), ("email_addr", "email"))),
+        (("src_endpoint", "dst_endpoint", "device"), (("ip", "ip"), ("hostname", "hostname"))),
+    )
+    for path in paths
 }
 
 
