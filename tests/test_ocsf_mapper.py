@@ -304,3 +304,14 @@ def test_map_lines_accounts_for_every_input(records: list[Any], log_type: str) -
     assert len(out) == counts.ocsf + counts.raw
     for line in out:
         json.loads(line)
+
+
+def test_events_never_share_an_observable_with_each_other_or_the_templates() -> None:
+    """Observables are copied from per-path templates: changing one event's must not reach another's."""
+    first, second = (map_record({**LOGIN, "_id": uid, "srcip": "192.0.2.7"}, "application").event for uid in ("a1", "b2"))
+    expected = [dict(observable) for observable in second["observables"]]
+    assert len(expected) >= 2 and first["observables"] == expected
+    for observable in first["observables"]:
+        observable["value"] = "changed"
+    assert second["observables"] == expected
+    assert map_record({**LOGIN, "_id": "c3", "srcip": "192.0.2.7"}, "application").event["observables"] == expected
