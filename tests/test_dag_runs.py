@@ -142,6 +142,47 @@ def test_custom_window_from_the_trigger_form(dags, simulator, moto_server) -> No
     assert stream_events(moto_server, "network", *window) == expected
 
 
+def reschedule_dates(dag_run, task_id: str) -> list[datetime]:
+    """When Airflow was told to run ``task_id`` of ``dag_run`` again (its TaskReschedule rows)."""
+    from airflow.models.taskreschedule import TaskReschedule
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = session.query(TaskReschedule.reschedule_date)
+        if AIRFLOW_V_3_0_PLUS:
+            query = query.filter(TaskReschedule.ti_id == dag_run.get_task_instance(task_id, session=session).id)
+        else:
+            query = query.filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id)
+        return [row.reschedule_date for row in query]
+
+
+def test_open_window_waits_out_its_settle_delay_and_misses_no_late_record(
+    dags, simulator, moto_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window still open when its run starts: fetch gives its slot back until end + settle, then
+    pulls every record, including those the tenant inserts after the run started."""
+    dag = dags["netskope_infrastructure"]
+    monkeypatch.setattr(dag.get_task("fetch"), "settle_seconds", 2)
+    began = int(datetime.now(timezone.utc).timestamp())
+    # dag.test() reaches fetch ~5 s after this (more under load): the window closes well after that.
+    window = (began - 6, began + 20)
+    late = generate("infrastructure", 12, *window, seed=5)
+    arriving = [record for record in late if record["_insertion_epoch_timestamp"] > began + 5]
+    assert len(arriving) >= 4, "a third of the records arrive well after the run started"
+    simulator.inject("infrastructure", late)
+    conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
+
+    dag_run = run_dag(dag, NOW_HOUR, run_conf=conf)
+
+    assert dag_run.state == "success"
+    # Each reschedule asks for end + settle (Airflow 2's dag.test() polls the task until then).
+    assert set(reschedule_dates(dag_run, "fetch")) == {utc(window[1] + 2)}
+    expected = expected_messages(simulator, "infrastructure", *window)
+    assert sum(expected.values()) == 12
+    assert stream_events(moto_server, "infrastructure", *window) == expected
+    assert task_result(dag_run, "deliver")["fetched"] == 12
+
+
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="Airflow 2 gives every run a logical date and a data interval")
 def test_run_without_data_interval_fails(dags) -> None:
     dag_run = run_dag(dags["netskope_alert"], None)
