@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-airflow2 bench venv lock clean
+.PHONY: demo test test-airflow2 lint bench venv lock clean
 
 # Every install is held to a lock (uv pip compile --universal): a fresh machine gets the versions CI
 # passed with, not whatever was released since. `make lock` re-resolves both after a dependency change.
@@ -36,7 +36,15 @@ $(COMPILED): $(STAMP) $(OCSF_SOURCES) provider/hatch_build.py
 
 venv: $(COMPILED)
 
-test: $(COMPILED)
+# Lint, format check and type check run before the tests: a violation fails `make test` at once.
+LINTED := provider tests bench dags
+lint: $(STAMP)
+	@$(BIN)/ruff check --quiet $(LINTED)
+	@$(BIN)/ruff format --check --quiet $(LINTED)
+	@$(BIN)/python -m mypy
+	@echo "ruff and mypy: clean"
+
+test: lint $(COMPILED)
 	@$(call run_pytest,$(VENV))
 
 $(AF2_STAMP): pyproject.toml ci/airflow-2.11.txt $(AF2_LOCK) $(COMPILED)

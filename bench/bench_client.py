@@ -46,7 +46,9 @@ def bare_pull(url: str, token: str = TOKEN) -> int:
     seen = offset = 0
     while True:
         params = {"insertionstarttime": START, "insertionendtime": START + SPAN - 1, "limit": 10_000, "offset": offset}
-        page = orjson.loads(session.get(f"{url}/api/v2/events/data/application", params=params, timeout=120).content)["result"]
+        page = orjson.loads(session.get(f"{url}/api/v2/events/data/application", params=params, timeout=120).content)[
+            "result"
+        ]
         seen += len(page)
         offset += len(page)
         if len(page) < 10_000:
@@ -62,16 +64,34 @@ def report(label: str, run) -> None:
     records = run()
     elapsed = time.perf_counter() - started
     rate = records / elapsed
-    print(f"{label:<50} {records:>9,} records in {elapsed:7.2f} s = {rate:>9,.0f} records/s"
-          f" = {rate / CEILING:4.0%} of {CEILING:,}/s", flush=True)
+    print(
+        f"{label:<50} {records:>9,} records in {elapsed:7.2f} s = {rate:>9,.0f} records/s"
+        f" = {rate / CEILING:4.0%} of {CEILING:,}/s",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="records per log type")
     args = parser.parse_args()
-    command = [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", TOKEN, "--start", str(START),
-               "--end", str(START + SPAN), "--now", str(NOW), "--iterator-wait", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "netskope_provider.simulator",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--start",
+        str(START),
+        "--end",
+        str(START + SPAN),
+        "--now",
+        str(NOW),
+        "--iterator-wait",
+        "0",
+    ]
     for log_type in WARM_UP:
         command += ["--volume", f"{log_type}={args.records}"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -79,17 +99,21 @@ def main() -> None:
         url = re.search(r"http://(127\.0\.0\.1:\d+)", process.stdout.readline())
         host = url.group(1)
         for path, params in WARM_UP.values():  # the tenant builds each corpus on first use: not on the clock
-            requests.get(f"http://{host}/api/v2/{path}", params=params, headers={"Netskope-Api-Token": TOKEN}, timeout=300)
+            requests.get(
+                f"http://{host}/api/v2/{path}", params=params, headers={"Netskope-Api-Token": TOKEN}, timeout=300
+            )
         report("bare requests + orjson, data/application", lambda: bare_pull(f"http://{host}"))
         unlimited = NetskopeClient(host, lambda refresh: TOKEN, scheme="http", rate_limit_per_second=UNLIMITED)
         for log_type in ("application", "audit"):
-            report(f"NetskopeClient unlimited, {log_type}", lambda: client_pull(unlimited, log_type))
+            report(f"NetskopeClient unlimited, {log_type}", lambda log_type=log_type: client_pull(unlimited, log_type))
         client = NetskopeClient(host, lambda refresh: TOKEN, scheme="http")
         for log_type in WARM_UP:
-            report(f"NetskopeClient at 4 req/s, {log_type}", lambda: client_pull(client, log_type))
+            report(f"NetskopeClient at 4 req/s, {log_type}", lambda log_type=log_type: client_pull(client, log_type))
         for endpoint, stats in client.stats.snapshot().items():
-            print(f"  {endpoint:<40} requests={stats['requests']:.0f} limiter wait={stats['wait_seconds']:.2f} s "
-                  f"repeats dropped={stats['duplicates_dropped']:.0f}")
+            print(
+                f"  {endpoint:<40} requests={stats['requests']:.0f} limiter wait={stats['wait_seconds']:.2f} s "
+                f"repeats dropped={stats['duplicates_dropped']:.0f}"
+            )
     finally:
         process.terminate()
         process.wait(timeout=10)

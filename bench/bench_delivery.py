@@ -39,17 +39,24 @@ def ocsf_like_events(count: int, now: int, seed: int = 1) -> Iterator[tuple[int,
     padding = b"x" * 200
     for i in range(count):
         ts = now - rng.randrange(WINDOW_MS)
-        yield ts, (b'{"class_uid":4001,"category_uid":4,"time":%d,"metadata":{"uid":"%d","version":"1.5.0",'
-                   b'"product":{"name":"Netskope","vendor_name":"Netskope"}},"src_endpoint":{"ip":"10.0.%d.%d"},'
-                   b'"message":"%s"}' % (ts, 2**60 + i, i % 256, i // 256 % 256, padding))
+        yield (
+            ts,
+            (
+                b'{"class_uid":4001,"category_uid":4,"time":%d,"metadata":{"uid":"%d","version":"1.5.0",'
+                b'"product":{"name":"Netskope","vendor_name":"Netskope"}},"src_endpoint":{"ip":"10.0.%d.%d"},'
+                b'"message":"%s"}' % (ts, 2**60 + i, i % 256, i // 256 % 256, padding)
+            ),
+        )
 
 
 def timed(label: str, count: int, run) -> DeliveryReport:
     started = time.perf_counter()
     report = run()
     elapsed = time.perf_counter() - started
-    print(f"{label:<44} {count:>9,} events in {elapsed:7.2f} s = {count / elapsed:>10,.0f} events/s "
-          f"({report.puts} puts, {report.delivered:,} delivered, {report.already_present:,} already present)")
+    print(
+        f"{label:<44} {count:>9,} events in {elapsed:7.2f} s = {count / elapsed:>10,.0f} events/s "
+        f"({report.puts} puts, {report.delivered:,} delivered, {report.already_present:,} already present)"
+    )
     return report
 
 
@@ -58,8 +65,9 @@ def start_moto() -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    process = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -83,19 +91,31 @@ def main() -> None:
     for _ in ocsf_like_events(args.events, now):
         pass
     print(f"{'input generation alone':<44} {args.events:>9,} events in {time.perf_counter() - started:7.2f} s")
-    timed("no-op sink (generation included)", args.events,
-          lambda: deliver(ocsf_like_events(args.events, now), NoOpSink(), "/bench", "s", max_workers=args.workers))
+    timed(
+        "no-op sink (generation included)",
+        args.events,
+        lambda: deliver(ocsf_like_events(args.events, now), NoOpSink(), "/bench", "s", max_workers=args.workers),
+    )
     print(f"{'peak RSS of this process':<44} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:9,.0f} MB")
 
     process, url = start_moto()
     try:
-        logs = boto3.client("logs", endpoint_url=url, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        logs = boto3.client(
+            "logs",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         ensure_log_group(logs, "/bench/netskope")
         for label in ("moto_server, fresh stream", "moto_server, rerun (read back, nothing sent)"):
-            timed(label, args.moto_events,
-                  lambda: deliver(ocsf_like_events(args.moto_events, now), logs, "/bench/netskope", "s",
-                                  max_workers=args.workers))
+            timed(
+                label,
+                args.moto_events,
+                lambda: deliver(
+                    ocsf_like_events(args.moto_events, now), logs, "/bench/netskope", "s", max_workers=args.workers
+                ),
+            )
     finally:
         process.terminate()
         process.wait(timeout=10)

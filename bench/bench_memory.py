@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -51,8 +51,11 @@ def peak_mb() -> float:
 
 def task_context(log_type: str) -> dict[str, object]:
     ti = SimpleNamespace(dag_id=f"netskope_{log_type}", run_id="bench_memory", try_number=1)
-    return {"ti": ti, "data_interval_start": datetime.fromtimestamp(START, timezone.utc),
-            "data_interval_end": datetime.fromtimestamp(START + SPAN, timezone.utc)}
+    return {
+        "ti": ti,
+        "data_interval_start": datetime.fromtimestamp(START, UTC),
+        "data_interval_end": datetime.fromtimestamp(START + SPAN, UTC),
+    }
 
 
 def run_stage(stage: str, log_type: str, staging_base: str, previous: dict | None) -> dict[str, object]:
@@ -82,9 +85,23 @@ def run_stage(stage: str, log_type: str, staging_base: str, previous: dict | Non
 
 
 def start_tenant(log_type: str, records: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", TOKEN,
-               "--start", str(START), "--end", str(START + SPAN), "--now", str(NOW),
-               "--volume", f"{log_type}={records}"]
+    command = [
+        sys.executable,
+        "-m",
+        "netskope_provider.simulator",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--start",
+        str(START),
+        "--end",
+        str(START + SPAN),
+        "--now",
+        str(NOW),
+        "--volume",
+        f"{log_type}={records}",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     found = re.search(r"http://(127\.0\.0\.1:\d+)", process.stdout.readline())
     if not found:
@@ -92,8 +109,12 @@ def start_tenant(log_type: str, records: int) -> tuple[subprocess.Popen, str]:
         raise SystemExit("the simulator did not print its URL")
     host = found.group(1)
     # The tenant builds its corpus on first use: not on the clock.
-    requests.get(f"http://{host}/api/v2/events/data/{log_type}", params={"fields": "n:count(_id)"},
-                 headers={"Netskope-Api-Token": TOKEN}, timeout=600)
+    requests.get(
+        f"http://{host}/api/v2/events/data/{log_type}",
+        params={"fields": "n:count(_id)"},
+        headers={"Netskope-Api-Token": TOKEN},
+        timeout=600,
+    )
     return process, host
 
 
@@ -103,17 +124,39 @@ def one_window(log_type: str, records: int) -> dict[str, dict]:
     results: dict[str, dict] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:
-            env = {**os.environ, "AIRFLOW_HOME": os.path.join(scratch, "airflow"),
-                   "AIRFLOW_CONN_NETSKOPE_DEFAULT": json.dumps({
-                       "conn_type": "netskope", "host": host, "password": TOKEN,
-                       "extra": {"allow_non_goskope_host": True, "scheme": "http"}})}
+            env = {
+                **os.environ,
+                "AIRFLOW_HOME": os.path.join(scratch, "airflow"),
+                "AIRFLOW_CONN_NETSKOPE_DEFAULT": json.dumps(
+                    {
+                        "conn_type": "netskope",
+                        "host": host,
+                        "password": TOKEN,
+                        "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+                    }
+                ),
+            }
             previous: dict | None = None
             for stage in STAGES:
                 handover = Path(scratch, f"{stage}.json")
                 handover.write_text(json.dumps(previous))
-                child = subprocess.run([sys.executable, __file__, "--stage", stage, "--log-type", log_type,
-                                        "--staging-base", os.path.join(scratch, "staging"), "--handover", str(handover)],
-                                       env=env, capture_output=True, text=True)
+                child = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--stage",
+                        stage,
+                        "--log-type",
+                        log_type,
+                        "--staging-base",
+                        os.path.join(scratch, "staging"),
+                        "--handover",
+                        str(handover),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
                 if child.returncode:  # the task logs are noise unless the stage failed
                     raise SystemExit(f"{stage} of a {records:,}-record window failed:\n{child.stderr[-4000:]}")
                 results[stage] = json.loads(handover.read_text())
@@ -136,8 +179,11 @@ def report(records: int, results: dict[str, dict]) -> float:
     total = sum(result["seconds"] for result in results.values())
     peak = max(result["peak_mb"] for result in results.values())
     floor = min(result["floor_mb"] for result in results.values())
-    print(f"window {records:>9,} records: peak {peak:5.0f} MB (interpreter alone {floor:.0f} MB)  end to end "
-          f"{records / total:>7,.0f} records/s per worker ({total:6.1f} s)  |  {parts}", flush=True)
+    print(
+        f"window {records:>9,} records: peak {peak:5.0f} MB (interpreter alone {floor:.0f} MB)  end to end "
+        f"{records / total:>7,.0f} records/s per worker ({total:6.1f} s)  |  {parts}",
+        flush=True,
+    )
     return peak
 
 
@@ -155,16 +201,21 @@ def main() -> None:
         handover.write_text(json.dumps(result))
         return
 
-    print(f"one {SPAN // 60}-minute window of {args.log_type} records; each stage in a fresh interpreter "
-          f"(Airflow imported); delivery to a no-op sink", flush=True)
+    print(
+        f"one {SPAN // 60}-minute window of {args.log_type} records; each stage in a fresh interpreter "
+        f"(Airflow imported); delivery to a no-op sink",
+        flush=True,
+    )
     peaks = {records: report(records, one_window(args.log_type, records)) for records in args.records}
     floor = min(peaks.values())
     smallest, largest = min(peaks), max(peaks)
     if largest > smallest:
         ratio = peaks[largest] / peaks[smallest]
         met = ratio <= TARGET_RATIO and peaks[largest] < TARGET_MB
-        print(f"peak RSS {largest:,} vs {smallest:,} records: {ratio:.2f}x (target <= {TARGET_RATIO}x and "
-              f"< {TARGET_MB} MB: {'met' if met else 'NOT met'}); smallest peak {floor:.0f} MB")
+        print(
+            f"peak RSS {largest:,} vs {smallest:,} records: {ratio:.2f}x (target <= {TARGET_RATIO}x and "
+            f"< {TARGET_MB} MB: {'met' if met else 'NOT met'}); smallest peak {floor:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 
 import requests
-
 from bench_client import NOW, SPAN, START, bare_pull
+
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
 from netskope_provider.simulator.records import Corpus
 
@@ -43,29 +43,70 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000, help="application records to serve")
     args = parser.parse_args()
 
-    timed("generate() 25,000 application dicts", 25_000, "records", lambda: generate("application", 25_000, START, START + 3600, 7))
+    timed(
+        "generate() 25,000 application dicts",
+        25_000,
+        "records",
+        lambda: generate("application", 25_000, START, START + 3600, 7),
+    )
     corpus: list[Corpus] = []
-    timed(f"Corpus of {args.records:,} (insertion + delay arrays)", args.records, "records",
-          lambda: corpus.append(Corpus("application", args.records, START, START + SPAN, 7)))
+    timed(
+        f"Corpus of {args.records:,} (insertion + delay arrays)",
+        args.records,
+        "records",
+        lambda: corpus.append(Corpus("application", args.records, START, START + SPAN, 7)),
+    )
     sample = min(args.records, 50_000)
-    timed("Corpus.record_bytes (served form)", sample, "records", lambda: [corpus[0].record_bytes(i) for i in range(sample)])
+    timed(
+        "Corpus.record_bytes (served form)",
+        sample,
+        "records",
+        lambda: [corpus[0].record_bytes(i) for i in range(sample)],
+    )
 
     config = SimulatorConfig(seed=7, start=START, end=START + SPAN, now=NOW, volume={"application": args.records})
     with SimulatorServer(config) as sim:
         sim.tenant.store("application")  # build the corpus before the clock starts
-        timed("served in-process, client in the same interpreter", args.records, "records",
-              lambda: pull_all(sim.url, sim.token, args.records))
+        timed(
+            "served in-process, client in the same interpreter",
+            args.records,
+            "records",
+            lambda: pull_all(sim.url, sim.token, args.records),
+        )
 
-    command = [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", "bench-token",
-               "--start", str(START), "--end", str(START + SPAN), "--now", str(NOW), "--volume", f"application={args.records}"]
+    command = [
+        sys.executable,
+        "-m",
+        "netskope_provider.simulator",
+        "--port",
+        "0",
+        "--token",
+        "bench-token",
+        "--start",
+        str(START),
+        "--end",
+        str(START + SPAN),
+        "--now",
+        str(NOW),
+        "--volume",
+        f"application={args.records}",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline()).group(0)
         # A count query makes the tenant build its corpus before the clock starts.
-        requests.get(f"{url}/api/v2/events/data/application", params={"fields": "n:count(_id)"},
-                     headers={"Netskope-Api-Token": "bench-token"}, timeout=300).raise_for_status()
-        timed("served by netskope-simulator in its own process", args.records, "records",
-              lambda: pull_all(url, "bench-token", args.records))
+        requests.get(
+            f"{url}/api/v2/events/data/application",
+            params={"fields": "n:count(_id)"},
+            headers={"Netskope-Api-Token": "bench-token"},
+            timeout=300,
+        ).raise_for_status()
+        timed(
+            "served by netskope-simulator in its own process",
+            args.records,
+            "records",
+            lambda: pull_all(url, "bench-token", args.records),
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -66,7 +66,7 @@ def build_dag(log_type: LogType, tenant: Tenant | None = None) -> DAG:
     with DAG(
         dag_id=tenant.dag_id(log_type.name),
         description=f"Netskope {log_type.name} events{f' of tenant {tenant.name}' if tenant.name else ''} "
-                    "to OCSF 1.5.0 in CloudWatch Logs",
+        "to OCSF 1.5.0 in CloudWatch Logs",
         schedule=CronDataIntervalTimetable(settings.schedule, timezone="UTC"),
         start_date=settings.start_date,
         catchup=settings.catchup,
@@ -78,11 +78,17 @@ def build_dag(log_type: LogType, tenant: Tenant | None = None) -> DAG:
         },
         tags=["netskope", "ocsf", "cloudwatch", log_type.name, *tenant.tags],
         doc_md=DOC.format(
-            name=log_type.name, path=log_type.path, strategy=log_type.strategy.value, schedule=settings.schedule,
-            settle=int(settings.settle.total_seconds()), permission=log_type.rbac_permission, pool=pool,
+            name=log_type.name,
+            path=log_type.path,
+            strategy=log_type.strategy.value,
+            schedule=settings.schedule,
+            settle=int(settings.settle.total_seconds()),
+            permission=log_type.rbac_permission,
+            pool=pool,
             tenant=tenant.doc_suffix,
             split=SPLIT_DOC.format(minutes=split_minutes) if split_minutes else "",
-            upper=log_type.name.upper(), asset=landed.uri,
+            upper=log_type.name.upper(),
+            asset=landed.uri,
         ),
     ) as dag:
         fetch_args = {
@@ -94,12 +100,14 @@ def build_dag(log_type: LogType, tenant: Tenant | None = None) -> DAG:
         }
         window = {"window_start": "{{ params.window_start or '' }}", "window_end": "{{ params.window_end or '' }}"}
         if settings.split:
-            plan = NetskopeSplitWindowOperator(task_id="split", split_seconds=int(settings.split.total_seconds()), **window)
+            plan = NetskopeSplitWindowOperator(
+                task_id="split", split_seconds=int(settings.split.total_seconds()), **window
+            )
             fetch = NetskopeFetchOperator.partial(**fetch_args).expand_kwargs(plan.output)
             to_ocsf = NetskopeToOcsfOperator.partial(task_id="to_ocsf").expand(fetch_manifest=fetch.output)
-            OcsfToCloudWatchLogsOperator.partial(task_id="deliver", log_group=tenant.log_group, outlets=[landed]).expand(
-                transform_manifest=to_ocsf.output
-            )
+            OcsfToCloudWatchLogsOperator.partial(
+                task_id="deliver", log_group=tenant.log_group, outlets=[landed]
+            ).expand(transform_manifest=to_ocsf.output)
         else:
             fetch = NetskopeFetchOperator(**fetch_args, **window)
             to_ocsf = NetskopeToOcsfOperator(task_id="to_ocsf", fetch_manifest=fetch.output)

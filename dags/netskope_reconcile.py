@@ -37,7 +37,9 @@ window; windows that differ are marked `MISSING` or `SURPLUS` and listed in its 
   (`logs:DescribeLogStreams`, `logs:GetLogEvents`).
 """
 
-WINDOW_HELP = "ISO-8601 UTC on a whole hour, e.g. 2026-11-02T00:00:00+00:00. Leave both empty to check the data interval."
+WINDOW_HELP = (
+    "ISO-8601 UTC on a whole hour, e.g. 2026-11-02T00:00:00+00:00. Leave both empty to check the data interval."
+)
 #: The hourly default of the log-type DAGs (and a global NETSKOPE_SCHEDULE) would not suit a daily check.
 DEFAULT_SCHEDULE = "0 0 * * *"
 
@@ -57,16 +59,26 @@ def build_reconcile_dag(tenant: Tenant) -> DAG:
         max_active_runs=1,
         default_args=settings.default_args,
         params={
-            "heal": Param(None, type=["null", "boolean"], title="Re-run windows that miss records",
-                          description="Empty: Variable netskope_reconcile_heal (default off)."),
-            "log_types": Param(None, type=["null", "array"], title="Log types",
-                               description="Empty: all eight; e.g. [\"audit\", \"alert\"]."),
+            "heal": Param(
+                None,
+                type=["null", "boolean"],
+                title="Re-run windows that miss records",
+                description="Empty: Variable netskope_reconcile_heal (default off).",
+            ),
+            "log_types": Param(
+                None,
+                type=["null", "array"],
+                title="Log types",
+                description='Empty: all eight; e.g. ["audit", "alert"].',
+            ),
             "window_start": Param(None, type=["null", "string"], title="Period start", description=WINDOW_HELP),
             "window_end": Param(None, type=["null", "string"], title="Period end (exclusive)", description=WINDOW_HELP),
         },
         tags=["netskope", "reconcile", "cloudwatch", *tenant.tags],
         doc_md=DOC.format(
-            schedule=schedule, settle=int(settings.settle.total_seconds()), pool=pool,
+            schedule=schedule,
+            settle=int(settings.settle.total_seconds()),
+            pool=pool,
             tenant=tenant.doc_suffix,
         ),
     ) as dag:

@@ -64,7 +64,11 @@ def compile_ocsf(root: Path = ROOT) -> list[Path]:
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     # A previous build's files go first: a failed build then leaves none, and a module dropped from
     # the list leaves no stale extension behind.
-    previous = [*(root / OCSF).glob(f"*{suffix}"), root / f"{GROUP}__mypyc{suffix}", root / OCSF / f"{native.MANIFEST}.py"]
+    previous = [
+        *(root / OCSF).glob(f"*{suffix}"),
+        root / f"{GROUP}__mypyc{suffix}",
+        root / OCSF / f"{native.MANIFEST}.py",
+    ]
     for path in previous:
         path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="netskope-ocsf-build-") as build_temp:

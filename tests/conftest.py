@@ -129,7 +129,9 @@ def expected_cloudwatch_events(simulator, log_type: str, start: int, end: int) -
     return expected_messages(simulator, log_type, start, end)
 
 
-def cloudwatch_window_events(logs_client, log_type: str, start: int, end: int, log_group: str | None = None) -> Counter[bytes]:
+def cloudwatch_window_events(
+    logs_client, log_type: str, start: int, end: int, log_group: str | None = None
+) -> Counter[bytes]:
     """The messages of a window's log stream (empty when the stream does not exist).
 
     ``log_group`` defaults to the log type's default group, ``/netskope/ocsf/<log_type>``.
@@ -145,4 +147,6 @@ def fresh_airflow_db(pool_slots: int = 4) -> None:
     from airflow.utils import db
 
     db.resetdb()
-    Pool.create_or_update_pool("netskope_api", slots=pool_slots, description="Netskope API calls", include_deferred=False)
+    Pool.create_or_update_pool(
+        "netskope_api", slots=pool_slots, description="Netskope API calls", include_deferred=False
+    )

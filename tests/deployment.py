@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ for command in json.loads(sys.argv[1]):
 
 
 def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
 def worker_hostname() -> str:
@@ -43,10 +43,14 @@ def worker_hostname() -> str:
 
 def netskope_connection(simulator: Any) -> str:
     """``AIRFLOW_CONN_NETSKOPE_DEFAULT`` for a simulator (plain HTTP on 127.0.0.1)."""
-    return json.dumps({
-        "conn_type": "netskope", "host": simulator.host, "password": simulator.token,
-        "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-    })
+    return json.dumps(
+        {
+            "conn_type": "netskope",
+            "host": simulator.host,
+            "password": simulator.token,
+            "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+        }
+    )
 
 
 def deployment_env(home: Path, simulator: Any, moto_server: Any, settings: dict[str, str]) -> dict[str, str]:
@@ -101,8 +105,13 @@ class Deployment:
 
     def cli(self, *commands: list[str]) -> None:
         """Run Airflow CLI commands in order, in one interpreter (each ``airflow`` start costs seconds)."""
-        done = subprocess.run([sys.executable, "-c", CLI_BATCH, json.dumps(commands)], env=self.env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", CLI_BATCH, json.dumps(commands)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode:
             raise AssertionError(f"airflow {commands} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
@@ -113,7 +122,10 @@ class Deployment:
         """
         with open(self.home / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
             process = subprocess.Popen(
-                [str(BIN / "airflow"), *args], env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                [str(BIN / "airflow"), *args],
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.processes.append((name, process))
@@ -184,4 +196,6 @@ class Deployment:
         return f"--- task instances not in success\n{table}\n{self.logs()}"
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.home.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.home.glob("*.log"))
+        )

@@ -6,7 +6,7 @@ forked worker process they SIGKILL mid-task.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,13 +15,22 @@ def task_context(log_type: str, start: int, end: int, *, run_id: str, try_number
     """What a worker hands ``execute``: the task instance's identity and the run's data interval."""
     return {
         "ti": SimpleNamespace(dag_id=f"netskope_{log_type}", run_id=run_id, try_number=try_number),
-        "data_interval_start": datetime.fromtimestamp(start, tz=timezone.utc),
-        "data_interval_end": datetime.fromtimestamp(end, tz=timezone.utc),
+        "data_interval_start": datetime.fromtimestamp(start, tz=UTC),
+        "data_interval_end": datetime.fromtimestamp(end, tz=UTC),
     }
 
 
-def run_task(task: str, *, log_type: str, start: int, end: int, run_id: str, try_number: int = 1,
-             manifest: dict | None = None, aws_conn_id: str | None = None) -> dict:
+def run_task(
+    task: str,
+    *,
+    log_type: str,
+    start: int,
+    end: int,
+    run_id: str,
+    try_number: int = 1,
+    manifest: dict | None = None,
+    aws_conn_id: str | None = None,
+) -> dict:
     """Execute ``fetch``, ``to_ocsf`` or ``deliver`` (the latter two take the upstream task's manifest)."""
     from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
     from netskope_provider.operators.fetch import NetskopeFetchOperator
@@ -39,8 +48,9 @@ def run_task(task: str, *, log_type: str, start: int, end: int, run_id: str, try
     return operator.execute(context)
 
 
-def run_pipeline(log_type: str, start: int, end: int, *, run_id: str, try_number: int = 1,
-                 aws_conn_id: str | None = None) -> dict:
+def run_pipeline(
+    log_type: str, start: int, end: int, *, run_id: str, try_number: int = 1, aws_conn_id: str | None = None
+) -> dict:
     """fetch -> to_ocsf -> deliver for one window; returns the delivery summary."""
     window = {"log_type": log_type, "start": start, "end": end, "run_id": run_id, "try_number": try_number}
     fetched = run_task("fetch", **window)

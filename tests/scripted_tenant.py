@@ -69,7 +69,7 @@ class ScriptedTenant:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 seen = Seen(url.path, dict(parse_qsl(url.query)), dict(self.headers), time.monotonic())
                 with tenant._lock:

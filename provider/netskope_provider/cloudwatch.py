@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from hashlib import blake2b
 from itertools import accumulate, repeat
 from operator import add, itemgetter, ne
@@ -48,8 +48,30 @@ AGE_MARGIN_MS = 3_600_000
 FUTURE_MARGIN_MS = 600_000
 
 #: Values PutRetentionPolicy accepts.
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                  2192, 2557, 2922, 3288, 3653)
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 TIMESTAMP_POLICIES = ("ingest_time", "reject", "fail")
 OVERSIZE_POLICIES = ("reject", "fail")
@@ -59,11 +81,26 @@ CHUNK_EVENTS = 50_000
 CHUNK_BYTES = 8 * 1024 * 1024
 
 #: Retried with backoff: throttling, a busy service, and concurrent updates of one group.
-THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException",
-                            "RequestLimitExceeded", "ServiceUnavailableException", "OperationAbortedException"})
+THROTTLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailableException",
+        "OperationAbortedException",
+    }
+)
 DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
-CREDENTIAL_CODES = frozenset({"UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException",
-                              "InvalidClientTokenId", "SignatureDoesNotMatch"})
+CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+    }
+)
 THROTTLE_RETRIES = 8
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 10.0
@@ -140,8 +177,9 @@ def stream_name(log_type: str, start: int, end: int, prefix: str = "netskope") -
     return name
 
 
-def ensure_log_group(logs_client: Any, log_group: str, *, retention_days: int | None = None,
-                     kms_key_id: str | None = None) -> None:
+def ensure_log_group(
+    logs_client: Any, log_group: str, *, retention_days: int | None = None, kms_key_id: str | None = None
+) -> None:
     """Create the log group when missing; apply ``retention_days`` when given (idempotent).
 
     An existing group is left as it is apart from the retention, so the operator's setting wins.
@@ -149,7 +187,7 @@ def ensure_log_group(logs_client: Any, log_group: str, *, retention_days: int | 
     _check_group_name(log_group)
     if retention_days is not None and retention_days not in RETENTION_DAYS:
         raise ValueError(f"retention_days={retention_days} is not a CloudWatch retention; use one of {RETENTION_DAYS}")
-    create_args = {"logGroupName": log_group}
+    create_args: dict[str, Any] = {"logGroupName": log_group}
     if kms_key_id:
         create_args["kmsKeyId"] = kms_key_id
     try:
@@ -159,16 +197,25 @@ def ensure_log_group(logs_client: Any, log_group: str, *, retention_days: int | 
         if _error_code(exc) != "ResourceAlreadyExistsException":
             raise
     if retention_days is not None:
-        _call(logs_client.put_retention_policy, "logs:PutRetentionPolicy", log_group,
-              logGroupName=log_group, retentionInDays=retention_days)
+        _call(
+            logs_client.put_retention_policy,
+            "logs:PutRetentionPolicy",
+            log_group,
+            logGroupName=log_group,
+            retentionInDays=retention_days,
+        )
 
 
 def read_stream(logs_client: Any, log_group: str, log_stream: str) -> Iterator[tuple[int, str]]:
     """Every event of a stream, oldest first, following ``nextForwardToken`` to the end."""
     token: str | None = None
     while True:
-        args: dict[str, Any] = {"logGroupName": log_group, "logStreamName": log_stream,
-                                "startFromHead": True, "limit": 10_000}
+        args: dict[str, Any] = {
+            "logGroupName": log_group,
+            "logStreamName": log_stream,
+            "startFromHead": True,
+            "limit": 10_000,
+        }
         if token:
             args["nextToken"] = token
         page = _call(logs_client.get_log_events, "logs:GetLogEvents", log_group, **args)
@@ -192,9 +239,11 @@ def plan_batches(staged: Sequence[Staged]) -> Iterator[list[Staged]]:
     start, count = 0, len(staged)
     while start < count:
         bytes_before = byte_ends[start - 1] if start else 0
-        end = min(start + MAX_BATCH_EVENTS,
-                  bisect_right(byte_ends, bytes_before + MAX_BATCH_BYTES, start),
-                  bisect_left(stamps, stamps[start] + MAX_BATCH_SPAN_MS, start))
+        end = min(
+            start + MAX_BATCH_EVENTS,
+            bisect_right(byte_ends, bytes_before + MAX_BATCH_BYTES, start),
+            bisect_left(stamps, stamps[start] + MAX_BATCH_SPAN_MS, start),
+        )
         end = max(end, start + 1)
         yield list(staged[start:end])
         start = end
@@ -232,10 +281,20 @@ class PresentMessages:
         return False
 
 
-def deliver(events: Iterable[tuple[int, bytes | str]], logs_client: Any, log_group: str, log_stream: str, *,
-            timestamp_policy: str = "ingest_time", oversize_policy: str = "reject", max_workers: int = 4,
-            now_ms: int | None = None, on_rejected: OnRejected | None = None,
-            max_event_bytes: int = MAX_EVENT_BYTES, retention_days: int | None = None) -> DeliveryReport:
+def deliver(
+    events: Iterable[tuple[int, bytes | str]],
+    logs_client: Any,
+    log_group: str,
+    log_stream: str,
+    *,
+    timestamp_policy: str = "ingest_time",
+    oversize_policy: str = "reject",
+    max_workers: int = 4,
+    now_ms: int | None = None,
+    on_rejected: OnRejected | None = None,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+    retention_days: int | None = None,
+) -> DeliveryReport:
     """Put ``events`` (any order, streamed) into ``log_group``/``log_stream`` exactly once.
 
     Each event is ``(timestamp_ms, message)``; the message is UTF-8 bytes (``str`` is accepted).
@@ -261,8 +320,17 @@ def deliver(events: Iterable[tuple[int, bytes | str]], logs_client: Any, log_gro
     if retention_days is None:
         retention_days = _group_retention_days(logs_client, log_group)
     present = _open_stream(logs_client, log_group, log_stream)
-    delivery = _Delivery(logs_client, log_group, log_stream, timestamp_policy, oversize_policy,
-                         on_rejected, max_event_bytes, retention_days, max_workers)
+    delivery = _Delivery(
+        logs_client,
+        log_group,
+        log_stream,
+        timestamp_policy,
+        oversize_policy,
+        on_rejected,
+        max_event_bytes,
+        retention_days,
+        max_workers,
+    )
     delivery.run(events, present, time.time_ns() // 1_000_000 if now_ms is None else now_ms)
     return delivery.report
 
@@ -290,9 +358,18 @@ class _PutOutcome:
 class _Delivery:
     """One run of ``deliver``: stages, batches, puts in parallel, and settles every event."""
 
-    def __init__(self, client: Any, log_group: str, log_stream: str, timestamp_policy: str,
-                 oversize_policy: str, on_rejected: OnRejected | None, max_event_bytes: int,
-                 retention_days: int | None, max_workers: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        log_group: str,
+        log_stream: str,
+        timestamp_policy: str,
+        oversize_policy: str,
+        on_rejected: OnRejected | None,
+        max_event_bytes: int,
+        retention_days: int | None,
+        max_workers: int,
+    ) -> None:
         self.client = client
         self.log_group = log_group
         self.log_stream = log_stream
@@ -334,10 +411,12 @@ class _Delivery:
             raise CloudWatchDeliveryError(
                 f"CloudWatch Logs kept refusing {len(self._bounced)} events of {self.log_group}/{self.log_stream} "
                 f"after {RESEND_ROUNDS} re-sends (last reason: {self._bounced[-1][1]}); check the clock of this "
-                "machine and the log group's retention, then rerun the delivery (delivered events are not duplicated)")
+                "machine and the log group's retention, then rerun the delivery (delivered events are not duplicated)"
+            )
 
-    def _stage(self, ts: Any, message: bytes | str, present: PresentMessages | None, now_ms: int,
-               oldest: int, newest: int) -> Staged | None:
+    def _stage(
+        self, ts: Any, message: bytes | str, present: PresentMessages | None, now_ms: int, oldest: int, newest: int
+    ) -> Staged | None:
         """The event ready to send, or None once it is settled (rejected or already present)."""
         if type(message) is bytes:
             size = len(message)
@@ -347,7 +426,7 @@ class _Delivery:
                 self._reject(ts, message, "message is not valid UTF-8", "malformed")
                 return None
         else:
-            text = message
+            text = message  # type: ignore[assignment]  # str here: bytes were handled above
             size = len(text) if text.isascii() else len(text.encode())
         if not 0 < size <= self.max_event_bytes:
             self._reject_size(ts, message, size)
@@ -391,13 +470,19 @@ class _Delivery:
     def _put(self, batch: list[Staged]) -> _PutOutcome:
         """One PutLogEvents call (throttling retried); events CloudWatch refused come back as bounced."""
         outcome = _PutOutcome()
-        response = _call(self.client.put_log_events, "logs:PutLogEvents", self.log_group,
-                         on_throttle=outcome.count_throttle, logGroupName=self.log_group,
-                         logStreamName=self.log_stream,
-                         logEvents=[{"timestamp": ts, "message": text} for ts, text, _, _ in batch])
+        response = _call(
+            self.client.put_log_events,
+            "logs:PutLogEvents",
+            self.log_group,
+            on_throttle=outcome.count_throttle,
+            logGroupName=self.log_group,
+            logStreamName=self.log_stream,
+            logEvents=[{"timestamp": ts, "message": text} for ts, text, _, _ in batch],
+        )
         outcome.puts = 1
-        refused = _refused_positions((response or {}).get("rejectedLogEventsInfo") or {}, batch,
-                                     time.time_ns() // 1_000_000, self.retention_days)
+        refused = _refused_positions(
+            (response or {}).get("rejectedLogEventsInfo") or {}, batch, time.time_ns() // 1_000_000, self.retention_days
+        )
         accepted = [event for index, event in enumerate(batch) if index not in refused] if refused else batch
         outcome.bounced = [(batch[index], reason) for index, reason in refused.items()]
         outcome.delivered = len(accepted)
@@ -416,7 +501,9 @@ class _Delivery:
                 raise CloudWatchEventRejectedError(
                     f"CloudWatch Logs refused an event with timestamp {_iso_ms(ts)} of {self.log_group}/"
                     f"{self.log_stream} ({reason}); use timestamp_policy='ingest_time' to deliver it stamped "
-                    "with the delivery time, or 'reject' to count it as rejected", reason=reason)
+                    "with the delivery time, or 'reject' to count it as rejected",
+                    reason=reason,
+                )
             if self.timestamp_policy == "reject":
                 self._count_rejected(given_ts, text.encode(), f"CloudWatch refused it: {reason}", "timestamp")
                 continue
@@ -431,17 +518,23 @@ class _Delivery:
         if self.oversize_policy == "fail":
             raise CloudWatchEventRejectedError(
                 f"an event of {self.log_group}/{self.log_stream} with timestamp {_iso_ms(ts)}: {reason}; use "
-                "oversize_policy='reject' to count such events as rejected and deliver the rest", reason=reason)
+                "oversize_policy='reject' to count such events as rejected and deliver the rest",
+                reason=reason,
+            )
         self._count_rejected(ts, _as_bytes(message), reason, "oversize")
 
     def _reject_time(self, ts: int, message: bytes | str, oldest: int, newest: int) -> None:
-        reason = (f"timestamp {_iso_ms(ts)} is outside what CloudWatch Logs accepts now "
-                  f"({_iso_ms(oldest)} .. {_iso_ms(newest)})")
+        reason = (
+            f"timestamp {_iso_ms(ts)} is outside what CloudWatch Logs accepts now "
+            f"({_iso_ms(oldest)} .. {_iso_ms(newest)})"
+        )
         if self.timestamp_policy == "fail":
             raise CloudWatchEventRejectedError(
                 f"an event of {self.log_group}/{self.log_stream}: {reason}; use timestamp_policy='ingest_time' "
                 "to deliver it stamped with the delivery time (the message keeps the true time), or "
-                "'reject' to count it as rejected", reason=reason)
+                "'reject' to count it as rejected",
+                reason=reason,
+            )
         self._count_rejected(ts, _as_bytes(message), reason, "timestamp")
 
     def _reject(self, ts: Any, message: bytes | str, reason: str, kind: str) -> None:
@@ -456,8 +549,9 @@ class _Delivery:
             self.on_rejected(ts, message, reason)
 
 
-def _refused_positions(info: dict[str, int], batch: Sequence[Staged], server_now_ms: int,
-                       retention_days: int | None) -> dict[int, str]:
+def _refused_positions(
+    info: dict[str, int], batch: Sequence[Staged], server_now_ms: int, retention_days: int | None
+) -> dict[int, str]:
     """Which events of a sorted batch CloudWatch refused, from ``rejectedLogEventsInfo``.
 
     AWS documents ``tooOld``/``expired`` end indexes as exclusive and ``tooNew`` start as
@@ -470,8 +564,10 @@ def _refused_positions(info: dict[str, int], batch: Sequence[Staged], server_now
     oldest, newest = _server_range(server_now_ms, retention_days)
     refused: dict[int, str] = {}
     count = len(batch)
-    for key, reason in (("expiredLogEventEndIndex", "older than the log group's retention"),
-                        ("tooOldLogEventEndIndex", "older than CloudWatch accepts")):
+    for key, reason in (
+        ("expiredLogEventEndIndex", "older than the log group's retention"),
+        ("tooOldLogEventEndIndex", "older than CloudWatch accepts"),
+    ):
         end = info.get(key)
         if end is None:
             continue
@@ -502,15 +598,21 @@ def _open_stream(client: Any, log_group: str, log_stream: str) -> PresentMessage
     if not hasattr(client, "create_log_stream"):
         return None
     try:
-        _call(client.create_log_stream, "logs:CreateLogStream", log_group,
-              logGroupName=log_group, logStreamName=log_stream)
+        _call(
+            client.create_log_stream,
+            "logs:CreateLogStream",
+            log_group,
+            logGroupName=log_group,
+            logStreamName=log_stream,
+        )
         return None
     except ClientError as exc:
         if _error_code(exc) != "ResourceAlreadyExistsException":
             raise
     present = PresentMessages(message for _, message in read_stream(client, log_group, log_stream))
-    log.info("Log stream %s/%s exists with %d events: sending only the missing ones",
-             log_group, log_stream, len(present))
+    log.info(
+        "Log stream %s/%s exists with %d events: sending only the missing ones", log_group, log_stream, len(present)
+    )
     return present or None
 
 
@@ -521,8 +623,12 @@ def _group_retention_days(client: Any, log_group: str) -> int | None:
     try:
         page = client.describe_log_groups(logGroupNamePrefix=log_group, limit=50)
     except ClientError as exc:
-        log.warning("Cannot read the retention of %s (%s); assuming 14 days. Grant logs:DescribeLogGroups "
-                    "so events older than the retention are handled before sending", log_group, _error_code(exc))
+        log.warning(
+            "Cannot read the retention of %s (%s); assuming 14 days. Grant logs:DescribeLogGroups "
+            "so events older than the retention are handled before sending",
+            log_group,
+            _error_code(exc),
+        )
         return None
     for group in page.get("logGroups", ()):
         if group.get("logGroupName") == log_group:
@@ -530,8 +636,14 @@ def _group_retention_days(client: Any, log_group: str) -> int | None:
     return None
 
 
-def _call(operation: Callable[..., Any], permission: str, log_group: str, *,
-          on_throttle: Callable[[], None] | None = None, **kwargs: Any) -> Any:
+def _call(
+    operation: Callable[..., Any],
+    permission: str,
+    log_group: str,
+    *,
+    on_throttle: Callable[[], None] | None = None,
+    **kwargs: Any,
+) -> Any:
     """Call a logs API, retrying throttling with capped, jittered backoff; explain denials."""
     attempt = 0
     while True:
@@ -543,21 +655,26 @@ def _call(operation: Callable[..., Any], permission: str, log_group: str, *,
                 raise CloudWatchPermissionError(
                     f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
                     f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"
-                    f"{log_group}:* (see docs/delivery.md for the full list)", permission=permission) from exc
+                    f"{log_group}:* (see docs/delivery.md for the full list)",
+                    permission=permission,
+                ) from exc
             if code in CREDENTIAL_CODES:
                 raise CloudWatchDeliveryError(
                     f"AWS did not accept the credentials used for CloudWatch log group {log_group!r} ({code}): "
-                    "check the AWS connection's access key, secret and session token (or its role)") from exc
+                    "check the AWS connection's access key, secret and session token (or its role)"
+                ) from exc
             if code == "ResourceNotFoundException":
                 raise CloudWatchDeliveryError(
                     f"CloudWatch log group {log_group!r} or its stream does not exist ({permission}): create the "
                     "group with ensure_log_group (needs logs:CreateLogGroup) or fix its name; if the stream was "
-                    "deleted during delivery, rerun it") from exc
+                    "deleted during delivery, rerun it"
+                ) from exc
             if code == "InvalidParameterException" and permission == "logs:PutLogEvents":
                 raise CloudWatchDeliveryError(
                     f"CloudWatch Logs refused a batch for {log_group!r}: {exc.response['Error'].get('Message')}. "
                     "If it is about event size, this Region may still limit events to 256 KB: pass "
-                    "max_event_bytes=PIPELINE_EVENT_BYTES") from exc
+                    "max_event_bytes=PIPELINE_EVENT_BYTES"
+                ) from exc
             if code not in THROTTLE_CODES or attempt == THROTTLE_RETRIES:
                 raise
         if on_throttle is not None:
@@ -574,8 +691,10 @@ def _error_code(exc: ClientError) -> str:
 
 def _check_group_name(log_group: str) -> None:
     if not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", log_group) or log_group.startswith("aws/"):
-        raise ValueError(f"log group name {log_group!r} is invalid: use 1-512 of [A-Za-z0-9._-/#], "
-                         "not starting with 'aws/' (e.g. /netskope/ocsf/application)")
+        raise ValueError(
+            f"log group name {log_group!r} is invalid: use 1-512 of [A-Za-z0-9._-/#], "
+            "not starting with 'aws/' (e.g. /netskope/ocsf/application)"
+        )
 
 
 def _as_bytes(message: bytes | str) -> bytes:
@@ -583,11 +702,11 @@ def _as_bytes(message: bytes | str) -> bytes:
 
 
 def _compact_utc(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _iso_ms(epoch_ms: int) -> str:
     try:
-        return datetime.fromtimestamp(epoch_ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
     except (OverflowError, OSError, ValueError):
         return f"{epoch_ms} ms"

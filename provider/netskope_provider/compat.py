@@ -16,11 +16,11 @@ from airflow.providers.common.compat.sdk import (
     AIRFLOW_V_3_0_PLUS,
     DAG,
     AirflowFailException,
+    Asset,
     BaseHook,
     BaseOperator,
     Connection,
     ObjectStoragePath,
-    Asset,
     Param,
     Variable,
     mask_secret,
@@ -32,7 +32,7 @@ if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk.exceptions import AirflowRescheduleException
 else:  # Airflow 2.11
     from airflow.exceptions import AirflowRescheduleException  # type: ignore[no-redef]
-    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef]
+    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[no-redef,assignment]
 
 try:  # the task SDK's metrics facade (Airflow 3.2+); airflow.stats is its deprecated alias there
     from airflow.sdk.observability.stats import Stats
@@ -89,20 +89,24 @@ def task_return_value(dag_run: Any, task_id: str, map_index: int = -1) -> Any:
     if not AIRFLOW_V_3_0_PLUS:
         from airflow.models.xcom import XCom
 
-        return XCom.get_one(run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key="return_value",
-                            map_index=map_index)
+        return XCom.get_one(
+            run_id=dag_run.run_id, dag_id=dag_run.dag_id, task_id=task_id, key="return_value", map_index=map_index
+        )
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value",
-                                   map_indexes=map_index)
+        query = XComModel.get_many(
+            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value", map_indexes=map_index
+        )
         row = session.scalars(query).first()
         return XComModel.deserialize_value(row) if row is not None else None
+
 
 __all__ = [
     "AIRFLOW_V_3_0_PLUS",
     "DAG",
+    "RETRY_EXPONENTIAL_BACKOFF",
     "AirflowFailException",
     "AirflowRescheduleException",
     "Asset",
@@ -111,10 +115,9 @@ __all__ = [
     "Connection",
     "Context",
     "CronDataIntervalTimetable",
-    "DagBag",
+    "DagBag",  # noqa: F822 (lazy: see __getattr__)
     "ObjectStoragePath",
     "Param",
-    "RETRY_EXPONENTIAL_BACKOFF",
     "Stats",
     "Variable",
     "core_timetable",

@@ -144,6 +144,8 @@ class DagSettings:
             start_date = pendulum.parse(start_raw, tz="UTC")
         except (ValueError, ParserError):
             raise ValueError(f"{start_src}={start_raw!r} is not an ISO-8601 date") from None
+        if not isinstance(start_date, pendulum.DateTime):  # a bare time or a duration parses too
+            raise ValueError(f"{start_src}={start_raw!r} is not an ISO-8601 date (e.g. 2026-01-01)")
         return cls(
             schedule=_parse_cron(*read("schedule")),
             settle=timedelta(seconds=_parse_int(*read("settle_seconds"))),
@@ -215,17 +217,21 @@ def tenants() -> list[Tenant]:
     result = []
     for name, options in configured.items():
         if not _TENANT_NAME.match(name):
-            raise ValueError(f"{TENANTS_ENV}: tenant name {name!r} must be 1-40 of a-z, 0-9 and _, starting with a letter or digit")
+            raise ValueError(
+                f"{TENANTS_ENV}: tenant name {name!r} must be 1-40 of a-z, 0-9 and _, starting with a letter or digit"
+            )
         if not isinstance(options, dict) or not set(options) <= _TENANT_KEYS:
             raise ValueError(f"{TENANTS_ENV}: tenant {name!r} takes an object with keys among {sorted(_TENANT_KEYS)}")
         if not all(isinstance(value, str) and value for value in options.values()):
             raise ValueError(f"{TENANTS_ENV}: tenant {name!r}: every option must be a non-empty string")
-        result.append(Tenant(
-            name=name,
-            conn_id=options.get("conn_id", f"netskope_{name}"),
-            pool=options.get("pool", f"{DEFAULT_POOL}_{name}"),
-            log_group=options.get("log_group", f"/netskope/{name}/ocsf/{{log_type}}"),
-        ))
+        result.append(
+            Tenant(
+                name=name,
+                conn_id=options.get("conn_id", f"netskope_{name}"),
+                pool=options.get("pool", f"{DEFAULT_POOL}_{name}"),
+                log_group=options.get("log_group", f"/netskope/{name}/ocsf/{{log_type}}"),
+            )
+        )
     return result
 
 
@@ -238,7 +244,9 @@ def run_setting(name: str, override: str | None = None) -> str:
         return str(override)
     from netskope_provider.compat import Variable
 
-    value = Variable.get(f"netskope_{name}", None)  # positional: the keyword is "default" on Airflow 3, "default_var" on 2.x
+    value = Variable.get(
+        f"netskope_{name}", None
+    )  # positional: the keyword is "default" on Airflow 3, "default_var" on 2.x
     if value in (None, ""):
         value = os.environ.get(_env_name(name), "")
     return str(value).strip() or RUN_SETTING_DEFAULTS[name]

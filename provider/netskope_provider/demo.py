@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited with code {process.returncode}; is moto[server] installed in .venv?")
+            raise RuntimeError(
+                f"moto_server exited with code {process.returncode}; is moto[server] installed in .venv?"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -73,8 +75,9 @@ def moto_server() -> Iterator[str]:
     """A ``moto_server`` process on a free loopback port; yields its URL and always stops it."""
     port = _free_port()
     executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    process = subprocess.Popen([executable, "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         _wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}"
@@ -91,17 +94,23 @@ def _prepare_environment(dags_folder: Path) -> None:
     """Isolated Airflow home and fake AWS credentials; must run before Airflow is imported."""
     shutil.rmtree(DEMO_HOME, ignore_errors=True)
     DEMO_HOME.mkdir(mode=0o700)
-    os.environ.update({
-        "AIRFLOW_HOME": str(DEMO_HOME),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
-        "AWS_ACCESS_KEY_ID": "demo-access-key",
-        "AWS_SECRET_ACCESS_KEY": "demo-secret-key",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    })
-    for name in [*(n for n in os.environ if n.startswith(("NETSKOPE_", "AIRFLOW_VAR_NETSKOPE_"))),
-                 "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"]:
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(DEMO_HOME),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+            "AWS_ACCESS_KEY_ID": "demo-access-key",
+            "AWS_SECRET_ACCESS_KEY": "demo-secret-key",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    for name in [
+        *(n for n in os.environ if n.startswith(("NETSKOPE_", "AIRFLOW_VAR_NETSKOPE_"))),
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+    ]:
         os.environ.pop(name, None)  # the demo uses its own settings, whatever the shell has
     os.environ["NETSKOPE_STAGING_BASE"] = f"file://{DEMO_HOME / 'staging'}"
 
@@ -135,7 +144,10 @@ def stream_documents(logs: Any, log_type: str, start: int, end: int, log_group: 
 
     group = log_group or f"/netskope/ocsf/{log_type}"
     try:
-        return [orjson.loads(m) for _, m in cloudwatch.read_stream(logs, group, cloudwatch.stream_name(log_type, start, end))]
+        return [
+            orjson.loads(m)
+            for _, m in cloudwatch.read_stream(logs, group, cloudwatch.stream_name(log_type, start, end))
+        ]
     except cloudwatch.CloudWatchDeliveryError:
         return []
 
@@ -161,17 +173,21 @@ def _print_report(outcomes: list[Outcome], start: int, end: int) -> None:
     from netskope_provider.ocsf import IMPLEMENTATION
     from netskope_provider.ocsf.routing import CLASS_NAMES
 
-    window = f"{datetime.fromtimestamp(start, timezone.utc):%Y-%m-%d %H:%M}–{datetime.fromtimestamp(end, timezone.utc):%H:%M} UTC"
+    window = f"{datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M}–{datetime.fromtimestamp(end, UTC):%H:%M} UTC"
     print(f"\nNetskope → OCSF 1.5.0 → CloudWatch Logs, window {window} (mapping: {IMPLEMENTATION})\n")
     header = f"{'log type':<15}{'fetched':>8}{'OCSF':>7}{'raw':>6}{'rejected':>9}{'delivered':>10}{'in CW':>7}  {'check':<7} OCSF per class"
     print(header)
     print("-" * len(header))
     for o in outcomes:
         s = o.summary
-        per_class = ", ".join(f"{uid} {CLASS_NAMES.get(int(uid), '?')}: {n}" for uid, n in s.get("ocsf", {}).items()) or "-"
+        per_class = (
+            ", ".join(f"{uid} {CLASS_NAMES.get(int(uid), '?')}: {n}" for uid, n in s.get("ocsf", {}).items()) or "-"
+        )
         check = "ok" if o.ok else (o.state if o.state != "success" else f"-{o.missing}/+{o.extra}")
-        print(f"{o.log_type:<15}{s.get('fetched', '-'):>8}{s.get('ocsf_total', '-'):>7}{s.get('raw', '-'):>6}"
-              f"{s.get('rejected', '-'):>9}{s.get('delivered', '-'):>10}{o.expected - o.missing + o.extra:>7}  {check:<7} {per_class}")
+        print(
+            f"{o.log_type:<15}{s.get('fetched', '-'):>8}{s.get('ocsf_total', '-'):>7}{s.get('raw', '-'):>6}"
+            f"{s.get('rejected', '-'):>9}{s.get('delivered', '-'):>10}{o.expected - o.missing + o.extra:>7}  {check:<7} {per_class}"
+        )
     sample = next((o.sample for o in outcomes if o.sample and o.log_type == "audit"), None) or next(
         (o.sample for o in outcomes if o.sample), None
     )
@@ -187,21 +203,29 @@ def main() -> int:
     end = int(time.time()) // HOUR * HOUR - HOUR
     start = end - HOUR
     with moto_server() as aws_url, SimulatorServer(SimulatorConfig(seed=2026, start=start, end=end)) as sim:
-        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps({
-            "conn_type": "aws", "login": "demo-access-key", "password": "demo-secret-key",
-            "extra": {"region_name": "us-east-1", "endpoint_url": aws_url},
-        })
-        os.environ["AIRFLOW_CONN_NETSKOPE_DEFAULT"] = json.dumps({
-            "conn_type": "netskope", "host": sim.host, "password": sim.token,
-            "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-        })
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "demo-access-key",
+                "password": "demo-secret-key",
+                "extra": {"region_name": "us-east-1", "endpoint_url": aws_url},
+            }
+        )
+        os.environ["AIRFLOW_CONN_NETSKOPE_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "netskope",
+                "host": sim.host,
+                "password": sim.token,
+                "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+            }
+        )
         print(f"Simulator on {sim.url}, moto_server on {aws_url}, Airflow home {DEMO_HOME}", flush=True)
 
         import boto3
         from airflow.models.pool import Pool
+        from airflow.utils import db
 
         from netskope_provider.compat import DagBag, dag_test
-        from airflow.utils import db
 
         db.resetdb()
         Pool.create_or_update_pool("netskope_api", slots=4, description="Netskope API calls", include_deferred=False)
@@ -213,7 +237,7 @@ def main() -> int:
         outcomes = []
         for log_type in LOG_TYPES:
             print(f"Running netskope_{log_type} for [{start}, {end}) ...", flush=True)
-            dag_run = dag_test(bag.dags[f"netskope_{log_type}"], datetime.fromtimestamp(end, timezone.utc))
+            dag_run = dag_test(bag.dags[f"netskope_{log_type}"], datetime.fromtimestamp(end, UTC))
             outcome = Outcome(log_type, str(dag_run.state), _deliver_result(dag_run))
             _check(log_type, sim, logs, start, end, outcome)
             outcomes.append(outcome)

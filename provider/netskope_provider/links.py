@@ -36,5 +36,9 @@ class CloudWatchWindowLink(BaseAwsLink):
         if not all(kwargs.get(field) for field in ("region_name", "aws_domain", "log_group", "log_stream")):
             return ""
         return super().format_link(
-            **{**kwargs, "log_group": console_escape(kwargs["log_group"]), "log_stream": console_escape(kwargs["log_stream"])}
+            **{
+                **kwargs,
+                "log_group": console_escape(kwargs["log_group"]),
+                "log_stream": console_escape(kwargs["log_stream"]),
+            }
         )

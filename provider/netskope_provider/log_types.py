@@ -35,7 +35,9 @@ class LogType:
 LOG_TYPES: dict[str, LogType] = {
     lt.name: lt
     for lt in (
-        LogType("application", "events/data/application", Strategy.INSERTION_WINDOW, "Steering: Application Events (View)"),
+        LogType(
+            "application", "events/data/application", Strategy.INSERTION_WINDOW, "Steering: Application Events (View)"
+        ),
         LogType("page", "events/data/page", Strategy.INSERTION_WINDOW, "Steering: Page Events (View)"),
         LogType("network", "events/data/network", Strategy.INSERTION_WINDOW, "Steering: Network Events (View)"),
         LogType(

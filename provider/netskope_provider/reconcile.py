@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -68,11 +68,11 @@ def source_count(client: Any, log_type: str, start: int, end: int) -> tuple[int,
 def stream_window(name: str, log_type: str) -> tuple[int, int] | None:
     """The window ``[start, end)`` a stream named by ``cloudwatch.stream_name`` holds; None for other names."""
     prefix = f"netskope/{log_type}/"
-    bounds = name[len(prefix):].split("-") if name.startswith(prefix) else ()
+    bounds = name[len(prefix) :].split("-") if name.startswith(prefix) else ()
     if len(bounds) != 2:
         return None
     try:
-        start, end = (int(datetime.strptime(b, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()) for b in bounds)
+        start, end = (int(datetime.strptime(b, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()) for b in bounds)
     except ValueError:
         return None
     return (start, end) if cloudwatch.stream_name(log_type, start, end) == name else None
@@ -104,8 +104,9 @@ def delivered_count(logs_client: Any, log_group: str, log_stream: str) -> int:
     return sum(1 for _ in cloudwatch.read_stream(logs_client, log_group, log_stream))
 
 
-def check_log_type(client: Any, logs_client: Any, log_group: str, log_type: str,
-                   periods: Iterable[tuple[int, int]]) -> list[WindowCheck]:
+def check_log_type(
+    client: Any, logs_client: Any, log_group: str, log_type: str, periods: Iterable[tuple[int, int]]
+) -> list[WindowCheck]:
     """Every window of ``periods`` for one log type; a window without a stream counts as 0 delivered.
 
     A stream reaching beyond a window (e.g. a one-day custom window's) is counted in none of them.
@@ -113,8 +114,9 @@ def check_log_type(client: Any, logs_client: Any, log_group: str, log_type: str,
     present = existing_streams(logs_client, log_group, log_type)
     checks = []
     for start, end in periods:
-        delivered = sum(delivered_count(logs_client, log_group, stream)
-                        for stream in streams_within(present, start, end))
+        delivered = sum(
+            delivered_count(logs_client, log_group, stream) for stream in streams_within(present, start, end)
+        )
         source, method = source_count(client, log_type, start, end)
         checks.append(WindowCheck(log_type, start, end, source, delivered, method))
     return checks
@@ -134,8 +136,15 @@ def format_table(checks: Sequence[WindowCheck]) -> str:
     """A fixed-width table of the checks, mismatches marked, for the task log."""
     header = ("log type", "window start (UTC)", "tenant", "delivered", "gap", "method", "")
     rows = [header] + [
-        (c.log_type, _iso(c.start), str(c.source), str(c.delivered), f"{c.gap:+d}" if c.gap else "0", c.method,
-         "MISSING" if c.gap > 0 else "SURPLUS" if c.gap < 0 else "ok")
+        (
+            c.log_type,
+            _iso(c.start),
+            str(c.source),
+            str(c.delivered),
+            f"{c.gap:+d}" if c.gap else "0",
+            c.method,
+            "MISSING" if c.gap > 0 else "SURPLUS" if c.gap < 0 else "ok",
+        )
         for c in checks
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -145,4 +154,4 @@ def format_table(checks: Sequence[WindowCheck]) -> str:
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

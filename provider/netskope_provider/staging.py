@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -204,8 +204,14 @@ def decode_event(line: bytes) -> tuple[int, bytes]:
 
 
 def quarantine_file(
-    base: str, dag_id: str, run_id: str, try_number: int, stage: str, conn_id: str | None = None,
-    *, map_index: int = -1,
+    base: str,
+    dag_id: str,
+    run_id: str,
+    try_number: int,
+    stage: str,
+    conn_id: str | None = None,
+    *,
+    map_index: int = -1,
 ) -> ObjectStoragePath:
     """Where records rejected at ``stage`` are kept: ``<base>/_rejected/<dag_id>/<run_id>/<try>-<stage>.ndjson.gz``.
 
@@ -257,7 +263,7 @@ def _newest_mtime(folder: ObjectStoragePath) -> datetime | None:
         stamp = info.get("LastModified") or info.get("mtime")
         if stamp is None:
             continue
-        mtime = stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(float(stamp), tz=timezone.utc)
+        mtime = stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(float(stamp), tz=UTC)
         newest = mtime if newest is None or mtime > newest else newest
     return newest
 
@@ -271,7 +277,7 @@ def sweep_expired(base: str, dag_id: str, retention: timedelta, conn_id: str | N
     dag_folder = staging_path(base, conn_id) / safe_name(dag_id)
     if not dag_folder.exists():
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     removed: list[str] = []
     for run in dag_folder.iterdir():
         if not run.is_dir():

@@ -137,7 +137,9 @@ class NetskopeClient:
         if not rate_limit_per_second > 0:
             raise NetskopeConfigError(f"rate_limit_per_second must be > 0, got {rate_limit_per_second!r}.")
         if verify is False:
-            raise NetskopeConfigError("TLS verification cannot be disabled; give a CA bundle path (extra ca_bundle) instead.")
+            raise NetskopeConfigError(
+                "TLS verification cannot be disabled; give a CA bundle path (extra ca_bundle) instead."
+            )
         self.host = check_tenant_host(host, scheme=scheme, allow_non_goskope_host=True)
         self.base_url = f"{scheme}://{self.host}/api/v2/"
         self.rate_limit_per_second = float(rate_limit_per_second)
@@ -146,7 +148,9 @@ class NetskopeClient:
         self.lookback_seconds = lookback_seconds
         #: How far before ``start`` an iterator index is seeded; every page before ``start`` is read and
         #: discarded, so a tenant whose iterator epoch is insertion time can lower this to cut the cost.
-        self.iterator_lookback_seconds = lookback_seconds if iterator_lookback_seconds is None else iterator_lookback_seconds
+        self.iterator_lookback_seconds = (
+            lookback_seconds if iterator_lookback_seconds is None else iterator_lookback_seconds
+        )
         self.settle_seconds = settle_seconds
         self.backoff_base_seconds = backoff_base_seconds
         self.backoff_cap_seconds = backoff_cap_seconds
@@ -171,7 +175,11 @@ class NetskopeClient:
         if proxies:
             self._session.proxies.update(proxies)
         self._session.headers.update(
-            {"Accept": "application/json", "Accept-Encoding": "gzip", "User-Agent": f"airflow-provider-netskope/{__version__}"}
+            {
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip",
+                "User-Agent": f"airflow-provider-netskope/{__version__}",
+            }
         )
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=16)
         self._session.mount("https://", adapter)
@@ -242,7 +250,11 @@ class NetskopeClient:
                 del page  # not held while the strategy fetches the next page
             log.info(
                 "Pulled %d %s records in [%d, %d) (%d repeats dropped)",
-                records, kind.name, keeper.start, keeper.end, keeper.duplicates,
+                records,
+                kind.name,
+                keeper.start,
+                keeper.end,
+                keeper.duplicates,
             )
         finally:
             self.stats.add(kind.path, duplicates_dropped=keeper.duplicates, untimed_records=keeper.untimed)
@@ -339,11 +351,19 @@ class NetskopeClient:
                 ) from None
             self.stats.add(kind.path, retries=1)
             if failure.throttled:  # refused before processing: re-send as is, once the server allows
-                limiter.hold_until(time.monotonic() + failure.wait)
+                limiter.hold_until(time.monotonic() + (failure.wait or 0.0))
                 log.warning("%s on %s: %s; waiting %.2f s", kind.path, self.host, failure.reason, failure.wait)
                 continue
             delay = self._backoff(retries)
-            log.warning("%s on %s: %s; retry %d/%d in %.2f s", kind.path, self.host, failure.reason, retries, retry_budget, delay)
+            log.warning(
+                "%s on %s: %s; retry %d/%d in %.2f s",
+                kind.path,
+                self.host,
+                failure.reason,
+                retries,
+                retry_budget,
+                delay,
+            )
             self._sleep(delay)
             if retry_params is not None:
                 # The server may have processed the failed request (moved an iterator): re-send differently.
@@ -421,8 +441,11 @@ class NetskopeClient:
                     status=200,
                     snippet=snippet,
                 ) from None
-            log.warning("%s page of %s held bytes that are not UTF-8; they were replaced by U+FFFD so its "
-                        "records are kept", kind.path, self.host)
+            log.warning(
+                "%s page of %s held bytes that are not UTF-8; they were replaced by U+FFFD so its records are kept",
+                kind.path,
+                self.host,
+            )
         if not isinstance(data, dict):
             raise NetskopeResponseError(
                 f"{self.host} answered {kind.path} with a JSON {type(data).__name__}, not an object.", status=200

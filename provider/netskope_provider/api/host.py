@@ -35,7 +35,9 @@ def check_tenant_host(host: str, *, scheme: str = "https", allow_non_goskope_hos
     """
     raw = (host or "").strip()
     if not raw:
-        raise NetskopeConfigError("Tenant host is empty: set the connection host to your tenant, e.g. mytenant.goskope.com.")
+        raise NetskopeConfigError(
+            "Tenant host is empty: set the connection host to your tenant, e.g. mytenant.goskope.com."
+        )
     if scheme not in ("https", "http"):
         raise NetskopeConfigError(f"Unsupported scheme {scheme!r}: the Netskope API is reached over https.")
 

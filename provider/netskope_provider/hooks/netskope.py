@@ -19,9 +19,8 @@ import orjson
 
 from netskope_provider.api.client import DEFAULT_TIMEOUT, NetskopeClient
 from netskope_provider.api.host import check_tenant_host
-from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
-
 from netskope_provider.compat import BaseHook, mask_secret
+from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
 
 if TYPE_CHECKING:
     from netskope_provider.compat import Connection
@@ -99,7 +98,9 @@ class NetskopeHook(BaseHook):
         allow_other_host = _as_bool(extras.get("allow_non_goskope_host"), "allow_non_goskope_host")
         host = check_tenant_host(host, scheme=scheme, allow_non_goskope_host=allow_other_host)
         options: dict[str, Any] = {
-            name: _typed(extras[name], kind, name) for name, kind in _CLIENT_EXTRAS.items() if extras.get(name) is not None
+            name: _typed(extras[name], kind, name)
+            for name, kind in _CLIENT_EXTRAS.items()
+            if extras.get(name) is not None
         }
         if extras.get("ca_bundle"):
             options["verify"] = str(extras["ca_bundle"])
@@ -211,7 +212,9 @@ def _epoch(value: int | datetime) -> int:
             raise ValueError(f"Window bound {value!r} has no time zone; pass an aware UTC datetime or epoch seconds.")
         seconds = value.timestamp()
         if seconds != int(seconds):
-            raise ValueError(f"Window bound {value.isoformat()} is not a whole second; the API filters in whole seconds.")
+            raise ValueError(
+                f"Window bound {value.isoformat()} is not a whole second; the API filters in whole seconds."
+            )
         return int(seconds)
     return value
 

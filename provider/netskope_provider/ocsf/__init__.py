@@ -11,7 +11,7 @@ from netskope_provider.ocsf.native import select
 
 IMPLEMENTATION = select()
 
-from netskope_provider.ocsf.mapper import MapCounts, Mapped, map_lines, map_record, map_records
-from netskope_provider.ocsf.routing import classify
+from netskope_provider.ocsf.mapper import MapCounts, Mapped, map_lines, map_record, map_records  # noqa: E402
+from netskope_provider.ocsf.routing import classify  # noqa: E402
 
 __all__ = ["IMPLEMENTATION", "MapCounts", "Mapped", "classify", "map_lines", "map_record", "map_records"]

@@ -88,13 +88,13 @@ AUTH_PROTOCOLS_DOC: Final = {word: protocol_id for word, (protocol_id, _) in AUT
 ENUMS: Final[dict[str, dict[str, int]]] = {
     "activity_id (from activity / audit_log_event)": {
         **{value: activity for value, (activity, _) in ACTIVITIES.items()},
-        "any other activity containing \"login\"": 1,
-        "… containing \"logout\" or \"logged out\"": 2,
+        'any other activity containing "login"': 1,
+        '… containing "logout" or "logged out"': 2,
     },
     "status_id": {
         **{value: status for value, (_, status) in ACTIVITIES.items() if status is not None},
-        "… containing \"fail\"": 2,
-        "… containing \"success\"": 1,
+        '… containing "fail"': 2,
+        '… containing "success"': 1,
     },
     "auth_protocol_id (from logintype; SSO audit events are SAML)": {**AUTH_PROTOCOLS_DOC, "SSO … (audit)": 5},
     "user.type_id": {"audit events (admin console)": 2},
@@ -123,7 +123,7 @@ _APPLICATION_FIELDS: Final[dict[str, str]] = {
 _AUDIT_FIELDS: Final[dict[str, str]] = {
     **admin_audit_fields("user"),
     "supporting_data.data_values[reason]": "status_detail",
-    "(audit)": "service.name = \"Netskope Admin Console\"",
+    "(audit)": 'service.name = "Netskope Admin Console"',
 }
 MAPPED_FIELDS: Final[dict[str, str]] = {**BASE_FIELDS, **_APPLICATION_FIELDS, **_AUDIT_FIELDS}
 # Each kind of record consumes only the fields its own path reads; the rest stays in unmapped.
@@ -177,7 +177,9 @@ def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[s
     if app is not None:
         event["service"] = {"name": app}
     elif dst is None:
-        raise MappingError("Authentication needs the service or destination: the record has no app, site, dstip or dsthost")
+        raise MappingError(
+            "Authentication needs the service or destination: the record has no app, site, dstip or dsthost"
+        )
     if src is not None:
         event["src_endpoint"] = src
     if dst is not None:

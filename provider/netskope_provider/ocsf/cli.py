@@ -101,7 +101,16 @@ def _map(args: argparse.Namespace, out: IO[bytes]) -> int:
     if args.rejected:
         with open(args.rejected, "wb") as sink:
             for rejection in counts.rejections:
-                sink.write(orjson.dumps({"line": rejection.line, "reason": rejection.reason, "input": rejection.original.decode("utf-8", "replace")}) + b"\n")
+                sink.write(
+                    orjson.dumps(
+                        {
+                            "line": rejection.line,
+                            "reason": rejection.reason,
+                            "input": rejection.original.decode("utf-8", "replace"),
+                        }
+                    )
+                    + b"\n"
+                )
     print(orjson.dumps(counts.as_dict()).decode() if args.json else summary(counts, args.log_type), file=sys.stderr)
     return 1 if counts.rejected else 0
 
@@ -134,13 +143,21 @@ def parser() -> argparse.ArgumentParser:
     commands = argparse.ArgumentParser(prog="netskope-ocsf", description=__doc__.split("\n\n")[0])
     sub = commands.add_subparsers(dest="command", required=True)
     mapping = sub.add_parser("map", help="map Netskope records (NDJSON or an API response) to OCSF NDJSON on stdout")
-    mapping.add_argument("--log-type", required=True, choices=sorted(LOG_TYPES), help="the log type the records were pulled from")
+    mapping.add_argument(
+        "--log-type", required=True, choices=sorted(LOG_TYPES), help="the log type the records were pulled from"
+    )
     mapping.add_argument("file", nargs="?", default="-", help="input file (.gz ok); '-' or nothing for stdin")
-    mapping.add_argument("--rejected", metavar="FILE", help="also write rejected inputs here as NDJSON {line, reason, input}")
+    mapping.add_argument(
+        "--rejected", metavar="FILE", help="also write rejected inputs here as NDJSON {line, reason, input}"
+    )
     mapping.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    checking = sub.add_parser("validate", help=f"validate OCSF NDJSON against OCSF 1.5.0 ({len(CLASS_MODULES)} classes)")
+    checking = sub.add_parser(
+        "validate", help=f"validate OCSF NDJSON against OCSF 1.5.0 ({len(CLASS_MODULES)} classes)"
+    )
     checking.add_argument("file", help="NDJSON file of OCSF events (.gz ok); '-' for stdin")
-    checking.add_argument("--ocsf-only", action="store_true", help="skip lines without class_uid (raw records in map output)")
+    checking.add_argument(
+        "--ocsf-only", action="store_true", help="skip lines without class_uid (raw records in map output)"
+    )
     checking.add_argument("--max-errors", type=int, default=SHOWN_PROBLEMS, help="how many problems to print")
     return commands
 
@@ -155,10 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (EOFError, gzip.BadGzipFile) as error:
-        print(f"netskope-ocsf: {args.file} is not a readable gzip file ({error}); pass plain NDJSON or a complete .gz", file=sys.stderr)
+        print(
+            f"netskope-ocsf: {args.file} is not a readable gzip file ({error}); pass plain NDJSON or a complete .gz",
+            file=sys.stderr,
+        )
         return 2
     except OSError as error:
-        print(f"netskope-ocsf: cannot read or write {error.filename or args.file}: {error.strerror or error}", file=sys.stderr)
+        print(
+            f"netskope-ocsf: cannot read or write {error.filename or args.file}: {error.strerror or error}",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -73,7 +73,9 @@ def text(value: object) -> str | None:
 
 # OCSF types with a pattern (ip_t, email_t, file_hash_t): a value that does not match is left out
 # of the attribute (it stays under ``unmapped``), so an odd source value never makes an event invalid.
-_IPV4: Final = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+_IPV4: Final = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
 _EMAIL: Final = re.compile(r"[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")  # OCSF email_t
 _HEX: Final = re.compile(r"[a-fA-F0-9]+")  # OCSF file_hash_t (a regex: twice as fast as str.strip(digits))
 
@@ -145,9 +147,7 @@ def integer(value: Any) -> int | None:
     kind = type(value)
     if kind is int:
         found = value
-    elif kind is str and value.isascii() and value.strip().isdigit():
-        found = int(value)
-    elif kind is float and value.is_integer():
+    elif (kind is str and value.isascii() and value.strip().isdigit()) or (kind is float and value.is_integer()):
         found = int(value)
     else:
         return None
@@ -395,9 +395,7 @@ def finalize(
     # function per field (a Python call costs more than the check itself).
     for key, low, high, accepts in checks.guarded:  # consumed scalars that failed their attribute's check
         value = record.get(key)
-        if value and (
-            (type(value) is int and not low < value < high) or (type(value) is str and not accepts[value])
-        ):
+        if value and ((type(value) is int and not low < value < high) or (type(value) is str and not accepts[value])):
             unmapped[key] = value
     for keys, latitude, longitude, companions in checks.coordinates:  # coordinates ``location`` could not place
         lat, lon = record.get(latitude), record.get(longitude)
@@ -485,7 +483,9 @@ def supporting_data(record: dict[str, Any]) -> tuple[str, list[str], list[str]]:
     return normalise(data.get("data_type")), ips, others
 
 
-_USABLE_SEVERITIES: Final = _Memo(lambda value: severity_id_from(value) not in (0, 99) or normalise(value) == "unknown", 1024)
+_USABLE_SEVERITIES: Final = _Memo(
+    lambda value: severity_id_from(value) not in (0, 99) or normalise(value) == "unknown", 1024
+)
 
 
 def _usable_count(value: object) -> bool:
@@ -539,7 +539,10 @@ DEPENDENT_FIELDS: Final[dict[str, str]] = {"os_version": "os"}
 #: places coordinates only as a pair next to a city/country/region/zipcode; otherwise ``finalize``
 #: keeps them under ``unmapped``.
 COORDINATE_FIELDS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    f"{side}_{axis}": (f"{side}_{other}", tuple(f"{side}_{name}" for name in ("location", "country", "region", "zipcode")))
+    f"{side}_{axis}": (
+        f"{side}_{other}",
+        tuple(f"{side}_{name}" for name in ("location", "country", "region", "zipcode")),
+    )
     for side in ("src", "dst")
     for axis, other in (("latitude", "longitude"), ("longitude", "latitude"))
 }
@@ -756,7 +759,11 @@ def device(record: dict[str, Any], *, ip_field: str = "userip", default_type_id:
     return result
 
 
-HASH_ALGORITHMS: Final[tuple[tuple[str, int, str], ...]] = (("md5", 1, "MD5"), ("sha1", 2, "SHA-1"), ("sha256", 3, "SHA-256"))
+HASH_ALGORITHMS: Final[tuple[tuple[str, int, str], ...]] = (
+    ("md5", 1, "MD5"),
+    ("sha1", 2, "SHA-1"),
+    ("sha256", 3, "SHA-256"),
+)
 
 FILE_FIELDS: Final[dict[str, str]] = {
     "object": "name",
@@ -928,6 +935,7 @@ _OBSERVED: Final[dict[str, tuple[tuple[str, dict[str, Any]], ...]]] = {
 # --------------------------------------------------------------------------- admin audit records
 
 ADMIN_CONSOLE: Final = "Netskope Admin Console"
+
 
 def admin_audit_fields(user_path: str) -> dict[str, str]:
     """Field → path table of ``admin_audit`` with the admin placed at ``user_path``."""

@@ -49,9 +49,9 @@ from netskope_provider.ocsf.parts import (
     action_word,
     actor,
     dst_endpoint,
+    finding_status,
     finish,
     first_text,
-    finding_status,
     put,
     resources,
     src_endpoint,
@@ -159,7 +159,13 @@ def _matches(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _rules(matches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [rule for match in matches if type(rules := match.get("dlp_rules")) is list for rule in rules if type(rule) is dict]
+    return [
+        rule
+        for match in matches
+        if type(rules := match.get("dlp_rules")) is list
+        for rule in rules
+        if type(rule) is dict
+    ]
 
 
 def _file(record: dict[str, Any], missing: list[Iterable[str]]) -> dict[str, Any] | None:
@@ -213,7 +219,11 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     profile = text(record.get("dlp_profile")) or text(first.get("dlp_profile_name"))
     info: dict[str, Any] = {
         "uid": uid,
-        "title": text(record.get("alert_name")) or rule or profile or text(record.get("policy_name_enforced")) or "DLP incident",
+        "title": text(record.get("alert_name"))
+        or rule
+        or profile
+        or text(record.get("policy_name_enforced"))
+        or "DLP incident",
         "types": [text(record.get("alert_type")) or "DLP"],
     }
     if rule is not None:
@@ -245,7 +255,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         event["action_id"], event["action"], event["disposition_id"], event["disposition"] = known
         profiles.append("security_control")
     action_word(event, word)
-    policy = first_text(record, ("policy", "policy_name_enforced", "policy_name"), missing) or text(first.get("dlp_policy"))
+    policy = first_text(record, ("policy", "policy_name_enforced", "policy_name"), missing) or text(
+        first.get("dlp_policy")
+    )
     if policy is not None and "name" not in event.get("policy", {}):
         event.setdefault("policy", {})["name"] = policy
         profiles.append("security_control")

@@ -47,9 +47,9 @@ from netskope_provider.ocsf.parts import (
     action_word,
     actor,
     dst_endpoint,
+    finding_status,
     finish,
     first_text,
-    finding_status,
     put,
     resources,
     src_endpoint,
@@ -178,7 +178,9 @@ ENUMS: Final[dict[str, dict[str, int]]] = {
 #: Severity fields in order of preference; the malware's and UBA's also have their own attributes.
 _SEVERITY_FIELDS: Final = ("severity_level", "malware_severity", "risk_level", "severity")
 _SEVERITY_KEPT_ELSEWHERE: Final = frozenset({"malware_severity", "risk_level"})
-_ANALYTIC_NAME_FIELDS: Final = tuple(field for _, _, field in ANALYTICS.values() if field is not None and field != "policy")
+_ANALYTIC_NAME_FIELDS: Final = tuple(
+    field for _, _, field in ANALYTICS.values() if field is not None and field != "policy"
+)
 
 
 def _malware(record: dict[str, Any]) -> dict[str, Any] | None:

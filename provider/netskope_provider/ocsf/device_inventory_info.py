@@ -56,7 +56,9 @@ _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     """OCSF Device Inventory Info event for an infrastructure record (see module docstring)."""
-    severity_id = severity_id_from(record.get("severity"), record.get("alarm_severity")) or 1  # none given: Informational
+    severity_id = (
+        severity_id_from(record.get("severity"), record.get("alarm_severity")) or 1
+    )  # none given: Informational
     severity = text(record.get("severity")) or text(record.get("alarm_severity"))
     event = base_event(record, log_type, EVENT_CLASS, ACTIVITY_ID, "Log", severity_id, severity=severity)
     machine: dict[str, Any] = {"type_id": SERVER, "type": "Server"}
@@ -69,7 +71,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         machine["uid"] = serial
         machine["hw_info"] = {"serial_number": serial}
     if len(machine) == 2:
-        raise MappingError("Device Inventory Info needs the machine: the record has no hostname, device_name, ip or serial")
+        raise MappingError(
+            "Device Inventory Info needs the machine: the record has no hostname, device_name, ip or serial"
+        )
     machine["vendor_name"] = "Netskope"
     version = text(record.get("package_version"))
     if version is not None:

@@ -160,7 +160,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         carried["url"] = web
     event["file"] = carried
     event["src_endpoint"] = source
-    destination = put(event, "dst_endpoint", dst_endpoint(record, record.get("app")), record, DST_ENDPOINT_FIELDS, missing)
+    destination = put(
+        event, "dst_endpoint", dst_endpoint(record, record.get("app")), record, DST_ENDPOINT_FIELDS, missing
+    )
     if security_control(event, record):
         profiles.append("security_control")
     if normalise(record.get("alert")) == "no":  # routed file activity is not an alert; say so

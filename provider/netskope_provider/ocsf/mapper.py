@@ -197,14 +197,21 @@ def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) ->
         try:
             record = loads(data)
         except (ValueError, UnicodeDecodeError) as error:
-            kind, class_uid, event, reason = "rejected", None, None, f"not valid JSON ({error.__class__.__name__}: {error})"
+            kind, class_uid, event, reason = (
+                "rejected",
+                None,
+                None,
+                f"not valid JSON ({error.__class__.__name__}: {error})",
+            )
         else:
             kind, class_uid, event, reason = _map(record, log_type)
         counts.tally(kind, class_uid, reason)
         if kind == "ocsf":
             yield dumps(event, _NEWLINE)
         elif kind == "raw":
-            yield line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
+            yield (
+                line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
+            )
         else:
             counts.rejections.append(Rejection(number, reason or "", data[:MAX_REJECTED_LINE_BYTES]))
 

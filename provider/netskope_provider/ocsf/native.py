@@ -48,7 +48,11 @@ def source_digest(name: str, folder: Path = HERE) -> str:
 
 
 def _compiled_files(name: str) -> list[Path]:
-    return [HERE / f"{name}{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES if (HERE / f"{name}{suffix}").exists()]
+    return [
+        HERE / f"{name}{suffix}"
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES
+        if (HERE / f"{name}{suffix}").exists()
+    ]
 
 
 def _why_not_compiled() -> str | None:

@@ -63,7 +63,12 @@ CLASS_NAMES: Final[dict[int, str]] = {
 }
 
 # The spec's lists, in the spec's own casing and order (docs and tests read these).
-APPLICATION_AUTHENTICATION_ACTIVITIES: Final[tuple[str, ...]] = ("Login Attempt", "Login Failed", "Login Successful", "Logout")
+APPLICATION_AUTHENTICATION_ACTIVITIES: Final[tuple[str, ...]] = (
+    "Login Attempt",
+    "Login Failed",
+    "Login Successful",
+    "Logout",
+)
 AUDIT_AUTHENTICATION_EVENTS: Final[tuple[str, ...]] = (
     "Login Failed",
     "Login Successful",
@@ -177,9 +182,9 @@ _FILE_HOSTING: Final = _keys(FILE_HOSTING_ACTIVITIES)
 _NETWORK_ACTIONS: Final = _keys(NETWORK_ACTIONS)
 _DETECTION_TYPES: Final = _keys(DETECTION_ALERT_TYPES)
 _AUDIT_CLASSES: Final[dict[str, int]] = {
-    **{key: ACCOUNT_CHANGE for key in _keys(AUDIT_ACCOUNT_CHANGE_EVENTS)},
-    **{key: ENTITY_MANAGEMENT for key in _keys(AUDIT_ENTITY_MANAGEMENT_EVENTS)},
-    **{key: AUTHENTICATION for key in _keys(AUDIT_AUTHENTICATION_EVENTS)},
+    **dict.fromkeys(_keys(AUDIT_ACCOUNT_CHANGE_EVENTS), ACCOUNT_CHANGE),
+    **dict.fromkeys(_keys(AUDIT_ENTITY_MANAGEMENT_EVENTS), ENTITY_MANAGEMENT),
+    **dict.fromkeys(_keys(AUDIT_AUTHENTICATION_EVENTS), AUTHENTICATION),
 }
 _TRUE: Final = frozenset({"yes", "true", "1"})
 _FALSE: Final = frozenset({"no", "false", "0"})

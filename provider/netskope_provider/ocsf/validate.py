@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -266,9 +266,7 @@ def _describe(error: Any) -> str:
             else:
                 notes.append(f"{key!r} is not an OCSF {OCSF_VERSION} attribute here")
         return f"{where}: " + "; ".join(notes)
-    if error.validator in ("anyOf", "oneOf") and all(
-        set(sub) == {"required"} for sub in error.validator_value
-    ):
+    if error.validator in ("anyOf", "oneOf") and all(set(sub) == {"required"} for sub in error.validator_value):
         names = ", ".join(name for sub in error.validator_value for name in sub["required"])
         kind = "at least one" if error.validator == "anyOf" else "exactly one"
         return f"{where}: needs {kind} of: {names}"
@@ -293,7 +291,7 @@ def _observable_resolves(name: str, class_name: str, declared: frozenset[str]) -
     return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def _caption_spec(kind: str, name: str) -> tuple[tuple[tuple[str, str, dict[Any, str], bool], ...], dict[str, str]]:
     """For a class or object: its (id attribute, sibling, captions, is array) enums and its object attributes."""
     schema = _schema()
@@ -322,7 +320,9 @@ def _caption_errors(node: dict[str, Any], kind: str, name: str, path: str, error
             if type(value) is list and type(shown) is list:
                 for index, (one, text) in enumerate(zip(value, shown)):
                     if one != 99 and one in captions and type(one) is not bool and text != captions[one]:
-                        errors.append(f"{path}{sibling}[{index}]: {text!r} is not the caption {captions[one]!r} of {one}")
+                        errors.append(
+                            f"{path}{sibling}[{index}]: {text!r} is not the caption {captions[one]!r} of {one}"
+                        )
         elif value != 99 and type(value) is int and value in captions and shown != captions[value]:
             errors.append(f"{path}{sibling}: {shown!r} is not the caption {captions[value]!r} of {attribute}={value}")
     for attribute, object_name in children.items():

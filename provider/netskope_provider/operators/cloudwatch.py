@@ -91,23 +91,46 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
         stream = cloudwatch.stream_name(log_type, window["start"], window["end"])
         policy = config.run_setting("timestamp_policy", self.timestamp_policy)
         quarantine = staging.Quarantine(
-            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "delivery", store_conn,
-                                    map_index=getattr(ti, "map_index", -1))
+            staging.quarantine_file(
+                base,
+                ti.dag_id,
+                ti.run_id,
+                ti.try_number,
+                "delivery",
+                store_conn,
+                map_index=getattr(ti, "map_index", -1),
+            )
         )
         aws = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", self.aws_conn_id))
         logs = aws.conn
-        CloudWatchWindowLink.persist(context, self, region_name=aws.conn_region_name, aws_partition=aws.conn_partition,
-                                     log_group=group, log_stream=stream)
+        CloudWatchWindowLink.persist(
+            context,
+            self,
+            region_name=aws.conn_region_name,
+            aws_partition=aws.conn_partition,
+            log_group=group,
+            log_stream=stream,
+        )
         cloudwatch.ensure_log_group(logs, group, retention_days=self.log_group_retention_days)
         events = (
             staging.decode_event(line)
             for line in staging.read_lines(staging.staging_path(mapped["events"]["location"], store_conn))
         )
-        self.log.info("Delivering %d %s events to %s / %s (timestamp policy %s)",
-                      mapped["events"]["records"], log_type, group, stream, policy)
+        self.log.info(
+            "Delivering %d %s events to %s / %s (timestamp policy %s)",
+            mapped["events"]["records"],
+            log_type,
+            group,
+            stream,
+            policy,
+        )
         try:
             report = cloudwatch.deliver(
-                events, logs, group, stream, timestamp_policy=policy,
+                events,
+                logs,
+                group,
+                stream,
+                timestamp_policy=policy,
                 on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
             )
         finally:
@@ -140,9 +163,14 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
         if report.rejected:
             self.log.warning(
                 "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",
-                report.rejected, policy, report.rejected_reasons, refused_location,
+                report.rejected,
+                policy,
+                report.rejected_reasons,
+                refused_location,
             )
-        own_files = (mapped["fetched_location"], mapped["events"]["location"]) if getattr(ti, "map_index", -1) >= 0 else None
+        own_files = (
+            (mapped["fetched_location"], mapped["events"]["location"]) if getattr(ti, "map_index", -1) >= 0 else None
+        )
         self._clean_staging(base, store_conn, ti.dag_id, ti.run_id, own_files)
         return summary
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -41,15 +41,13 @@ def _parse_instant(value: str | datetime, name: str) -> int:
     if not isinstance(moment, datetime):
         raise AirflowFailException(f"{name}={value!r} is not a date-time; write e.g. 2026-11-02T04:00:00+00:00")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     if moment.microsecond:
         raise AirflowFailException(f"{name}={value!r} has a fraction of a second; windows are whole seconds")
     return int(moment.timestamp())
 
 
-def resolve_window(
-    context: Mapping[str, Any], window_start: str | None, window_end: str | None
-) -> tuple[int, int]:
+def resolve_window(context: Mapping[str, Any], window_start: str | None, window_end: str | None) -> tuple[int, int]:
     """The half-open window ``[start, end)`` in epoch seconds: a custom window if given, else the data interval."""
     if window_start or window_end:
         if not (window_start and window_end):
@@ -72,7 +70,7 @@ def resolve_window(
 
 def window_manifest(start: int, end: int) -> dict[str, object]:
     """The window as it travels in manifests: epoch seconds plus readable UTC stamps."""
-    iso = lambda epoch: datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()  # noqa: E731
+    iso = lambda epoch: datetime.fromtimestamp(epoch, tz=UTC).isoformat()
     return {"start": start, "end": end, "start_iso": iso(start), "end_iso": iso(end)}
 
 
@@ -136,8 +134,8 @@ class NetskopeFetchOperator(BaseOperator):
         except ValueError as error:
             raise AirflowFailException(str(error)) from None
         start, end = resolve_window(context, self.window_start, self.window_end)
-        ready_at = datetime.fromtimestamp(end, tz=timezone.utc) + timedelta(seconds=self.settle_seconds)
-        if datetime.now(timezone.utc) < ready_at:
+        ready_at = datetime.fromtimestamp(end, tz=UTC) + timedelta(seconds=self.settle_seconds)
+        if datetime.now(UTC) < ready_at:
             self.log.info("Window ends at %s; waiting until %s (settle delay) before querying it", end, ready_at)
             raise AirflowRescheduleException(ready_at)
 
@@ -150,12 +148,16 @@ class NetskopeFetchOperator(BaseOperator):
                 staged = None
                 try:
                     records = _record_lines(client.iter_window_pages(log_type, start, end), dumps)
-                    staged = staging.write_lines(staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records)
+                    staged = staging.write_lines(
+                        staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records
+                    )
                 finally:  # a failed pull's API calls, 429s and retries count too
                     metrics.emit_fetch(client.host, log_type, staged.records if staged is not None else 0, client.stats)
         except NOT_RETRYABLE as error:
             raise AirflowFailException(str(error)) from error
-        self.log.info("Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location)
+        self.log.info(
+            "Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location
+        )
         return {
             "log_type": log_type,
             "tenant": client.host,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -89,8 +89,8 @@ class NetskopeReconcileOperator(BaseOperator):
         from netskope_provider.hooks.netskope import NetskopeHook
 
         start, end = resolve_window(context, self.window_start, self.window_end)
-        ready_at = datetime.fromtimestamp(end, tz=timezone.utc) + timedelta(seconds=self.settle_seconds)
-        if datetime.now(timezone.utc) < ready_at:
+        ready_at = datetime.fromtimestamp(end, tz=UTC) + timedelta(seconds=self.settle_seconds)
+        if datetime.now(UTC) < ready_at:
             self.log.info("Period ends at %s; waiting until %s (settle delay) before counting it", end, ready_at)
             raise AirflowRescheduleException(ready_at)
         try:
@@ -102,10 +102,14 @@ class NetskopeReconcileOperator(BaseOperator):
         logs = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", self.aws_conn_id)).conn
         hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", self.netskope_conn_id))
         with hook.get_client() as client:
-            checks = self._check(client, logs, {name: periods for name in log_types})
+            checks = self._check(client, logs, dict.fromkeys(log_types, periods))
             found = reconcile.mismatches(checks)
-            self.log.info("Reconciliation of %d windows x %d log types:\n%s",
-                          len(periods), len(log_types), reconcile.format_table(checks))
+            self.log.info(
+                "Reconciliation of %d windows x %d log types:\n%s",
+                len(periods),
+                len(log_types),
+                reconcile.format_table(checks),
+            )
             short = [check for check in found if check.gap > 0]
             rerun = [check for check in short if heal and self._heal(context, logs, check)]
             healed = self._check(client, logs, _by_log_type(rerun)) if rerun else []
@@ -116,12 +120,15 @@ class NetskopeReconcileOperator(BaseOperator):
         if remaining:
             self.log.warning(
                 "%d windows do not match the tenant%s; see the table above and docs/reconcile.md",
-                len(remaining), "" if heal else " (healing is off: set param heal or Variable netskope_reconcile_heal)",
+                len(remaining),
+                "" if heal else " (healing is off: set param heal or Variable netskope_reconcile_heal)",
             )
         for log_type in log_types:
             mine = [check for check in remaining if check.log_type == log_type]
             metrics.emit_reconcile(
-                tenant, log_type, mismatched=len(mine),
+                tenant,
+                log_type,
+                mismatched=len(mine),
                 missing=sum(check.gap for check in mine if check.gap > 0),
                 surplus=sum(-check.gap for check in mine if check.gap < 0),
                 healed=sum(1 for check in healed if check.log_type == log_type and not check.gap),
@@ -134,11 +141,15 @@ class NetskopeReconcileOperator(BaseOperator):
             "remaining": [check.as_dict() for check in remaining],
         }
 
-    def _check(self, client: Any, logs: Any, periods: Mapping[str, Sequence[tuple[int, int]]]) -> list[reconcile.WindowCheck]:
+    def _check(
+        self, client: Any, logs: Any, periods: Mapping[str, Sequence[tuple[int, int]]]
+    ) -> list[reconcile.WindowCheck]:
         return [
             check
             for log_type, windows in periods.items()
-            for check in reconcile.check_log_type(client, logs, config.log_group_for(log_type, self.log_group), log_type, windows)
+            for check in reconcile.check_log_type(
+                client, logs, config.log_group_for(log_type, self.log_group), log_type, windows
+            )
         ]
 
     def _log_types(self, context: Context) -> list[str]:
@@ -169,17 +180,28 @@ class NetskopeReconcileOperator(BaseOperator):
         step = int(split.total_seconds()) if split else check.end - check.start
         slices = split_window(check.start, check.end, step)
         group = config.log_group_for(check.log_type, self.log_group)
-        present = reconcile.streams_within(reconcile.existing_streams(logs, group, check.log_type), check.start, check.end)
+        present = reconcile.streams_within(
+            reconcile.existing_streams(logs, group, check.log_type), check.start, check.end
+        )
         expected = {cloudwatch.stream_name(check.log_type, *part) for part in slices}
         if not set(present) <= expected:
             self.log.warning(
                 "Not re-running %s %s: its records sit in streams %s, not the %d-second windows its DAG delivers "
-                "now; re-run those windows by hand (docs/reconcile.md)", check.log_type, _iso(check.start),
-                sorted(set(present) - expected), step,
+                "now; re-run those windows by hand (docs/reconcile.md)",
+                check.log_type,
+                _iso(check.start),
+                sorted(set(present) - expected),
+                step,
             )
             return False
-        self.log.info("Re-running %s [%s, %s) as %d window(s): %d records missing", check.log_type,
-                      _iso(check.start), _iso(check.end), len(slices), check.gap)
+        self.log.info(
+            "Re-running %s [%s, %s) as %d window(s): %d records missing",
+            check.log_type,
+            _iso(check.start),
+            _iso(check.end),
+            len(slices),
+            check.gap,
+        )
         for part in slices:
             self._rerun(context, check.log_type, *part)
         return True
@@ -191,22 +213,33 @@ class NetskopeReconcileOperator(BaseOperator):
         from netskope_provider.operators.transform import NetskopeToOcsfOperator
 
         ti = context["ti"]
-        rerun_context = {"ti": SimpleNamespace(
-            dag_id=Tenant(self.tenant).dag_id(log_type), run_id=f"reconcile__{ti.run_id}__{start}", try_number=ti.try_number,
-        )}
+        rerun_context: Any = {  # a stand-in task instance until the heal runs through a pipeline function
+            "ti": SimpleNamespace(
+                dag_id=Tenant(self.tenant).dag_id(log_type),
+                run_id=f"reconcile__{ti.run_id}__{start}",
+                try_number=ti.try_number,
+            )
+        }
         fetched = NetskopeFetchOperator(
-            task_id=f"heal_fetch_{log_type}", log_type=log_type, netskope_conn_id=self.netskope_conn_id,
-            window_start=_iso(start), window_end=_iso(end),
+            task_id=f"heal_fetch_{log_type}",
+            log_type=log_type,
+            netskope_conn_id=self.netskope_conn_id,
+            window_start=_iso(start),
+            window_end=_iso(end),
         ).execute(rerun_context)
-        mapped = NetskopeToOcsfOperator(task_id=f"heal_to_ocsf_{log_type}", fetch_manifest=fetched).execute(rerun_context)
+        mapped = NetskopeToOcsfOperator(task_id=f"heal_to_ocsf_{log_type}", fetch_manifest=fetched).execute(
+            rerun_context
+        )
         OcsfToCloudWatchLogsOperator(
-            task_id=f"heal_deliver_{log_type}", transform_manifest=mapped, aws_conn_id=self.aws_conn_id,
+            task_id=f"heal_deliver_{log_type}",
+            transform_manifest=mapped,
+            aws_conn_id=self.aws_conn_id,
             log_group=self.log_group,
         ).execute(rerun_context)
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
 def _by_log_type(checks: Sequence[reconcile.WindowCheck]) -> dict[str, list[tuple[int, int]]]:

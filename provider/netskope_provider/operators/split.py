@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from netskope_provider.compat import AirflowFailException, BaseOperator
@@ -27,7 +27,7 @@ def split_window(start: int, end: int, step_seconds: int) -> list[tuple[int, int
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
 
 
 class NetskopeSplitWindowOperator(BaseOperator):
@@ -60,5 +60,7 @@ class NetskopeSplitWindowOperator(BaseOperator):
                 f"Window [{_iso(start)}, {_iso(end)}) would split into {len(parts)} sub-windows of "
                 f"{self.split_seconds} s (limit {MAX_SUB_WINDOWS}); raise NETSKOPE_SPLIT_MINUTES or pull a shorter window"
             )
-        self.log.info("Window [%s, %s) split into %d sub-windows of %d s", _iso(start), _iso(end), len(parts), self.split_seconds)
+        self.log.info(
+            "Window [%s, %s) split into %d sub-windows of %d s", _iso(start), _iso(end), len(parts), self.split_seconds
+        )
         return [{"window_start": _iso(lower), "window_end": _iso(upper)} for lower, upper in parts]

@@ -20,7 +20,7 @@ MAX_REASONS = 20
 def record_time_ms(record: Mapping[str, Any], fallback_seconds: int) -> int:
     """A raw record's CloudWatch timestamp: event time, else insertion time, else the window start."""
     for key in ("timestamp", "_insertion_epoch_timestamp"):
-        value = record.get(key)
+        value: Any = record.get(key)
         try:
             return int(float(value) * 1000)
         except (TypeError, ValueError):
@@ -70,8 +70,15 @@ class NetskopeToOcsfOperator(BaseOperator):
         base, store_conn = fetched["staging_base"], fetched["staging_conn_id"]
         ti = context["ti"]
         quarantine = staging.Quarantine(
-            staging.quarantine_file(base, ti.dag_id, ti.run_id, ti.try_number, "transform", store_conn,
-                                    map_index=getattr(ti, "map_index", -1))
+            staging.quarantine_file(
+                base,
+                ti.dag_id,
+                ti.run_id,
+                ti.try_number,
+                "transform",
+                store_conn,
+                map_index=getattr(ti, "map_index", -1),
+            )
         )
         counts = MapCounts()
         rejected_reasons: Counter[str] = Counter()
@@ -114,12 +121,24 @@ class NetskopeToOcsfOperator(BaseOperator):
             "rejected_location": rejected_location,
             "events": events.as_dict(),
         }
-        self.log.info("%s: fetched %d -> OCSF %d %s, raw %d, rejected %d", log_type, manifest["fetched"],
-                      counts.ocsf, manifest["ocsf"], counts.raw, counts.rejected)
+        self.log.info(
+            "%s: fetched %d -> OCSF %d %s, raw %d, rejected %d",
+            log_type,
+            manifest["fetched"],
+            counts.ocsf,
+            manifest["ocsf"],
+            counts.raw,
+            counts.rejected,
+        )
         if counts.raw_reasons:
             self.log.info("Records kept raw although their class is supported: %s", manifest["raw_reasons"])
         if counts.rejected:
-            self.log.warning("%d %s records rejected (%s); kept at %s", counts.rejected, log_type,
-                             manifest["rejected_reasons"], manifest["rejected_location"])
+            self.log.warning(
+                "%d %s records rejected (%s); kept at %s",
+                counts.rejected,
+                log_type,
+                manifest["rejected_reasons"],
+                manifest["rejected_location"],
+            )
         check_balance(manifest)
         return manifest

@@ -13,4 +13,12 @@ from netskope_provider.simulator.config import DEFAULT_VOLUME, FaultConfig, Simu
 from netskope_provider.simulator.records import generate
 from netskope_provider.simulator.server import SimulatorServer, SimulatorStats, Tenant
 
-__all__ = ["DEFAULT_VOLUME", "FaultConfig", "SimulatorConfig", "SimulatorServer", "SimulatorStats", "Tenant", "generate"]
+__all__ = [
+    "DEFAULT_VOLUME",
+    "FaultConfig",
+    "SimulatorConfig",
+    "SimulatorServer",
+    "SimulatorStats",
+    "Tenant",
+    "generate",
+]

@@ -102,7 +102,11 @@ class SimulatorConfig:
             raise ValueError(
                 f"SimulatorConfig.volume has unknown log types {sorted(unknown)}; expected some of: {', '.join(LOG_TYPE_NAMES)}"
             )
-        bad = {name: count for name, count in self.volume.items() if not isinstance(count, int) or not 0 <= count <= MAX_RECORDS}
+        bad = {
+            name: count
+            for name, count in self.volume.items()
+            if not isinstance(count, int) or not 0 <= count <= MAX_RECORDS
+        }
         if bad:
             raise ValueError(f"SimulatorConfig.volume counts must be integers from 0 to {MAX_RECORDS}, got {bad}")
         return {**DEFAULT_VOLUME, **self.volume}

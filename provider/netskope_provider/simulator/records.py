@@ -52,39 +52,103 @@ LOG_TYPE_NAMES: tuple[str, ...] = tuple(LOG_TYPES)
 APP_LOGIN_ACTIVITIES = ("Login Attempt", "Login Failed", "Login Successful", "Logout")
 APP_OTHER_LOGIN_ACTIVITIES = ("SSO Login", "Login Blocked")
 APP_FILE_ACTIVITIES = (
-    "Browser File Upload", "Attach", "Create", "Download", "Download All", "Download Installer", "Edit",
-    "Quick Edit", "Insert", "Delete", "Delete All", "Copy", "Move", "Preview", "Formshare",
-    "File Share Access", "Upload", "Share", "Post", "View", "Archive", "Bluetooth File Transfer",
-    "Detach", "Print", "Publish",
+    "Browser File Upload",
+    "Attach",
+    "Create",
+    "Download",
+    "Download All",
+    "Download Installer",
+    "Edit",
+    "Quick Edit",
+    "Insert",
+    "Delete",
+    "Delete All",
+    "Copy",
+    "Move",
+    "Preview",
+    "Formshare",
+    "File Share Access",
+    "Upload",
+    "Share",
+    "Post",
+    "View",
+    "Archive",
+    "Bluetooth File Transfer",
+    "Detach",
+    "Print",
+    "Publish",
 )
 APP_UNLISTED_ACTIVITIES = ("Browse", "FormPost", "Introspection Scan", "Unknown")
 
 AUDIT_AUTH_EVENTS = (
-    "Login Failed", "Login Successful", "Logout Successful", "SSO Login Failed", "SSO Login Successful",
-    "SSO Login Successful by Netskope Support", "SSO Login Failed by Netskope Support",
+    "Login Failed",
+    "Login Successful",
+    "Logout Successful",
+    "SSO Login Failed",
+    "SSO Login Successful",
+    "SSO Login Successful by Netskope Support",
+    "SSO Login Failed by Netskope Support",
     "Admin logged out because of successive login failures",
 )
 AUDIT_ENTITY_EVENTS = (
-    "Created new inline policy", "Set dedicated egress ip policy", "Created new rbi template",
-    "Created new tunnel group", "Created new introspection policy", "Next Gen CASB API instance created",
-    "Created a new Next Gen CASB API policy", "Next Gen CASB API retroscan created", "Edited inline policy",
-    "Update default actions for inline policies", "Edited rbi template", "Edited tunnel group",
-    "Edit introspection policy record", "Next Gen CASB API instance updated", "Edited Next Gen CASB API policy",
-    "Next Gen CASB API retroscan edited", "Deleted inline policy", "Deleted rbi template", "Deleted tunnel group",
-    "Deleted introspection policy", "Next Gen CASB API instance deleted", "Deleted Next Gen CASB API policy",
-    "Next Gen CASB API retroscan deleted", "Pushed inline policy", "Pushed rbi template", "Pushed tunnel groups",
-    "Applied Phoenix policy record(s)", "Pushed Introspection policies", "Pushed Next Gen CASB API policies",
-    "Next Gen CASB API retroscan stopped", "Next Gen CASB API retroscan paused",
+    "Created new inline policy",
+    "Set dedicated egress ip policy",
+    "Created new rbi template",
+    "Created new tunnel group",
+    "Created new introspection policy",
+    "Next Gen CASB API instance created",
+    "Created a new Next Gen CASB API policy",
+    "Next Gen CASB API retroscan created",
+    "Edited inline policy",
+    "Update default actions for inline policies",
+    "Edited rbi template",
+    "Edited tunnel group",
+    "Edit introspection policy record",
+    "Next Gen CASB API instance updated",
+    "Edited Next Gen CASB API policy",
+    "Next Gen CASB API retroscan edited",
+    "Deleted inline policy",
+    "Deleted rbi template",
+    "Deleted tunnel group",
+    "Deleted introspection policy",
+    "Next Gen CASB API instance deleted",
+    "Deleted Next Gen CASB API policy",
+    "Next Gen CASB API retroscan deleted",
+    "Pushed inline policy",
+    "Pushed rbi template",
+    "Pushed tunnel groups",
+    "Applied Phoenix policy record(s)",
+    "Pushed Introspection policies",
+    "Pushed Next Gen CASB API policies",
+    "Next Gen CASB API retroscan stopped",
+    "Next Gen CASB API retroscan paused",
 )
 AUDIT_ACCOUNT_EVENTS = (
-    "Created new admin", "Added SSO Admin", "Created new support admin", "Enabled admin",
-    "Password Change Failed Attempt", "Password Change Successful", "Reset password", "Disabled admin",
-    "Deleted admin", "Deleted Netskope SSO admin", "Enabled Netskope Support SSO", "Disabled Netskope Support SSO",
-    "Unlocked admin", "Edited SSO Admin Record", "Edit admin record", "Updated admin settings",
+    "Created new admin",
+    "Added SSO Admin",
+    "Created new support admin",
+    "Enabled admin",
+    "Password Change Failed Attempt",
+    "Password Change Successful",
+    "Reset password",
+    "Disabled admin",
+    "Deleted admin",
+    "Deleted Netskope SSO admin",
+    "Enabled Netskope Support SSO",
+    "Disabled Netskope Support SSO",
+    "Unlocked admin",
+    "Edited SSO Admin Record",
+    "Edit admin record",
+    "Updated admin settings",
 )
 AUDIT_UNLISTED_EVENTS = (
-    "Enabled REST API tokens", "Created new REST API token", "Revoked REST API token", "Exported report",
-    "Updated steering configuration", "Created new DLP profile", "Added new user",
+    "Enabled REST API tokens",
+    "Created new REST API token",
+    "Revoked REST API token",
+    "Exported report",
+    "Updated steering configuration",
+    "Created new DLP profile",
+    "Added new user",
 )
 
 #: The spec's network actions in the mixed casing tenants send, then values the spec does not list.
@@ -93,17 +157,41 @@ NETWORK_UNLISTED_ACTIONS = ("alert", "drop", "reset", "useralert")
 
 #: Alert types as tenants spell them; the first group is listed in the spec.
 ALERT_LISTED_TYPES = (
-    "DLP", "dlp", "Malware", "malware", "Malsite", "malsite", "Policy", "policy", "Compromised Credential",
-    "uba", "UBA", "C2",
+    "DLP",
+    "dlp",
+    "Malware",
+    "malware",
+    "Malsite",
+    "malsite",
+    "Policy",
+    "policy",
+    "Compromised Credential",
+    "uba",
+    "UBA",
+    "C2",
 )
 ALERT_UNLISTED_TYPES = (
-    "watchlist", "Security Assessment", "quarantine", "Remediation", "ctep", "anomaly", "Legal Hold", "device",
-    "content", "ips",
+    "watchlist",
+    "Security Assessment",
+    "quarantine",
+    "Remediation",
+    "ctep",
+    "anomaly",
+    "Legal Hold",
+    "device",
+    "content",
+    "ips",
 )
 
 INFRASTRUCTURE_METRICS = (
-    ("cpu_usage", "gauge"), ("memory_usage", "gauge"), ("disk_usage", "gauge"), ("tunnel_status", "boolean"),
-    ("service_status", "boolean"), ("bytes_in", "counter"), ("bytes_out", "counter"), ("session_count", "counter"),
+    ("cpu_usage", "gauge"),
+    ("memory_usage", "gauge"),
+    ("disk_usage", "gauge"),
+    ("tunnel_status", "boolean"),
+    ("service_status", "boolean"),
+    ("bytes_in", "counter"),
+    ("bytes_out", "counter"),
+    ("session_count", "counter"),
 )
 ENDPOINT_SUBTYPES = ("SUBTYPE_DEVICE_CONTROL", "SUBTYPE_ENDPOINT_DLP", "SUBTYPE_EPDLP_PRINT", "SUBTYPE_USB_BLOCK")
 
@@ -111,14 +199,29 @@ ENDPOINT_SUBTYPES = ("SUBTYPE_DEVICE_CONTROL", "SUBTYPE_ENDPOINT_DLP", "SUBTYPE_
 # Realistic building blocks.
 
 _USERS = (
-    "john.doe@example.org", "jane.roe@example.org", "a.martin@example.com", "li.wei@example.net",
-    "priya.k@example.org", "svc-backup@example.org", "m.garcia@example.com", "JDOE@example.com",
-    "o.nowak@example.net", "student13",
+    "john.doe@example.org",
+    "jane.roe@example.org",
+    "a.martin@example.com",
+    "li.wei@example.net",
+    "priya.k@example.org",
+    "svc-backup@example.org",
+    "m.garcia@example.com",
+    "JDOE@example.com",
+    "o.nowak@example.net",
+    "student13",
 )
 _ADMINS = ("admin@example.org", "secops@example.org", "john.doe@example.org", "support@netskope.com")
 # (app, appcategory, cci, ccl, appsuite, site, domain)
 _APPS = (
-    ("Microsoft Office 365 Sharepoint Online", "Collaboration", 91, "excellent", "Office365", "Microsoft Office 365 Sharepoint Sites", "example.sharepoint.com"),
+    (
+        "Microsoft Office 365 Sharepoint Online",
+        "Collaboration",
+        91,
+        "excellent",
+        "Office365",
+        "Microsoft Office 365 Sharepoint Sites",
+        "example.sharepoint.com",
+    ),
     ("Google Drive", "Cloud Storage", 88, "high", "Google Workspace", "Google Drive", "drive.google.com"),
     ("Box", "Cloud Storage", 90, "excellent", "", "Box", "app.box.com"),
     ("Dropbox", "Cloud Storage", 72, "medium", "", "Dropbox", "www.dropbox.com"),
@@ -143,15 +246,39 @@ _GEO = (
 _POPS = ("US-SFO1", "US-SEA2", "FR-PAR1", "FR-PAR2", "IE-DUB1", "DE-FRA1", "JP-TYO1", "IN-BLR1")
 # (device, os, os_version, browser, browser_version, useragent)
 _DEVICES = (
-    ("Windows Device", "Windows 11", "Windows NT 11.0", "Chrome", "131.0.0.0",
-     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"),
-    ("Windows Device", "Windows 10", "Windows NT 10.0", "Edge", "108.0.1462.54",
-     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/108.0.0.0 Safari/537.36 Edg/108.0.1462.54"),
-    ("Mac Device", "Sonoma", "14.4", "Safari", "17.4",
-     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"),
+    (
+        "Windows Device",
+        "Windows 11",
+        "Windows NT 11.0",
+        "Chrome",
+        "131.0.0.0",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    ),
+    (
+        "Windows Device",
+        "Windows 10",
+        "Windows NT 10.0",
+        "Edge",
+        "108.0.1462.54",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/108.0.0.0 Safari/537.36 Edg/108.0.1462.54",
+    ),
+    (
+        "Mac Device",
+        "Sonoma",
+        "14.4",
+        "Safari",
+        "17.4",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+    ),
     ("iPhone", "iOS", "17.2", "Native", "", "Dropbox/345.4 (iPhone; iOS 17.2)"),
-    ("Windows Device", "Windows 11", "Windows NT 11.0", "Firefox", "108.0",
-     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:108.0) Gecko/20100101 Firefox/108.0"),
+    (
+        "Windows Device",
+        "Windows 11",
+        "Windows NT 11.0",
+        "Firefox",
+        "108.0",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:108.0) Gecko/20100101 Firefox/108.0",
+    ),
 )
 _ACCESS_METHODS = ("Client", "Client", "Client", "Reverse Proxy", "Secure Forwarder", "GRE", "IPSec", "API Connector")
 _FILES = (
@@ -163,27 +290,74 @@ _FILES = (
     ("setup.exe", "application/x-msdownload", 5242880),
 )
 _POLICIES = (
-    "Allow sanctioned cloud storage", "Coach user on unsanctioned storage", "Block DoH - incompatibility with Netskope",
-    "DO NOT CHANGE Educate Upload to Non-Corporate Storage", "Security Risk", "[DLP] Block sensitive files on Cloud Storage",
+    "Allow sanctioned cloud storage",
+    "Coach user on unsanctioned storage",
+    "Block DoH - incompatibility with Netskope",
+    "DO NOT CHANGE Educate Upload to Non-Corporate Storage",
+    "Security Risk",
+    "[DLP] Block sensitive files on Cloud Storage",
 )
-_DLP_PROFILES = (("DLP-PII", "Name-Medical Condition", "Low"), ("DLP-PCI", "Credit Card Number", "High"),
-                 ("ML-TYOC-QRCode", "QRCode", "Medium"), ("[MIP] No label applied", "No label applied", "Medium"),
-                 ("DLP-Source-Code", "Source code", "Critical"))
+_DLP_PROFILES = (
+    ("DLP-PII", "Name-Medical Condition", "Low"),
+    ("DLP-PCI", "Credit Card Number", "High"),
+    ("ML-TYOC-QRCode", "QRCode", "Medium"),
+    ("[MIP] No label applied", "No label applied", "Medium"),
+    ("DLP-Source-Code", "Source code", "Critical"),
+)
 _SEVERITIES = ("unknown", "low", "Low", "medium", "Medium", "high", "High", "critical", "informational")
 _HEX = "0123456789abcdef"
 
 #: Fields real application/alert records carry as empty-string / zero defaults.
 _EMPTY_DEFAULTS: dict[str, Any] = {
-    "CononicalName": "", "sAMAccountName": "", "userPrincipalName": "", "audit_category": "", "audit_type": "",
-    "channel_id": "", "custom_connector": "", "data_center": "", "dlp_fail_reason": "", "dlp_mail_parent_id": "",
-    "dlp_scan_failed": "", "exposure": "", "from_user_category": "", "fromlogs": "", "justification_reason": "",
-    "justification_type": "", "log_file_name": "", "loginurl": "", "managementID": "", "netskope_activity": "",
-    "org": "", "orignal_file_path": "", "owner": "", "parent_id": "", "retro_scan_name": "", "sanctioned_instance": "",
-    "serial": "", "sessionid": "", "shared_with": "", "suppression_key": "", "telemetry_app": "", "tss_fail_reason": "",
-    "tss_scan_failed": "", "universal_connector": "", "user_category": "", "web_universal_connector": "",
-    "workspace": "", "workspace_id": "", "internal_collaborator_count": 0, "total_collaborator_count": 0,
-    "modified": 0, "req_cnt": 0, "resp_cnt": 0, "suppression_start_time": 0, "suppression_end_time": 0,
-    "user_confidence_index": 0, "ext_labels": [], "smtp_to": [], "custom_attr": {},
+    "CononicalName": "",
+    "sAMAccountName": "",
+    "userPrincipalName": "",
+    "audit_category": "",
+    "audit_type": "",
+    "channel_id": "",
+    "custom_connector": "",
+    "data_center": "",
+    "dlp_fail_reason": "",
+    "dlp_mail_parent_id": "",
+    "dlp_scan_failed": "",
+    "exposure": "",
+    "from_user_category": "",
+    "fromlogs": "",
+    "justification_reason": "",
+    "justification_type": "",
+    "log_file_name": "",
+    "loginurl": "",
+    "managementID": "",
+    "netskope_activity": "",
+    "org": "",
+    "orignal_file_path": "",
+    "owner": "",
+    "parent_id": "",
+    "retro_scan_name": "",
+    "sanctioned_instance": "",
+    "serial": "",
+    "sessionid": "",
+    "shared_with": "",
+    "suppression_key": "",
+    "telemetry_app": "",
+    "tss_fail_reason": "",
+    "tss_scan_failed": "",
+    "universal_connector": "",
+    "user_category": "",
+    "web_universal_connector": "",
+    "workspace": "",
+    "workspace_id": "",
+    "internal_collaborator_count": 0,
+    "total_collaborator_count": 0,
+    "modified": 0,
+    "req_cnt": 0,
+    "resp_cnt": 0,
+    "suppression_start_time": 0,
+    "suppression_end_time": 0,
+    "user_confidence_index": 0,
+    "ext_labels": [],
+    "smtp_to": [],
+    "custom_attr": {},
 }
 
 
@@ -212,9 +386,14 @@ def _vary(rng: random.Random, value: str) -> str:
 def _geo(prefix: str, rng: random.Random) -> dict[str, Any]:
     country, location, region, lat, lon, tz, zipcode = rng.choice(_GEO)
     return {
-        f"{prefix}_country": country, f"{prefix}_location": location, f"{prefix}_region": region,
-        f"{prefix}_latitude": lat, f"{prefix}_longitude": lon, f"{prefix}_timezone": tz,
-        f"{prefix}_zipcode": zipcode, f"{prefix}_geoip_src": rng.choice((0, 1, 2)),
+        f"{prefix}_country": country,
+        f"{prefix}_location": location,
+        f"{prefix}_region": region,
+        f"{prefix}_latitude": lat,
+        f"{prefix}_longitude": lon,
+        f"{prefix}_timezone": tz,
+        f"{prefix}_zipcode": zipcode,
+        f"{prefix}_geoip_src": rng.choice((0, 1, 2)),
     }
 
 
@@ -225,24 +404,52 @@ def _web_base(rng: random.Random, access_method: str | None = None) -> dict[str,
     user = rng.choice(_USERS)
     record: dict[str, Any] = {
         "access_method": access_method or rng.choice(_ACCESS_METHODS),
-        "app": app, "appcategory": appcategory, "appsuite": appsuite, "category": appcategory,
-        "cci": cci, "ccl": ccl, "site": site, "page_site": site, "domain": domain,
-        "page": domain, "url": f"{domain}/{rng.choice(('', 'files/', 'api/v2/items', 'sites/mysite/_layouts/0/download.aspx'))}",
-        "referer": f"https://{domain}/", "protocol": rng.choice(("HTTPS/1.1", "HTTPS/2", "HTTP/1.1")),
-        "user": user, "userkey": user, "ur_normalized": user.lower(), "from_user": user, "to_user": "",
-        "srcip": _ip(rng), "userip": _ip(rng, private=True), "dstip": _ip(rng), "dstport": rng.choice((443, 443, 80)),
-        "device": device, "os": os_name, "os_version": os_version, "browser": browser,
-        "browser_version": browser_version, "useragent": useragent,
+        "app": app,
+        "appcategory": appcategory,
+        "appsuite": appsuite,
+        "category": appcategory,
+        "cci": cci,
+        "ccl": ccl,
+        "site": site,
+        "page_site": site,
+        "domain": domain,
+        "page": domain,
+        "url": f"{domain}/{rng.choice(('', 'files/', 'api/v2/items', 'sites/mysite/_layouts/0/download.aspx'))}",
+        "referer": f"https://{domain}/",
+        "protocol": rng.choice(("HTTPS/1.1", "HTTPS/2", "HTTP/1.1")),
+        "user": user,
+        "userkey": user,
+        "ur_normalized": user.lower(),
+        "from_user": user,
+        "to_user": "",
+        "srcip": _ip(rng),
+        "userip": _ip(rng, private=True),
+        "dstip": _ip(rng),
+        "dstport": rng.choice((443, 443, 80)),
+        "device": device,
+        "os": os_name,
+        "os_version": os_version,
+        "browser": browser,
+        "browser_version": browser_version,
+        "useragent": useragent,
         "hostname": f"{rng.choice(('PC', 'LT', 'MAC'))}-{_hexstr(rng, 6).upper()}",
         "device_classification": rng.choice(("managed", "unmanaged", "")),
-        "nsdeviceuid": rng.choice(("", f"{_hexstr(rng, 8)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 12)}")),
-        "netskope_pop": rng.choice(_POPS), "traffic_type": rng.choice(("CloudApp", "CloudApp", "Web")),
+        "nsdeviceuid": rng.choice(
+            ("", f"{_hexstr(rng, 8)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 12)}")
+        ),
+        "netskope_pop": rng.choice(_POPS),
+        "traffic_type": rng.choice(("CloudApp", "CloudApp", "Web")),
         "other_categories": rng.choice(([], ["All Internet", appcategory], [appcategory])),
         "organization_unit": rng.choice(("", "example.org/Corp/Users/Engineering")),
-        "policy": rng.choice(_POLICIES), "policy_id": f"{_hexstr(rng, 32).upper()} 2024-10-30 13:52:18.401518",
-        "severity": rng.choice(_SEVERITIES), "count": 1, "managed_app": rng.choice(("yes", "no")),
-        "instance_id": rng.choice(("", "example.org")), "tss_mode": rng.choice(("inline", "")),
-        "ja3": _hexstr(rng, 32), "ja3s": "NotAvailable",
+        "policy": rng.choice(_POLICIES),
+        "policy_id": f"{_hexstr(rng, 32).upper()} 2024-10-30 13:52:18.401518",
+        "severity": rng.choice(_SEVERITIES),
+        "count": 1,
+        "managed_app": rng.choice(("yes", "no")),
+        "instance_id": rng.choice(("", "example.org")),
+        "tss_mode": rng.choice(("inline", "")),
+        "ja3": _hexstr(rng, 32),
+        "ja3s": "NotAvailable",
     }
     record.update(_geo("src", rng))
     record.update(_geo("dst", rng))
@@ -252,25 +459,47 @@ def _web_base(rng: random.Random, access_method: str | None = None) -> dict[str,
 def _file_fields(rng: random.Random) -> dict[str, Any]:
     name, mime, size = rng.choice(_FILES)
     return {
-        "object": name, "object_type": "File", "file_type": mime, "file_size": size, "mime_type": mime,
-        "md5": _hexstr(rng, 32), "sha256": _hexstr(rng, 64), "title": name, "file_path": rng.choice(("", f"/Shared/{name}")),
+        "object": name,
+        "object_type": "File",
+        "file_type": mime,
+        "file_size": size,
+        "mime_type": mime,
+        "md5": _hexstr(rng, 32),
+        "sha256": _hexstr(rng, 64),
+        "title": name,
+        "file_path": rng.choice(("", f"/Shared/{name}")),
         "true_obj_type": rng.choice(("Adobe Portable Document Format (PDF)", "Microsoft Excel", "Plain Text file")),
-        "true_obj_category": rng.choice(("Word Processor", "Spreadsheet", "Text")), "file_lang": rng.choice(("ENGLISH", "Unknown", "")),
+        "true_obj_category": rng.choice(("Word Processor", "Spreadsheet", "Text")),
+        "file_lang": rng.choice(("ENGLISH", "Unknown", "")),
     }
 
 
 def _empty_file_fields() -> dict[str, Any]:
     return {
-        "object": "", "object_type": "", "file_type": "", "file_size": 0, "mime_type": "", "md5": "", "sha256": "",
-        "title": "", "file_path": "", "true_obj_type": "", "true_obj_category": "", "file_lang": "",
+        "object": "",
+        "object_type": "",
+        "file_type": "",
+        "file_size": 0,
+        "mime_type": "",
+        "md5": "",
+        "sha256": "",
+        "title": "",
+        "file_path": "",
+        "true_obj_type": "",
+        "true_obj_category": "",
+        "file_lang": "",
     }
 
 
 def _dlp_fields(rng: random.Random) -> dict[str, Any]:
     profile, rule, severity = rng.choice(_DLP_PROFILES)
     return {
-        "dlp_profile": profile, "dlp_rule": rule, "dlp_rule_severity": severity, "dlp_rule_count": rng.randint(1, 12),
-        "dlp_is_unique_count": rng.choice(("true", "false")), "dlp_unique_count": rng.randint(0, 5),
+        "dlp_profile": profile,
+        "dlp_rule": rule,
+        "dlp_rule_severity": severity,
+        "dlp_rule_count": rng.randint(1, 12),
+        "dlp_is_unique_count": rng.choice(("true", "false")),
+        "dlp_unique_count": rng.randint(0, 5),
         "dlp_file": rng.choice(_FILES)[0],
     }
 
@@ -365,7 +594,9 @@ def _application(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, 
     rec["activity"] = activity if covered else _vary(rng, activity)
     rec["alert"] = alert
     is_login = "log" in activity.lower()
-    rec["action"] = rng.choice(("allow", "block", "useralert", "")) if alert == "yes" else rng.choice(("allow", "", "bypass"))
+    rec["action"] = (
+        rng.choice(("allow", "block", "useralert", "")) if alert == "yes" else rng.choice(("allow", "", "bypass"))
+    )
     rec.update(_empty_file_fields() if is_login else _file_fields(rng))
     rec["ns_activity"] = activity.split(" ")[0] if not is_login else activity
     if alert == "yes":
@@ -400,18 +631,30 @@ def _page(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
         rec["record_type"] = record_type
     duration = rng.randint(1, 900)
     rec.update(
-        conn_duration=duration, client_bytes=rng.randint(0, 90000), server_bytes=rng.randint(0, 900000),
-        numbytes=0, http_transaction_count=rng.randint(0, 40), req_cnt=rng.randint(0, 40), resp_cnt=rng.randint(0, 40),
-        bypass_traffic=rng.choice(("yes", "no")), bypass_reason=rng.choice(("", "SSL Do Not Decrypt Bypass Policy Matched")),
-        ssl_decrypt_policy=rng.choice(("yes", "no")), user_generated=rng.choice(("yes", "no")),
-        dsthost="", fromlogs="", log_file_name="", resp_content_len=0, resp_content_type="",
+        conn_duration=duration,
+        client_bytes=rng.randint(0, 90000),
+        server_bytes=rng.randint(0, 900000),
+        numbytes=0,
+        http_transaction_count=rng.randint(0, 40),
+        req_cnt=rng.randint(0, 40),
+        resp_cnt=rng.randint(0, 40),
+        bypass_traffic=rng.choice(("yes", "no")),
+        bypass_reason=rng.choice(("", "SSL Do Not Decrypt Bypass Policy Matched")),
+        ssl_decrypt_policy=rng.choice(("yes", "no")),
+        user_generated=rng.choice(("yes", "no")),
+        dsthost="",
+        fromlogs="",
+        log_file_name="",
+        resp_content_len=0,
+        resp_content_type="",
     )
     rec["numbytes"] = rec["client_bytes"] + rec["server_bytes"]
     meta = {
         "delay": (duration + 5, duration + 3900),
         "ids": ("connection_id", "request_id", "transaction_id", "app_session_id", "browser_session_id"),
         "zero": ("transaction_id",) if rng.random() < 0.5 else (),
-        "extra": "page", "duration": duration,
+        "extra": "page",
+        "duration": duration,
     }
     return rec, meta
 
@@ -426,29 +669,69 @@ def _network(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]
     client_packets, server_packets = rng.randint(1, 400), rng.randint(1, 400)
     port = rng.choice((443, 22, 3389, 53, 8443))
     rec: dict[str, Any] = {
-        "access_method": rng.choice(("Client", "IPSec", "GRE")), "action": action if covered else _vary(rng, action),
-        "app": rng.choice(("[PUG]", "[AI]", "[ZTNA] Jira", "SSH", "RDP", "DNS")), "appcategory": "n/a", "category": "n/a",
-        "cci": 0, "ccl": "unknown", "client_bytes": client_bytes, "server_bytes": server_bytes,
-        "numbytes": client_bytes + server_bytes, "client_packets": client_packets, "server_packets": server_packets,
-        "total_packets": client_packets + server_packets, "count": 1, "device": "Windows", "os": "Windows",
-        "os_version": "11.0.22631", "hostname": f"LT-{_hexstr(rng, 6).upper()}",
-        "dsthost": _ip(rng, private=True) if npa else "", "dstip": "" if npa else _ip(rng), "dstport": port,
-        "srcip": "" if npa else _ip(rng, private=True), "srcport": rng.randint(1025, 65535),
-        "ip_protocol": "UDP" if port == 53 else "TCP", "protocol": rng.choice(("Http", "TCP", "SSH", "DNS")),
-        "protocol_port": f"{'UDP' if port == 53 else 'TCP'}:{port}", "num_sessions": 1,
-        "publisher_cn": str(rng.randint(100000, 999999)) if npa else "", "publisher_name": "XYZ123" if npa else "",
+        "access_method": rng.choice(("Client", "IPSec", "GRE")),
+        "action": action if covered else _vary(rng, action),
+        "app": rng.choice(("[PUG]", "[AI]", "[ZTNA] Jira", "SSH", "RDP", "DNS")),
+        "appcategory": "n/a",
+        "category": "n/a",
+        "cci": 0,
+        "ccl": "unknown",
+        "client_bytes": client_bytes,
+        "server_bytes": server_bytes,
+        "numbytes": client_bytes + server_bytes,
+        "client_packets": client_packets,
+        "server_packets": server_packets,
+        "total_packets": client_packets + server_packets,
+        "count": 1,
+        "device": "Windows",
+        "os": "Windows",
+        "os_version": "11.0.22631",
+        "hostname": f"LT-{_hexstr(rng, 6).upper()}",
+        "dsthost": _ip(rng, private=True) if npa else "",
+        "dstip": "" if npa else _ip(rng),
+        "dstport": port,
+        "srcip": "" if npa else _ip(rng, private=True),
+        "srcport": rng.randint(1025, 65535),
+        "ip_protocol": "UDP" if port == 53 else "TCP",
+        "protocol": rng.choice(("Http", "TCP", "SSH", "DNS")),
+        "protocol_port": f"{'UDP' if port == 53 else 'TCP'}:{port}",
+        "num_sessions": 1,
+        "publisher_cn": str(rng.randint(100000, 999999)) if npa else "",
+        "publisher_name": "XYZ123" if npa else "",
         "policy": rng.choice(("POLICY_NAME", "[ZTNA]AI_Prod", "Default Firewall Allow", "Block Telnet")),
-        "session_duration": rng.randint(1000, 400000), "traffic_type": "PrivateApp" if npa else "Firewall",
-        "tunnel_type": "NPA" if npa else rng.choice(("GRE", "IPSec")), "tunnel_up_time": rng.randint(1000, 400000),
-        "type": "network", "user": user, "userkey": user, "ur_normalized": user.lower(),
-        "userip": "" if npa else _ip(rng, private=True), "organization_unit": "",
-        "domain": "", "domain_ip": "", "qdomain": "", "smtp_client_domain": "", "smtp_block_reason": "", "flow_status": "",
-        "sAMAccountName": "", "userPrincipalName": "", "custom_attr": {},
+        "session_duration": rng.randint(1000, 400000),
+        "traffic_type": "PrivateApp" if npa else "Firewall",
+        "tunnel_type": "NPA" if npa else rng.choice(("GRE", "IPSec")),
+        "tunnel_up_time": rng.randint(1000, 400000),
+        "type": "network",
+        "user": user,
+        "userkey": user,
+        "ur_normalized": user.lower(),
+        "userip": "" if npa else _ip(rng, private=True),
+        "organization_unit": "",
+        "domain": "",
+        "domain_ip": "",
+        "qdomain": "",
+        "smtp_client_domain": "",
+        "smtp_block_reason": "",
+        "flow_status": "",
+        "sAMAccountName": "",
+        "userPrincipalName": "",
+        "custom_attr": {},
     }
-    rec.update(_geo("src", rng) if not npa else {
-        "src_country": "", "src_location": "", "src_region": "", "src_latitude": 0.0, "src_longitude": 0.0,
-        "src_zipcode": "", "src_geoip_src": 0,
-    })
+    rec.update(
+        _geo("src", rng)
+        if not npa
+        else {
+            "src_country": "",
+            "src_location": "",
+            "src_region": "",
+            "src_latitude": 0.0,
+            "src_longitude": 0.0,
+            "src_zipcode": "",
+            "src_geoip_src": 0,
+        }
+    )
     rec.update(_geo("dst", rng))
     _maybe_drop_record_type(rng, rec, "network", 0.8)
     meta = {"delay": (2, 60), "ids": (), "zero": (), "extra": "network"}
@@ -460,13 +743,17 @@ def _infrastructure(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[st
     boolean = metric_type == "boolean"
     rec: dict[str, Any] = {
         "hostname": f"{rng.choice(('pub', 'gw', 'ipsec', 'dp'))}-{rng.choice(('sfo', 'par', 'fra'))}-{rng.randint(1, 9):02d}",
-        "serial": _hexstr(rng, 12).upper(), "metric_name": metric, "metric_type": metric_type,
-        "metric_value": 0 if boolean else rng.randint(0, 100), "boolean_metric_value": rng.choice((True, False)) if boolean else False,
+        "serial": _hexstr(rng, 12).upper(),
+        "metric_name": metric,
+        "metric_type": metric_type,
+        "metric_value": 0 if boolean else rng.randint(0, 100),
+        "boolean_metric_value": rng.choice((True, False)) if boolean else False,
         "count_metric_value": rng.randint(0, 10**6) if metric_type == "counter" else 0,
         "metric_true_count": rng.randint(0, 60) if boolean else 0,
         "package_version": rng.choice(("120.1.0.1234", "118.0.2.998", "")),
         "device_name": rng.choice(("Publisher SFO", "Branch GW Paris", "")),
-        "alarm_name": rng.choice(("", "", "High CPU", "Tunnel down")), "alarm_description": "",
+        "alarm_name": rng.choice(("", "", "High CPU", "Tunnel down")),
+        "alarm_description": "",
         "type": "infrastructure",
     }
     _maybe_drop_record_type(rng, rec, "infrastructure", 0.85)
@@ -496,10 +783,17 @@ def _audit(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
         kind = "policy"
     user = rng.choice(_ADMINS + ("student13",))
     rec: dict[str, Any] = {
-        "type": "admin_audit_logs", "user": user, "severity_level": rng.choice((1, 2)),
-        "audit_log_event": event if covered else _vary(rng, event), "supporting_data": _AUDIT_SUPPORTING[kind](rng),
-        "organization_unit": "", "ur_normalized": user.lower(), "ccl": "unknown", "count": 1,
-        "userPrincipalName": "", "sAMAccountName": "",
+        "type": "admin_audit_logs",
+        "user": user,
+        "severity_level": rng.choice((1, 2)),
+        "audit_log_event": event if covered else _vary(rng, event),
+        "supporting_data": _AUDIT_SUPPORTING[kind](rng),
+        "organization_unit": "",
+        "ur_normalized": user.lower(),
+        "ccl": "unknown",
+        "count": 1,
+        "userPrincipalName": "",
+        "sAMAccountName": "",
     }
     _maybe_drop_record_type(rng, rec, "audit", 0.4)
     return rec, {"delay": (30, 900), "ids": (), "zero": (), "extra": "", "id_hex": 32}
@@ -516,7 +810,9 @@ def _alert(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     )
     subtype = normalise_alert_type(alert_type)
     rec = _web_base(rng)
-    rec.update(alert="yes", alert_type=alert_type if covered else _vary(rng, alert_type), acked=rng.choice(("false", "true")))
+    rec.update(
+        alert="yes", alert_type=alert_type if covered else _vary(rng, alert_type), acked=rng.choice(("false", "true"))
+    )
     rec["alert_name"] = f"{alert_type} alert {k}"
     rec["alert_id"] = _hexstr(rng, 32)
     rec["activity"] = rng.choice(("Upload", "Download", "Share", "Browse", "Login Successful"))
@@ -535,35 +831,58 @@ def _alert(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     elif subtype == "malware":
         rec.update(
             malware_name=rng.choice(("EICAR-Test-File", "Trojan.GenericKD.4616", "W97M.Downloader")),
-            malware_type=rng.choice(("Virus", "Trojan", "Macro")), malware_id=_hexstr(rng, 32),
-            malware_severity=rng.choice(("high", "medium", "low")), malware_profile="Default Malware Scan",
-            detection_engine=rng.choice(("Netskope Static Engine", "Netskope Sandbox")), severity_id=rng.randint(1, 4),
-            local_md5=_hexstr(rng, 32), local_sha256=_hexstr(rng, 64), filename=rec["object"],
+            malware_type=rng.choice(("Virus", "Trojan", "Macro")),
+            malware_id=_hexstr(rng, 32),
+            malware_severity=rng.choice(("high", "medium", "low")),
+            malware_profile="Default Malware Scan",
+            detection_engine=rng.choice(("Netskope Static Engine", "Netskope Sandbox")),
+            severity_id=rng.randint(1, 4),
+            local_md5=_hexstr(rng, 32),
+            local_sha256=_hexstr(rng, 64),
+            filename=rec["object"],
         )
     elif subtype == "malsite":
         ip = _ip(rng)
         rec.update(
-            malicious="yes", malsite_category=["Malicious Site"], malsite_id=_hexstr(rng, 24), malsite_ip_host=ip,
-            malsite_country="DE", severity_level=rng.choice(("high", "med", "low")), severity_level_id=rng.randint(0, 2),
-            threat_match_field="domain", threat_match_value=ip, threat_source_id=1,
+            malicious="yes",
+            malsite_category=["Malicious Site"],
+            malsite_id=_hexstr(rng, 24),
+            malsite_ip_host=ip,
+            malsite_country="DE",
+            severity_level=rng.choice(("high", "med", "low")),
+            severity_level_id=rng.randint(0, 2),
+            threat_match_field="domain",
+            threat_match_value=ip,
+            threat_source_id=1,
         )
         ids.append("incident_id")
     elif subtype == "compromisedcredential":
         rec.update(
-            breach_id=_hexstr(rng, 24), breach_date=rng.randint(1_500_000_000, 1_700_000_000), breach_score=rng.randint(1, 100),
-            breach_description="Credentials found in a public paste", matched_username=rec["user"],
+            breach_id=_hexstr(rng, 24),
+            breach_date=rng.randint(1_500_000_000, 1_700_000_000),
+            breach_score=rng.randint(1, 100),
+            breach_description="Credentials found in a public paste",
+            matched_username=rec["user"],
             email_source=rng.choice(("pastebin", "darkweb")),
         )
     elif subtype in ("uba", "anomaly"):
         rec.update(
-            risk_level=rng.choice(("low", "medium", "high")), risk_level_id=rng.randint(0, 3), score=rng.randint(1, 100),
+            risk_level=rng.choice(("low", "medium", "high")),
+            risk_level_id=rng.randint(0, 3),
+            score=rng.randint(1, 100),
             event_type=rng.choice(("rare_event", "risky_country", "data_exfiltration", "sequence")),
-            anomaly_type=rng.choice(("rare", "bulk", "shared_credentials")), threshold=rng.randint(1, 50),
+            anomaly_type=rng.choice(("rare", "bulk", "shared_credentials")),
+            threshold=rng.randint(1, 50),
         )
     elif subtype in ("c2", "ips", "ctep"):
         rec.update(
-            signature=rng.choice(("ET MALWARE Cobalt Strike Beacon", "ET TROJAN Generic C2")), signature_id=rng.randint(2_000_000, 2_999_999),
-            gid=1, http_method=rng.choice(("GET", "POST")), http_port=443, profile_id=_hexstr(rng, 16), home_pop=rng.choice(_POPS),
+            signature=rng.choice(("ET MALWARE Cobalt Strike Beacon", "ET TROJAN Generic C2")),
+            signature_id=rng.randint(2_000_000, 2_999_999),
+            gid=1,
+            http_method=rng.choice(("GET", "POST")),
+            http_port=443,
+            profile_id=_hexstr(rng, 16),
+            home_pop=rng.choice(_POPS),
         )
         ids.append("incident_id")
     elif subtype == "device":
@@ -579,31 +898,66 @@ def _incident(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
     app, appcategory, _cci, _ccl, _suite, site, domain = rng.choice(_APPS)
     user = rng.choice(_USERS)
     rec: dict[str, Any] = {
-        "access_method": rng.choice(("Client", "API Connector", "Reverse Proxy")), "acting_user": user,
-        "activity": rng.choice(("Upload", "Download", "Share", "Post")), "app": app, "assignee": rng.choice(("None", "secops@example.org")),
-        "destination_app": rng.choice(("", "aws")), "destination_instance_id": "",
-        "src_location": rng.choice(_GEO)[1], "dst_location": rng.choice(_GEO)[1],
-        "ext_labels": [], "from_user": user, "instance_id": rng.choice(("", "example.org")),
-        "object_id": f"hash_{user}_{_hexstr(rng, 32)}", "referer": f"https://{domain}/",
-        "severity": rng.choice(("Low", "Medium", "High", "Critical")), "site": site,
-        "status": rng.choice(("new", "new", "in_progress", "resolved")), "url": f"https://{domain}/upload",
-        "user": user, "user_id": rng.choice(("", user)), "appcategory": appcategory,
-        "exposure": "", "owner": "", "latest_incident_id": 0, "instance": "", "inline_dlp_match_info": [],
-        "original_file_snapshot_id": "", "bcc": "", "cc": "", "to_user": "", "classification": "", "owner_pdl": "", "channel": "",
+        "access_method": rng.choice(("Client", "API Connector", "Reverse Proxy")),
+        "acting_user": user,
+        "activity": rng.choice(("Upload", "Download", "Share", "Post")),
+        "app": app,
+        "assignee": rng.choice(("None", "secops@example.org")),
+        "destination_app": rng.choice(("", "aws")),
+        "destination_instance_id": "",
+        "src_location": rng.choice(_GEO)[1],
+        "dst_location": rng.choice(_GEO)[1],
+        "ext_labels": [],
+        "from_user": user,
+        "instance_id": rng.choice(("", "example.org")),
+        "object_id": f"hash_{user}_{_hexstr(rng, 32)}",
+        "referer": f"https://{domain}/",
+        "severity": rng.choice(("Low", "Medium", "High", "Critical")),
+        "site": site,
+        "status": rng.choice(("new", "new", "in_progress", "resolved")),
+        "url": f"https://{domain}/upload",
+        "user": user,
+        "user_id": rng.choice(("", user)),
+        "appcategory": appcategory,
+        "exposure": "",
+        "owner": "",
+        "latest_incident_id": 0,
+        "instance": "",
+        "inline_dlp_match_info": [],
+        "original_file_snapshot_id": "",
+        "bcc": "",
+        "cc": "",
+        "to_user": "",
+        "classification": "",
+        "owner_pdl": "",
+        "channel": "",
     }
     rec.update(_file_fields(rng))
     if k == 0 or rng.random() < 0.7:
         rec["record_type"] = "incident"
     profile, rule, severity = rng.choice(_DLP_PROFILES)
     meta = {
-        "delay": (60, 7200), "ids": ("app_session_id", "connection_id"), "zero": (),
-        "extra": "incident", "id_hex": 64,
-        "match": {"dlp_action": rng.choice(("alert", "useralert", "block")), "dlp_policy": rng.choice(_POLICIES),
-                  "dlp_profile_name": profile,
-                  "dlp_rules": [{"dlp_incident_rule_count": rng.randint(1, 9), "dlp_rule_name": rule,
-                                 "dlp_rule_severity": severity, "dlp_rule_score": rng.randint(1, 20),
-                                 "dlp_data_identifiers": {"persons/proper_names/us/last": rng.randint(1, 9)},
-                                 "is_unique_count": False, "weighted": False}]},
+        "delay": (60, 7200),
+        "ids": ("app_session_id", "connection_id"),
+        "zero": (),
+        "extra": "incident",
+        "id_hex": 64,
+        "match": {
+            "dlp_action": rng.choice(("alert", "useralert", "block")),
+            "dlp_policy": rng.choice(_POLICIES),
+            "dlp_profile_name": profile,
+            "dlp_rules": [
+                {
+                    "dlp_incident_rule_count": rng.randint(1, 9),
+                    "dlp_rule_name": rule,
+                    "dlp_rule_severity": severity,
+                    "dlp_rule_score": rng.randint(1, 20),
+                    "dlp_data_identifiers": {"persons/proper_names/us/last": rng.randint(1, 9)},
+                    "is_unique_count": False,
+                    "weighted": False,
+                }
+            ],
+        },
     }
     return rec, meta
 
@@ -614,18 +968,34 @@ def _endpoint(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
     name, mime, size = rng.choice(_FILES)
     dlp = sub_type in ("SUBTYPE_ENDPOINT_DLP", "SUBTYPE_EPDLP_PRINT")
     rec: dict[str, Any] = {
-        "access_method": "Endpoint", "type": "endpoint", "sub_type": sub_type, "user": user, "userkey": user,
-        "ur_normalized": user.lower(), "hostname": f"LT-{_hexstr(rng, 6).upper()}", "os": rng.choice(("Windows 11", "macOS 14")),
-        "device_type": rng.choice(("USB Storage", "Printer", "Bluetooth")), "vendor_id": rng.choice(("0781", "04e8", "")),
-        "product_id": rng.choice(("5581", "61f5", "")), "device_sn": _hexstr(rng, 16).upper(), "driver": rng.choice(("USBSTOR", "")),
+        "access_method": "Endpoint",
+        "type": "endpoint",
+        "sub_type": sub_type,
+        "user": user,
+        "userkey": user,
+        "ur_normalized": user.lower(),
+        "hostname": f"LT-{_hexstr(rng, 6).upper()}",
+        "os": rng.choice(("Windows 11", "macOS 14")),
+        "device_type": rng.choice(("USB Storage", "Printer", "Bluetooth")),
+        "vendor_id": rng.choice(("0781", "04e8", "")),
+        "product_id": rng.choice(("5581", "61f5", "")),
+        "device_sn": _hexstr(rng, 16).upper(),
+        "driver": rng.choice(("USBSTOR", "")),
         "process_name": rng.choice(("explorer.exe", "WINWORD.EXE", "Finder")),
         "process_path": rng.choice(("C:\\Windows\\explorer.exe", "/System/Library/CoreServices/Finder.app")),
-        "executable_hash": _hexstr(rng, 64), "policy_action": rng.choice(("block", "allow", "alert", "Block")),
+        "executable_hash": _hexstr(rng, 64),
+        "policy_action": rng.choice(("block", "allow", "alert", "Block")),
         "policy_name_enforced": rng.choice(("Block USB writes", "Endpoint DLP - PCI", "")),
-        "source_file_name": name, "source_file_type": mime, "source_file_size": size,
-        "destination_file_name": name, "destination_file_path": rng.choice(("E:\\", "/Volumes/USB/")),
-        "file_size": size, "md5": _hexstr(rng, 32), "sha256": _hexstr(rng, 64),
-        "action": rng.choice(("block", "allow", "alert")), "severity": rng.choice(("low", "medium", "high")),
+        "source_file_name": name,
+        "source_file_type": mime,
+        "source_file_size": size,
+        "destination_file_name": name,
+        "destination_file_path": rng.choice(("E:\\", "/Volumes/USB/")),
+        "file_size": size,
+        "md5": _hexstr(rng, 32),
+        "sha256": _hexstr(rng, 64),
+        "action": rng.choice(("block", "allow", "alert")),
+        "severity": rng.choice(("low", "medium", "high")),
         "nsdeviceuid": f"{_hexstr(rng, 8)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 12)}",
     }
     if dlp:
@@ -642,8 +1012,14 @@ def _endpoint(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
 
 
 _BUILDERS: dict[str, Callable[[int, random.Random], tuple[dict[str, Any], dict[str, Any]]]] = {
-    "application": _application, "page": _page, "network": _network, "infrastructure": _infrastructure,
-    "audit": _audit, "incident": _incident, "endpoint": _endpoint, "alert": _alert,
+    "application": _application,
+    "page": _page,
+    "network": _network,
+    "infrastructure": _infrastructure,
+    "audit": _audit,
+    "incident": _incident,
+    "endpoint": _endpoint,
+    "alert": _alert,
 }
 
 
@@ -727,7 +1103,10 @@ class Corpus:
         key = self._key
         self.delay = array(
             "q",
-            (lo + ((((key ^ i) * _ID_MULTIPLIER) & _MASK64) >> 24) % width for i, (lo, width) in zip(range(count), cycle(by_record))),
+            (
+                lo + ((((key ^ i) * _ID_MULTIPLIER) & _MASK64) >> 24) % width
+                for i, (lo, width) in zip(range(count), cycle(by_record))
+            ),
         )
 
     def __len__(self) -> int:
@@ -762,7 +1141,9 @@ class Corpus:
         ts = ins - self.delay[i]
         h = _mix(self._key ^ (i << 1) ^ 1)
         values: list[Any] = [self.record_id(i), ts, ins]
-        values += [(((h ^ salt) * _ID_MULTIPLIER) & _MASK64) >> 1 | _ID_FLOOR for salt in template.id_salts]  # _big_id, inlined
+        values += [
+            (((h ^ salt) * _ID_MULTIPLIER) & _MASK64) >> 1 | _ID_FLOOR for salt in template.id_salts
+        ]  # _big_id, inlined
         extra = template.extra
         if extra == "src_time":
             values.append(_ctime(ts))
@@ -818,8 +1199,19 @@ def generate(log_type: str, count: int, start: int, end: int, seed: int) -> list
 
 
 __all__ = [
-    "ALERT_LISTED_TYPES", "ALERT_UNLISTED_TYPES", "APP_FILE_ACTIVITIES", "APP_LOGIN_ACTIVITIES",
-    "AUDIT_ACCOUNT_EVENTS", "AUDIT_AUTH_EVENTS", "AUDIT_ENTITY_EVENTS", "AUDIT_UNLISTED_EVENTS",
-    "Corpus", "LOG_TYPE_NAMES", "NETWORK_LISTED_ACTIONS", "NETWORK_UNLISTED_ACTIONS", "POOL_SIZE", "generate",
+    "ALERT_LISTED_TYPES",
+    "ALERT_UNLISTED_TYPES",
+    "APP_FILE_ACTIVITIES",
+    "APP_LOGIN_ACTIVITIES",
+    "AUDIT_ACCOUNT_EVENTS",
+    "AUDIT_AUTH_EVENTS",
+    "AUDIT_ENTITY_EVENTS",
+    "AUDIT_UNLISTED_EVENTS",
+    "LOG_TYPE_NAMES",
+    "NETWORK_LISTED_ACTIONS",
+    "NETWORK_UNLISTED_ACTIONS",
+    "POOL_SIZE",
+    "Corpus",
+    "generate",
     "normalise_alert_type",
 ]

@@ -42,15 +42,30 @@ DATASEARCH_TYPES = ("incident", "application", "page", "network", "alert")
 #: ``dataexport/events/{type}``: every log type, plus ``connection`` (an alias of page).
 EXPORT_EVENT_TYPES = {**{name: name for name in LOG_TYPE_NAMES}, "connection": "page"}
 EXPORT_ALERT_SUBTYPES = (
-    "dlp", "watchlist", "ctep", "compromisedcredential", "malsite", "malware", "policy", "remediation",
-    "quarantine", "securityassessment", "uba", "device", "content", "c2", "ips", "anomaly", "legalhold",
+    "dlp",
+    "watchlist",
+    "ctep",
+    "compromisedcredential",
+    "malsite",
+    "malware",
+    "policy",
+    "remediation",
+    "quarantine",
+    "securityassessment",
+    "uba",
+    "device",
+    "content",
+    "c2",
+    "ips",
+    "anomaly",
+    "legalhold",
 )
 #: Window used by ``datasearch`` when the request has no ``starttime`` (Netskope applies a rolling default).
 DATASEARCH_DEFAULT_WINDOW = 3600
 _COUNT_FIELDS = re.compile(r"\s*(\w+)\s*:\s*count\(\s*(_id|id)\s*\)\s*")
 _HTML_LOGIN = (
     b"<!DOCTYPE html><html><head><title>Netskope - Sign In</title></head><body>"
-    b"<form method=\"post\" action=\"/login/authenticate\"><input name=\"username\"><input type=\"password\" name=\"password\">"
+    b'<form method="post" action="/login/authenticate"><input name="username"><input type="password" name="password">'
     b"<button>Sign in</button></form></body></html>"
 )
 
@@ -122,7 +137,9 @@ class Tenant:
         if config.rate_limit_per_second is not None and config.rate_limit_per_second <= 0:
             raise ValueError("SimulatorConfig.rate_limit_per_second must be positive, or None for no limit")
         if config.iterator_batch_seconds < 1 or config.iterator_wait_seconds < 0:
-            raise ValueError("SimulatorConfig: iterator_batch_seconds must be at least 1 and iterator_wait_seconds at least 0")
+            raise ValueError(
+                "SimulatorConfig: iterator_batch_seconds must be at least 1 and iterator_wait_seconds at least 0"
+            )
         self.config = config
         self.start, self.end = config.resolved_span()
         self.volume = config.resolved_volume()
@@ -189,7 +206,7 @@ class Tenant:
     @staticmethod
     def route(path: str) -> tuple[str, str, str] | None:
         """``(kind, log_type, subtype)`` for an API path, ``None`` when the tenant has no such endpoint."""
-        parts = path[len(API_PREFIX):].strip("/").split("/") if path.startswith(API_PREFIX) else []
+        parts = path[len(API_PREFIX) :].strip("/").split("/") if path.startswith(API_PREFIX) else []
         match parts:
             case ["events", "data", name] if name in DATA_TYPES:
                 return "data", name, ""
@@ -213,7 +230,9 @@ class Tenant:
         """``data/*`` (insertion and event time) and ``datasearch/*`` (event time only)."""
         unsupported = {"query", "timeperiod", "groupbys", "sortby", "acked"} & set(params)
         if unsupported:
-            raise BadQuery(f"the simulator does not support {', '.join(sorted(unsupported))}; filter with the time parameters")
+            raise BadQuery(
+                f"the simulator does not support {', '.join(sorted(unsupported))}; filter with the time parameters"
+            )
         now = self.now()
         limit = _int_param(params, "limit", DEFAULT_LIMIT)
         offset = _int_param(params, "offset", 0)
@@ -289,7 +308,9 @@ class Tenant:
         self.stats.count("records_served", log_type, len(items))
         return Response(200, store.envelope(items, tail))
 
-    def _iterator_page(self, store: LogStore, flt: Filter, after: tuple[int, str] | None, empty: bool) -> tuple[list[Item], Item | None]:
+    def _iterator_page(
+        self, store: LogStore, flt: Filter, after: tuple[int, str] | None, empty: bool
+    ) -> tuple[list[Item], Item | None]:
         """Up to 10,000 records within one batch of insertion time, and the first record left over."""
         if empty:
             return [], None
@@ -397,16 +418,16 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests and benchmarks would drown in access logs."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         self.server.owner._serve(self)
 
     def _method_not_allowed(self) -> None:
         self.server.owner._send(self, _json(405, {"message": "Only GET is supported by these endpoints"}), set())
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed
 
 
 class _Server(ThreadingHTTPServer):
@@ -569,7 +590,9 @@ class SimulatorServer:
                 response = self._respond(handler, path, params, route, faults, busy=iterator and inflight is None)
             except Exception as exc:  # a simulator bug: answer it plainly instead of dropping the connection
                 stats.record("internal_errors", f"{path}: {exc!r}")
-                response = _json(500, {"message": f"Netskope simulator internal error (a bug in the simulator): {exc!r}"})
+                response = _json(
+                    500, {"message": f"Netskope simulator internal error (a bug in the simulator): {exc!r}"}
+                )
             response.headers.update(limit_headers)
             # Release the index before the answer goes out: a client that reads it may ask again at
             # once, and must not find its own finished request still holding the index (a 409).
@@ -585,7 +608,13 @@ class SimulatorServer:
                 self._inflight.discard(inflight)
 
     def _respond(
-        self, handler: _Handler, path: str, params: dict[str, str], route: tuple[str, str, str] | None, faults: set[str], busy: bool
+        self,
+        handler: _Handler,
+        path: str,
+        params: dict[str, str],
+        route: tuple[str, str, str] | None,
+        faults: set[str],
+        busy: bool,
     ) -> Response:
         if "error" in faults:
             status = self.faults.error_status
@@ -605,7 +634,9 @@ class SimulatorServer:
             return denied
         if busy:
             self.tenant.stats.count("conflicts")
-            message = f"Concurrency conflict: index {params.get('index', '')!r} is in use by another request on this endpoint"
+            message = (
+                f"Concurrency conflict: index {params.get('index', '')!r} is in use by another request on this endpoint"
+            )
             return _json(409, {"ok": 0, "message": message, "wait_time": 1}, **{"Retry-After": "1"})
         return self.tenant.handle(kind, log_type, subtype, path, params)
 

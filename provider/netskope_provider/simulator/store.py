@@ -9,13 +9,13 @@ index list once and cache it for the following pages.
 from __future__ import annotations
 
 import heapq
-from array import array
 import threading
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import orjson
 
@@ -35,7 +35,7 @@ class Injected:
 
 
 #: A corpus record (its index) or an injected one.
-Item = Union[int, Injected]
+Item = int | Injected
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ class LogStore:
         ins, ts, rid = record.get("_insertion_epoch_timestamp"), record.get("timestamp"), record.get("_id")
         for name, value in (("_insertion_epoch_timestamp", ins), ("timestamp", ts)):
             if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"injected {self.log_type} record needs an integer {name} (epoch seconds), got {value!r}")
+                raise ValueError(
+                    f"injected {self.log_type} record needs an integer {name} (epoch seconds), got {value!r}"
+                )
         if not isinstance(rid, str) or not rid:
             raise ValueError(f"injected {self.log_type} record needs a non-empty string _id, got {rid!r}")
         return Injected((ins, rid), ts, normalise_alert_type(str(record.get("alert_type", ""))), orjson.dumps(record))

@@ -10,7 +10,7 @@ import ipaddress
 import os
 import ssl
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 #: The names every certificate carries: the simulator always listens on loopback.
@@ -29,11 +29,13 @@ def write_self_signed(directory: Path, extra_names: Iterable[str] = ()) -> tuple
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     except ImportError as exc:  # pragma: no cover - cryptography ships with Airflow and moto
-        raise RuntimeError("SimulatorConfig(tls=True) needs the 'cryptography' package: pip install cryptography") from exc
+        raise RuntimeError(
+            "SimulatorConfig(tls=True) needs the 'cryptography' package: pip install cryptography"
+        ) from exc
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Netskope tenant simulator")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     public = key.public_key()
     certificate = (
         x509.CertificateBuilder()
@@ -44,14 +46,23 @@ def write_self_signed(directory: Path, extra_names: Iterable[str] = ()) -> tuple
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=7))
         .add_extension(
-            x509.SubjectAlternativeName([_general_name(x509, name) for name in _unique((*DEFAULT_NAMES, *extra_names))]),
+            x509.SubjectAlternativeName(
+                [_general_name(x509, name) for name in _unique((*DEFAULT_NAMES, *extra_names))]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )

@@ -1,0 +1,344 @@
+"""Error paths of ``NetskopeClient``, one scripted reply at a time over a real socket."""
+
+from __future__ import annotations
+
+import logging
+import time
+from email.utils import formatdate
+
+import pytest
+from scripted_tenant import Reply, ScriptedTenant, ok
+
+from netskope_provider.api.client import TOKEN_HEADER, NetskopeClient
+from netskope_provider.exceptions import (
+    NetskopeAuthError,
+    NetskopeError,
+    NetskopeNotFoundError,
+    NetskopePagingError,
+    NetskopePermissionError,
+    NetskopeResponseError,
+    NetskopeRetriesExhaustedError,
+)
+from netskope_provider.log_types import LOG_TYPES
+
+TOKEN = "tok-SECRET-4f9a1c7e2b"
+START, END = 1_700_000_000, 1_700_003_600
+
+
+class Tokens:
+    """A token source that can rotate: ``refresh=True`` returns the next token."""
+
+    def __init__(self, *tokens: str) -> None:
+        self.tokens = list(tokens)
+        self.calls: list[bool] = []
+
+    def __call__(self, refresh: bool) -> str:
+        self.calls.append(refresh)
+        if refresh and len(self.tokens) > 1:
+            self.tokens.pop(0)
+        return self.tokens[0]
+
+
+@pytest.fixture
+def tenant():
+    with ScriptedTenant() as server:
+        yield server
+
+
+def make_client(tenant: ScriptedTenant, tokens=None, **options) -> NetskopeClient:
+    options = {
+        "backoff_base_seconds": 0.01,
+        "backoff_cap_seconds": 0.05,
+        "max_retries": 3,
+        "rate_limit_per_second": 50,
+        **options,
+    }
+    return NetskopeClient(tenant.host, tokens or Tokens(TOKEN), scheme="http", **options)
+
+
+def pull(client: NetskopeClient, log_type: str = "application") -> list[dict]:
+    return [record for page in client.iter_window_pages(log_type, START, END) for record in page]
+
+
+def test_insertion_window_sends_inclusive_bounds_and_pages_by_offset(tenant):
+    tenant.queue(ok([{"_id": "a"}, {"_id": "b"}]), ok([{"_id": "c"}, {"_id": "d"}]), ok([{"_id": "e"}]))
+    records = pull(make_client(tenant, page_size=2))
+    assert [r["_id"] for r in records] == ["a", "b", "c", "d", "e"]
+    assert [s.path for s in tenant.seen] == ["/api/v2/events/data/application"] * 3
+    assert [s.params["offset"] for s in tenant.seen] == ["0", "2", "4"]
+    first = tenant.seen[0].params
+    assert (first["insertionstarttime"], first["insertionendtime"], first["limit"]) == (str(START), str(END - 1), "2")
+    assert tenant.seen[0].headers[TOKEN_HEADER] == TOKEN
+
+
+def test_full_last_page_is_followed_by_an_empty_one(tenant):
+    tenant.queue(ok([{"_id": "a"}, {"_id": "b"}]), ok([]))
+    assert len(pull(make_client(tenant, page_size=2))) == 2
+    assert len(tenant.seen) == 2
+
+
+def test_endpoint_ignoring_offset_is_an_error_not_a_loop(tenant):
+    tenant.fallback = lambda seen: ok([{"_id": "same"}, {"_id": "other"}])
+    with pytest.raises(NetskopePagingError, match="ignores 'offset'"):
+        pull(make_client(tenant, page_size=2))
+    assert len(tenant.seen) == 2
+
+
+def test_ids_beyond_2_53_stay_exact_and_gzip_is_decoded(tenant):
+    big = 8024586225194723787
+    tenant.queue(Reply(body=b'{"ok":1,"result":[{"_id":"x","connection_id":8024586225194723787}]}', gzip=True))
+    [record] = pull(make_client(tenant))
+    assert record["connection_id"] == big
+    assert "gzip" in tenant.seen[0].headers["Accept-Encoding"]
+
+
+def test_http_204_is_an_empty_page(tenant):
+    tenant.queue(Reply(status=204))
+    assert pull(make_client(tenant)) == []
+
+
+def test_401_rereads_the_token_once_then_succeeds(tenant):
+    tokens = Tokens("old-token-1234", "new-token-5678")
+    tenant.queue(Reply(status=401, body={"message": "Unauthorized"}), ok([{"_id": "a"}]))
+    client = make_client(tenant, tokens)
+    assert len(pull(client)) == 1
+    assert tokens.calls == [False, True]
+    assert [s.headers[TOKEN_HEADER] for s in tenant.seen] == ["old-token-1234", "new-token-5678"]
+    assert client.stats.total("token_refreshes") == 1
+
+
+def test_401_after_reread_names_expiry_and_service_account(tenant):
+    tenant.fallback = lambda seen: Reply(status=401, body={"message": "Unauthorized"})
+    with pytest.raises(NetskopeAuthError) as caught:
+        pull(make_client(tenant))
+    message = str(caught.value)
+    assert "expired" in message and "service account" in message
+    assert len(tenant.seen) == 2
+
+
+@pytest.mark.parametrize("log_type", ["incident", "audit", "infrastructure"])
+def test_403_names_the_rbac_permission_of_the_log_type(tenant, log_type):
+    tenant.fallback = lambda seen: Reply(status=403, body={"message": "You cannot consume this service"})
+    with pytest.raises(NetskopePermissionError) as caught:
+        pull(make_client(tenant), log_type)
+    assert LOG_TYPES[log_type].rbac_permission in str(caught.value)
+    assert caught.value.log_type == log_type
+    assert len(tenant.seen) == 1
+
+
+def test_404_says_host_or_endpoint_is_wrong(tenant):
+    tenant.fallback = lambda seen: Reply(status=404, body="Not Found", headers={"Content-Type": "text/plain"})
+    with pytest.raises(NetskopeNotFoundError, match="tenant host or the endpoint is wrong"):
+        pull(make_client(tenant))
+    assert len(tenant.seen) == 1
+
+
+def test_400_fails_at_once_with_the_server_message(tenant):
+    tenant.fallback = lambda seen: Reply(status=400, body={"message": "Invalid insertionstarttime"})
+    with pytest.raises(NetskopeResponseError, match="Invalid insertionstarttime") as caught:
+        pull(make_client(tenant))
+    assert caught.value.status == 400
+    assert len(tenant.seen) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Reply(status=500, body="oops"),
+        Reply(status=503, body={"message": "busy"}),
+        Reply(status=408, body="request timeout"),
+        Reply(reset=True),
+        Reply(body={"ok": 1, "result": [{"_id": "cut"}] * 50}, truncate_to=40),
+        Reply(body=b'{"ok": 1, "result": [{"_id": "cut"'),  # complete HTTP message, cut JSON
+        Reply(delay=0.6, body={"ok": 1, "result": []}),  # read timeout
+    ],
+    ids=["500", "503", "408", "reset", "truncated-body", "truncated-json", "read-timeout"],
+)
+def test_transient_failures_are_retried_with_backoff(tenant, failure):
+    tenant.queue(failure, failure, ok([{"_id": "a"}]))
+    client = make_client(tenant, timeout=(2, 0.3))
+    assert [r["_id"] for r in pull(client)] == ["a"]
+    assert len(tenant.seen) == 3
+    assert client.stats.snapshot()["events/data/application"]["retries"] == 2
+
+
+def test_retries_are_bounded(tenant):
+    tenant.fallback = lambda seen: Reply(status=502, body="bad gateway")
+    with pytest.raises(NetskopeRetriesExhaustedError, match="failed 4 times") as caught:
+        pull(make_client(tenant, max_retries=3))
+    assert caught.value.attempts == 4
+    assert len(tenant.seen) == 4
+
+
+def test_ok_zero_on_http_200_fails_with_the_message(tenant):
+    tenant.fallback = lambda seen: Reply(body={"ok": 0, "message": "Invalid query: unknown field foo"})
+    with pytest.raises(NetskopeResponseError, match="unknown field foo"):
+        pull(make_client(tenant), "incident")
+    assert len(tenant.seen) == 1
+
+
+def test_missing_result_list_is_an_error_not_an_empty_window(tenant):
+    tenant.fallback = lambda seen: Reply(body={"ok": 1, "data": []})
+    with pytest.raises(NetskopeResponseError, match="without a 'result' list"):
+        pull(make_client(tenant))
+
+
+def test_html_login_page_fails_with_a_short_redacted_snippet(tenant):
+    page = (
+        "<html><head><title>Netskope Login</title></head><body>" + f"<!-- {TOKEN} -->" + "x" * 5000 + "</body></html>"
+    )
+    tenant.fallback = lambda seen: Reply(body=page, headers={"Content-Type": "text/html"})
+    with pytest.raises(NetskopeResponseError, match="login or proxy page") as caught:
+        pull(make_client(tenant))
+    assert "Netskope Login" in caught.value.snippet
+    assert len(caught.value.snippet) <= 200
+    assert TOKEN not in str(caught.value) and TOKEN not in caught.value.snippet
+    assert len(tenant.seen) == 1
+
+
+def test_429_waits_for_retry_after_and_counts_it(tenant):
+    tenant.queue(Reply(status=429, body={"message": "API rate limit exceeded"}, headers={"Retry-After": "1"}))
+    tenant.queue(ok([{"_id": "a"}]))
+    client = make_client(tenant)
+    assert len(pull(client)) == 1
+    first, second = tenant.seen
+    assert second.at - first.at >= 1.0
+    assert client.stats.snapshot()["events/data/application"]["rate_limited"] == 1
+
+
+def test_ratelimit_remaining_zero_pauses_until_reset(tenant):
+    tenant.queue(
+        Reply(body={"ok": 1, "result": [{"_id": "a"}]}, headers={"RateLimit-Remaining": "0", "RateLimit-Reset": "1"})
+    )
+    tenant.queue(ok([{"_id": "b"}]))
+    assert len(pull(make_client(tenant, page_size=1, rate_limit_per_second=100))) == 2
+    first, second = tenant.seen[:2]
+    assert second.at - first.at >= 1.0
+
+
+def test_429_is_never_hammered_but_bounded(tenant):
+    tenant.fallback = lambda seen: Reply(status=429, headers={"Retry-After": "0"})
+    with pytest.raises(NetskopeRetriesExhaustedError, match="rate limit"):
+        pull(make_client(tenant, max_throttled_waits=3, rate_limit_per_second=100))
+    assert len(tenant.seen) == 4
+    gaps = [b.at - a.at for a, b in zip(tenant.seen, tenant.seen[1:])]
+    assert min(gaps) >= 0.05
+
+
+def test_iterator_seeds_a_fresh_index_honours_wait_time_and_resends_a_failed_page(tenant):
+    inside = {"_id": "in", "_insertion_epoch_timestamp": START + 5}
+    before = {"_id": "before", "_insertion_epoch_timestamp": START - 5}
+    after = {"_id": "after", "_insertion_epoch_timestamp": END}
+    tenant.queue(
+        ok([before, inside], wait_time=1, timestamp_hwm=START + 10),
+        Reply(status=500, body="transient"),
+        ok([inside, after], wait_time=0, timestamp_hwm=END + 3),
+    )
+    client = make_client(tenant, lookback_seconds=600)
+    assert [r["_id"] for r in pull(client, "endpoint")] == ["in"]
+    seed, failed, resent = tenant.seen
+    assert seed.path == "/api/v2/events/dataexport/events/endpoint"
+    assert seed.params["operation"] == str(START - 600)
+    assert seed.params["index"].startswith(f"nsaf_endpoint_{START}_{END}_")
+    assert (failed.params["operation"], resent.params["operation"]) == ("next", "resend")
+    assert failed.params["index"] == resent.params["index"] == seed.params["index"]
+    assert failed.at - seed.at >= 1.0  # wait_time honoured
+    assert client.stats.snapshot()["events/dataexport/events/endpoint"]["duplicates_dropped"] == 1
+
+
+def test_iterator_conflict_409_is_waited_out(tenant):
+    tenant.queue(Reply(status=409, body={"ok": 0, "message": "conflict", "wait_time": 1}))
+    tenant.queue(ok([{"_id": "a", "_insertion_epoch_timestamp": START}], timestamp_hwm=END))
+    client = make_client(tenant)
+    assert len(pull(client, "endpoint")) == 1
+    assert tenant.seen[1].at - tenant.seen[0].at >= 1.0
+    assert client.stats.snapshot()["events/dataexport/events/endpoint"]["conflicts"] == 1
+
+
+def test_iterator_without_progress_stops_with_advice(tenant):
+    tenant.fallback = lambda seen: ok([], timestamp_hwm=START + 1, wait_time=0)
+    with pytest.raises(NetskopeError, match="not settled"):
+        pull(make_client(tenant, max_idle_pages=2), "endpoint")
+
+
+def test_incident_queries_event_time_with_lookback_and_keeps_by_insertion_time(tenant):
+    records = [
+        {"_id": "late", "timestamp": START - 3000, "_insertion_epoch_timestamp": START + 1},
+        {"_id": "next-window", "timestamp": END - 1, "_insertion_epoch_timestamp": END},
+        {"_id": "no-insertion-time", "timestamp": START + 2},
+        {"_id": "late", "timestamp": START - 3000, "_insertion_epoch_timestamp": START + 1},
+    ]
+    tenant.queue(ok(records))
+    client = make_client(tenant, lookback_seconds=7200, settle_seconds=30)
+    assert [r["_id"] for r in pull(client, "incident")] == ["late", "no-insertion-time"]
+    params = tenant.seen[0].params
+    assert tenant.seen[0].path == "/api/v2/events/datasearch/incident"
+    assert (params["starttime"], params["endtime"]) == (str(START - 7200), str(END + 30))
+
+
+def test_token_never_appears_in_logs_or_errors(tenant, caplog, capsys):
+    """A pull that fails every way the token could leak: echoed in bodies, 401 loop, HTML page."""
+    echo = f"token {TOKEN} is invalid"
+    tenant.queue(
+        Reply(status=500, body=echo),
+        Reply(status=401, body=echo),
+        Reply(status=503, body={"message": echo}),
+        Reply(body=f"<html>{echo}</html>", headers={"Content-Type": "text/html"}),
+    )
+    caplog.set_level(logging.DEBUG)
+    client = make_client(tenant, Tokens(TOKEN, TOKEN))
+    with pytest.raises(NetskopeResponseError) as caught:
+        pull(client)
+    tenant.fallback = lambda seen: Reply(status=401, body=echo)
+    with pytest.raises(NetskopeAuthError) as caught_auth:
+        pull(client)
+    captured = capsys.readouterr()
+    everything = "\n".join(
+        [caplog.text, captured.out, captured.err, str(caught.value), repr(caught.value), repr(client)]
+        + [str(caught_auth.value), repr(caught_auth.value), repr(client.stats.snapshot())]
+    )
+    assert "is invalid" in everything  # the echoed bodies did reach the logs/errors...
+    assert TOKEN not in everything  # ...but never the token itself
+
+
+@pytest.mark.parametrize(
+    ("log_type", "start", "end", "error", "match"),
+    [
+        ("applications", START, END, ValueError, "Unknown Netskope log type"),
+        ("audit", END, START, ValueError, "start must be before end"),
+        ("audit", START, START, ValueError, "start must be before end"),
+        ("audit", float(START), END, TypeError, "whole epoch seconds"),
+    ],
+)
+def test_bad_window_arguments_fail_at_call_time_without_a_request(tenant, log_type, start, end, error, match):
+    with pytest.raises(error, match=match):
+        make_client(tenant).iter_window_pages(log_type, start, end)
+    assert tenant.seen == []
+
+
+def test_iterator_lookback_can_be_set_apart_from_the_event_time_lookback(tenant):
+    tenant.queue(ok([], timestamp_hwm=END))
+    list(
+        make_client(tenant, lookback_seconds=86400, iterator_lookback_seconds=0).iter_window_pages(
+            "endpoint", START, END
+        )
+    )
+    assert tenant.seen[0].params["operation"] == str(START)
+
+
+def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
+    """A 429 means the server did not process the request, so the index did not move: no resend."""
+    tenant.queue(
+        ok([], timestamp_hwm=START + 10, wait_time=0),
+        Reply(status=429, headers={"Retry-After": "0"}),
+        ok([], timestamp_hwm=END),
+    )
+    list(make_client(tenant).iter_window_pages("endpoint", START, END))
+    assert [seen.params["operation"] for seen in tenant.seen[1:]] == ["next", "next"]
+
+
+def test_retry_after_as_an_http_date_is_honoured(tenant):
+    tenant.queue(Reply(status=429, headers={"Retry-After": formatdate(time.time() + 2, usegmt=True)}), ok([]))
+    pull(make_client(tenant))
+    first, second = tenant.seen
+    assert second.at - first.at >= 1.0

@@ -1,0 +1,326 @@
+"""``NetskopeHook``: connection rules, token sources (password, Secrets Manager via moto), rotation,
+masking and ``test_connection``, against the simulated tenant."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import ssl
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from scripted_tenant import ScriptedTenant, ok
+
+from netskope_provider.api.client import NetskopeClient
+from netskope_provider.api.host import check_tenant_host
+from netskope_provider.exceptions import NetskopeAuthError, NetskopeConfigError
+from netskope_provider.hooks.netskope import NetskopeHook
+from netskope_provider.simulator import SimulatorConfig, SimulatorServer
+
+S = 1_790_000_000
+END = S + 3600
+TOKEN = "sim-token-7c1e55d0a9"
+FAST = {"backoff_base_seconds": 0.01, "backoff_cap_seconds": 0.05}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    config = SimulatorConfig(seed=13, token=TOKEN, start=S, end=END, now=END + 600, volume={"audit": 900})
+    with SimulatorServer(config) as server:
+        yield server
+
+
+def set_connection(
+    monkeypatch, host: str, *, password: str | None = None, conn_id: str = "netskope_default", **extra
+) -> None:
+    conn = {"conn_type": "netskope", "host": host, "extra": extra}
+    if password is not None:
+        conn["password"] = password
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+def set_sim_connection(monkeypatch, sim, **kwargs) -> None:
+    kwargs.setdefault("password", sim.token)
+    set_connection(monkeypatch, sim.host, allow_non_goskope_host=True, scheme="http", **kwargs)
+
+
+def ids(pages) -> list[str]:
+    return [record["_id"] for page in pages for record in page]
+
+
+def truth(sim, log_type: str, start: int, end: int) -> set[str]:
+    return {record["_id"] for record in sim.ground_truth(log_type, start, end)}
+
+
+def test_hook_class_attributes():
+    assert (NetskopeHook.conn_type, NetskopeHook.conn_name_attr, NetskopeHook.default_conn_name) == (
+        "netskope",
+        "netskope_conn_id",
+        "netskope_default",
+    )
+    assert NetskopeHook.hook_name == "Netskope"
+
+
+def test_pull_with_token_from_password_and_cached_client(monkeypatch, sim):
+    set_sim_connection(monkeypatch, sim)
+    hook = NetskopeHook()
+    assert hook.get_client() is hook.get_client()
+    assert isinstance(hook.get_conn(), NetskopeClient)
+    pulled = ids(hook.iter_window_pages("audit", S, END))
+    assert len(pulled) == len(set(pulled))
+    assert set(pulled) == truth(sim, "audit", S, END)
+
+
+def test_window_bounds_may_be_aware_datetimes(monkeypatch, sim):
+    set_sim_connection(monkeypatch, sim)
+    start, end = (datetime.fromtimestamp(t, tz=UTC) for t in (S, S + 600))
+    assert set(ids(NetskopeHook().iter_window_pages("audit", start, end))) == truth(sim, "audit", S, S + 600)
+    with pytest.raises(ValueError, match="no time zone"):
+        NetskopeHook().iter_window_pages("audit", datetime(2026, 1, 1), end)
+
+
+def test_token_is_masked_in_airflow_logs(monkeypatch, sim):
+    from netskope_provider.compat import redact
+
+    set_sim_connection(monkeypatch, sim)
+    list(NetskopeHook().iter_window_pages("audit", S, S + 60))
+    assert TOKEN not in redact(f"the token is {TOKEN}")
+
+
+def test_test_connection_reports_success_and_failures_without_raising(monkeypatch, sim):
+    set_sim_connection(monkeypatch, sim)
+    assert NetskopeHook().test_connection() == (True, f"Connected to {sim.host}: the API token was accepted.")
+
+    set_sim_connection(monkeypatch, sim, password="wrong-token-123")
+    passed, message = NetskopeHook().test_connection()
+    assert not passed and "expired" in message and "wrong-token-123" not in message
+
+    set_connection(monkeypatch, "tenant.goskope.com/api/v2")
+    passed, message = NetskopeHook().test_connection()
+    assert not passed and "contains a path" in message
+
+    set_sim_connection(monkeypatch, sim, password=None)
+    passed, message = NetskopeHook().test_connection()
+    assert not passed and "has no API token" in message
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "rule"),
+    [
+        ("", {}, "host is empty"),
+        ("tenant.goskope.com/api/v2", {}, "contains a path"),
+        ("admin@tenant.goskope.com", {}, "user info"),
+        ("tenant.goskope.com?token=x", {}, "query string"),
+        ("tenant.goskope.com#frag", {}, "query string or fragment"),
+        ("http://tenant.goskope.com", {}, "starts with http://"),
+        ("tenant.example.com", {}, "outside goskope.com"),
+        ("goskope.com.evil.example", {}, "outside goskope.com"),
+        ("evilgoskope.com", {}, "outside goskope.com"),
+        ("127.0.0.1:8080", {"scheme": "http"}, "outside goskope.com"),
+        ("tenant.example.com", {"allow_non_goskope_host": True, "scheme": "http"}, "Plain HTTP"),
+        ("tenant.goskope.com", {"scheme": "http"}, "Plain HTTP"),
+        ("tenant.goskope.com", {"scheme": "ftp"}, "Unsupported scheme"),
+        ("tenant.goskope.com:99999", {}, "invalid port"),
+        ("ten ant.goskope.com", {}, "not a valid hostname"),
+        ("tenant.goskope.com", {"allow_non_goskope_host": "maybe"}, "must be true or false"),
+        ("tenant.goskope.com", {"rate_limit_per_second": "fast"}, "must be a float"),
+        ("tenant.goskope.com", {"proxies": ["http://proxy:3128"]}, "proxies must be"),
+    ],
+)
+def test_connection_rules_name_the_rule_that_failed(monkeypatch, host, extra, rule):
+    set_connection(monkeypatch, host, password="some-token-1", **extra)
+    with pytest.raises(NetskopeConfigError, match=rule):
+        NetskopeHook().get_client()
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "expected"),
+    [
+        ("tenant.goskope.com", {}, "https://tenant.goskope.com/api/v2/"),
+        ("Tenant.EU.goskope.com", {}, "https://tenant.eu.goskope.com/api/v2/"),
+        ("https://tenant.goskope.com/", {}, "https://tenant.goskope.com/api/v2/"),
+        (
+            "netskope.internal.example:8443",
+            {"allow_non_goskope_host": "true"},
+            "https://netskope.internal.example:8443/api/v2/",
+        ),
+        ("localhost:9000", {"allow_non_goskope_host": True, "scheme": "http"}, "http://localhost:9000/api/v2/"),
+    ],
+)
+def test_accepted_hosts(monkeypatch, host, extra, expected):
+    set_connection(monkeypatch, host, password="some-token-1", **extra)
+    assert NetskopeHook().get_client().base_url == expected
+
+
+def test_ipv6_loopback_is_loopback():
+    assert check_tenant_host("[::1]:8080", scheme="http", allow_non_goskope_host=True) == "[::1]:8080"
+
+
+def test_extras_and_hook_arguments_configure_the_client(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not used until a request is sent")
+    set_connection(
+        monkeypatch,
+        "tenant.goskope.com",
+        password="some-token-1",
+        rate_limit_per_second="2.5",
+        max_retries=3,
+        ca_bundle=str(bundle),
+        proxies="http://proxy.internal:3128",
+        connect_timeout=3,
+        read_timeout=30,
+        lookback_seconds=7200,
+    )
+    client = NetskopeHook(max_retries=5).get_client()
+    assert client.rate_limit_per_second == 2.5
+    assert client.max_retries == 5  # hook arguments win over extras
+    assert client.lookback_seconds == 7200
+    assert client.timeout == (3.0, 30.0)
+    assert client.verify == str(bundle)
+    assert client._session.proxies == {"https": "http://proxy.internal:3128", "http": "http://proxy.internal:3128"}
+
+
+def test_tls_verification_cannot_be_switched_off(monkeypatch):
+    set_connection(monkeypatch, "tenant.goskope.com", password="some-token-1")
+    with pytest.raises(NetskopeConfigError, match="cannot be disabled"):
+        NetskopeHook(verify=False).get_client()
+
+
+# ---------------------------------------------------------------- Secrets Manager (moto server)
+
+
+@pytest.fixture
+def secrets(moto_server):
+    moto_server.reset()
+    return moto_server.client("secretsmanager")
+
+
+@pytest.mark.parametrize("shape", ["plain", "json"])
+def test_token_from_secrets_manager(monkeypatch, sim, secrets, shape):
+    value = sim.token if shape == "plain" else json.dumps({"api_token": sim.token, "note": "rotated yearly"})
+    arn = secrets.create_secret(Name=f"netskope/{shape}", SecretString=value)["ARN"]
+    set_sim_connection(monkeypatch, sim, password=None, secret_arn=arn, aws_conn_id="aws_default")
+    assert set(ids(NetskopeHook().iter_window_pages("audit", S, S + 900))) == truth(sim, "audit", S, S + 900)
+
+
+def test_secret_json_without_api_token_is_a_clear_error(monkeypatch, sim, secrets):
+    arn = secrets.create_secret(Name="netskope/wrong", SecretString=json.dumps({"token": sim.token}))["ARN"]
+    set_sim_connection(monkeypatch, sim, password=None, secret_arn=arn)
+    with pytest.raises(NetskopeConfigError, match="without a string key 'api_token'") as caught:
+        list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert sim.token not in str(caught.value)
+
+
+def test_missing_secret_names_the_arn_and_the_permission(monkeypatch, sim, secrets):
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:netskope/absent-AbCdEf"
+    set_sim_connection(monkeypatch, sim, password=None, secret_arn=arn)
+    passed, message = NetskopeHook().test_connection()
+    assert not passed
+    assert arn in message and "secretsmanager:GetSecretValue" in message
+
+
+def test_rotation_mid_run_rereads_the_secret_and_continues(monkeypatch, secrets, caplog, capsys):
+    old, new = "rotating-token-old-91f2", "rotating-token-new-5d3c"
+    config = SimulatorConfig(seed=17, token=old, start=S, end=END, now=END + 600, volume={"network": 600})
+    with SimulatorServer(config) as sim:
+        arn = secrets.create_secret(Name="netskope/rotating", SecretString=json.dumps({"api_token": old}))["ARN"]
+        set_sim_connection(monkeypatch, sim, password=None, secret_arn=arn)
+        caplog.set_level(logging.DEBUG)
+        hook = NetskopeHook(page_size=100, rate_limit_per_second=50, **FAST)
+        pages = hook.iter_window_pages("network", S, END)
+        pulled = ids([next(pages)])
+        sim.set_token(new)  # the old token fails at once...
+        with caplog.at_level(logging.INFO, logger="botocore"):  # the test's own write logs the value
+            secrets.put_secret_value(
+                SecretId=arn, SecretString=json.dumps({"api_token": new})
+            )  # ...the secret has the new one
+        pulled += ids(pages)
+        assert len(pulled) == len(set(pulled))
+        assert set(pulled) == truth(sim, "network", S, END)
+        assert hook.get_client().stats.total("token_refreshes") == 1
+
+        sim.set_token("rotating-token-third-0000")  # rotated again, but the secret was not updated
+        with pytest.raises(NetskopeAuthError, match="service account") as caught:
+            list(hook.iter_window_pages("network", S, END))
+    captured = capsys.readouterr()
+    output = "\n".join(
+        [caplog.text, captured.out, captured.err, str(caught.value), repr(caught.value), repr(hook.get_client())]
+    )
+    assert "401" in output
+    for token in (old, new):
+        assert token not in output
+
+
+# ---------------------------------------------------------------- TLS with a custom CA bundle
+
+
+@pytest.fixture(scope="module")
+def tls_tenant(tmp_path_factory):
+    """An HTTPS tenant on localhost whose certificate only a custom CA bundle vouches for."""
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "tenant.pem", folder / "tenant.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    with ScriptedTenant(lambda seen: ok([{"_id": "over-tls"}]), tls=context) as tenant:
+        yield tenant, cert_file
+
+
+def test_https_with_a_custom_ca_bundle(monkeypatch, tls_tenant):
+    tenant, ca_bundle = tls_tenant
+    host = f"localhost:{tenant.port}"
+    set_connection(monkeypatch, host, password="tls-token-1234", allow_non_goskope_host=True, ca_bundle=str(ca_bundle))
+    assert ids(NetskopeHook().iter_window_pages("audit", S, END)) == ["over-tls"]
+
+
+def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, tls_tenant):
+    tenant, _ = tls_tenant
+    set_connection(monkeypatch, f"localhost:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True)
+    before = len(tenant.seen)
+    with pytest.raises(NetskopeConfigError, match=r"certificate verify failed.*ca_bundle"):
+        list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert len(tenant.seen) == before  # no request got through
+
+
+def test_test_connection_names_the_missing_permission(monkeypatch):
+    config = SimulatorConfig(seed=19, start=S, end=END, token="page-only-token", scopes={"page-only-token": {"page"}})
+    with SimulatorServer(config) as sim:
+        set_sim_connection(monkeypatch, sim)
+        passed, message = NetskopeHook().test_connection()
+    assert not passed
+    assert "HTTP 403" in message and "Steering: Application Events (View)" in message
+
+
+def test_simulator_over_https_with_its_ca_bundle(monkeypatch):
+    config = SimulatorConfig(seed=23, token=TOKEN, start=S, end=END, now=END + 600, volume={"alert": 300}, tls=True)
+    with SimulatorServer(config) as sim:
+        set_connection(monkeypatch, sim.host, password=sim.token, allow_non_goskope_host=True, ca_bundle=sim.ca_file)
+        hook = NetskopeHook()
+        assert hook.get_client().base_url.startswith("https://")
+        assert set(ids(hook.iter_window_pages("alert", S, END))) == truth(sim, "alert", S, END)

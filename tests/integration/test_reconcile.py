@@ -1,0 +1,309 @@
+"""Reconciliation: CloudWatch counts per window against the simulated tenant's, found and healed exactly."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from conftest import REPO, canonical_json, cloudwatch_window_events, expected_cloudwatch_events, fresh_airflow_db
+from test_operability import RecordingStats
+
+from netskope_provider import cloudwatch, metrics, reconcile
+from netskope_provider.api.client import NetskopeClient
+from netskope_provider.compat import DagBag, dag_test, task_return_value
+from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
+
+HOUR = 3600
+NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
+#: Three closed hours, all older than the default settle delay.
+PERIOD = (NOW_HOUR - 4 * HOUR, NOW_HOUR - HOUR)
+W1, W2, W3 = reconcile.windows(*PERIOD)
+#: audit has a count query (data/*), incident does not (re-pull of ids).
+LOG_TYPES = ("audit", "incident")
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorServer]:
+    config = SimulatorConfig(seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30))
+    with SimulatorServer(config) as sim:
+        yield sim
+
+
+@pytest.fixture
+def client(simulator: SimulatorServer) -> Iterator[NetskopeClient]:
+    with NetskopeClient(simulator.host, lambda refresh: simulator.token, scheme="http") as netskope:
+        yield netskope
+
+
+def deliver_ground_truth(simulator: SimulatorServer, logs, log_type: str, window: tuple[int, int]) -> int:
+    """Put a window's expected events into its stream the way the pipeline would; returns how many."""
+    events = [
+        (window[0] * 1000, message) for message in expected_cloudwatch_events(simulator, log_type, *window).elements()
+    ]
+    group = f"/netskope/ocsf/{log_type}"
+    cloudwatch.ensure_log_group(logs, group)
+    cloudwatch.deliver(events, logs, group, cloudwatch.stream_name(log_type, *window))
+    return len(events)
+
+
+def test_windows_partition_the_period_and_refuse_unaligned_bounds() -> None:
+    assert reconcile.windows(7200, 18000) == [(7200, 10800), (10800, 14400), (14400, 18000)]
+    assert reconcile.windows(0, 1800, step=900) == [(0, 900), (900, 1800)]
+    with pytest.raises(ValueError, match="after its start"):
+        reconcile.windows(3600, 3600)
+    with pytest.raises(ValueError, match="multiple of the window length 3600"):
+        reconcile.windows(3600, 9000)
+
+
+def test_check_finds_missing_window_late_records_and_surplus(simulator, client, moto_server) -> None:
+    moto_server.reset()
+    logs = moto_server.client("logs")
+    for log_type in LOG_TYPES:
+        deliver_ground_truth(simulator, logs, log_type, W1)
+        deliver_ground_truth(simulator, logs, log_type, W2)
+    simulator.inject("audit", generate("audit", 3, W1[0], W1[0] + 60, seed=5))  # inserted late into a delivered window
+    simulator.inject("incident", generate("incident", 2, W2[0], W2[0] + 60, seed=6))
+    surplus = (W2[0] * 1000, canonical_json({"duplicate": True}))
+    cloudwatch.deliver([surplus], logs, "/netskope/ocsf/audit", cloudwatch.stream_name("audit", *W2))
+
+    found = {}
+    for log_type in LOG_TYPES:
+        for check in reconcile.check_log_type(client, logs, f"/netskope/ocsf/{log_type}", log_type, [W1, W2, W3]):
+            assert check.source == len(simulator.ground_truth(log_type, check.start, check.end))
+            assert check.delivered == sum(cloudwatch_window_events(logs, log_type, check.start, check.end).values())
+            found[log_type, check.start] = (check.gap, check.method)
+
+    assert found == {
+        ("audit", W1[0]): (3, "count"),
+        ("audit", W2[0]): (-1, "count"),
+        ("audit", W3[0]): (len(simulator.ground_truth("audit", *W3)), "count"),
+        ("incident", W1[0]): (0, "repull"),
+        ("incident", W2[0]): (2, "repull"),
+        ("incident", W3[0]): (len(simulator.ground_truth("incident", *W3)), "repull"),
+    }
+    assert all(gap for gap, _ in (found["audit", W3[0]], found["incident", W3[0]])), "the dropped window holds records"
+
+
+def test_sub_window_streams_count_toward_their_window_and_wider_streams_toward_none(
+    simulator, client, moto_server
+) -> None:
+    moto_server.reset()
+    logs = moto_server.client("logs")
+    halves = [(W1[0], W1[0] + 1800), (W1[0] + 1800, W1[1])]  # a DAG split into 30-minute sub-windows
+    delivered = sum(deliver_ground_truth(simulator, logs, "audit", half) for half in halves)
+    deliver_ground_truth(simulator, logs, "audit", (W2[0], W3[1]))  # a two-hour custom window
+    logs.create_log_stream(logGroupName="/netskope/ocsf/audit", logStreamName="netskope/audit/not-a-window")
+
+    checks = reconcile.check_log_type(client, logs, "/netskope/ocsf/audit", "audit", [W1, W2, W3])
+    assert delivered == len(simulator.ground_truth("audit", *W1)) > 0
+    assert [check.delivered for check in checks] == [delivered, 0, 0]
+    assert reconcile.stream_window(cloudwatch.stream_name("audit", *halves[1]), "audit") == halves[1]
+    assert reconcile.stream_window("netskope/audit/not-a-window", "audit") is None
+
+
+def test_missing_log_group_counts_as_nothing_delivered(simulator, client, moto_server) -> None:
+    moto_server.reset()
+    checks = reconcile.check_log_type(client, moto_server.client("logs"), "/netskope/ocsf/none", "audit", [W1])
+    assert [(c.delivered, c.gap) for c in checks] == [(0, len(simulator.ground_truth("audit", *W1)))]
+    assert reconcile.mismatches(checks) == checks
+
+
+def test_table_lists_every_window_and_marks_mismatches() -> None:
+    checks = [
+        reconcile.WindowCheck("audit", W1[0], W1[1], source=10, delivered=10, method="count"),
+        reconcile.WindowCheck("audit", W2[0], W2[1], source=12, delivered=9, method="count"),
+        reconcile.WindowCheck("incident", W3[0], W3[1], source=4, delivered=5, method="repull"),
+    ]
+    lines = reconcile.format_table(checks).splitlines()
+    assert lines[0].split() == ["log", "type", "window", "start", "(UTC)", "tenant", "delivered", "gap", "method"]
+    start = datetime.fromtimestamp(W2[0], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert lines[3].split() == ["audit", start, "12", "9", "+3", "count", "MISSING"]
+    assert lines[4].split()[-3:] == ["-1", "repull", "SURPLUS"] and lines[2].split()[-1] == "ok"
+    assert reconcile.mismatches(checks) == checks[1:]
+    assert checks[1].as_dict()["gap"] == 3
+
+
+def utc_iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
+
+
+@pytest.fixture
+def airflow_env(simulator: SimulatorServer, moto_server, tmp_path) -> Iterator[None]:
+    """A fresh metadata DB and connections to the simulator and an empty moto_server."""
+    moto_server.reset()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(
+            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "netskope",
+                    "host": simulator.host,
+                    "password": simulator.token,
+                    "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+                }
+            ),
+        )
+        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path}")
+        fresh_airflow_db()
+        yield
+
+
+def reconcile_run(dag, **conf) -> dict:
+    """One ``dag.test()`` run of netskope_reconcile over PERIOD; returns the task's summary."""
+    run_conf = {
+        "window_start": utc_iso(PERIOD[0]),
+        "window_end": utc_iso(PERIOD[1]),
+        "log_types": list(LOG_TYPES),
+        **conf,
+    }
+    dag_run = dag_test(dag, datetime.fromtimestamp(NOW_HOUR, tz=UTC), run_conf=run_conf)
+    assert dag_run.state == "success"
+    summary = task_return_value(dag_run, "reconcile")
+    assert summary["windows"] == 3 * len(LOG_TYPES), "every hour of the period for each log type asked for"
+    return summary
+
+
+def gaps(entries: list[dict]) -> dict[tuple[str, int], int]:
+    return {(entry["log_type"], entry["start"]): entry["gap"] for entry in entries}
+
+
+def reconcile_metrics(recorder: RecordingStats, host: str) -> dict[tuple[str, str], float]:
+    """The reconcile metrics of the last run, by (name, log type); every call tagged with the tenant."""
+    assert {tags["tenant"] for _, name, _, tags in recorder.calls if name.startswith("netskope.reconcile.")} == {host}
+    values = {
+        (name, tags["log_type"]): value
+        for _, name, value, tags in recorder.calls
+        if name.startswith("netskope.reconcile.")
+    }
+    recorder.calls.clear()
+    return values
+
+
+def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_once(
+    simulator, airflow_env, moto_server, monkeypatch
+) -> None:
+    from pipeline_tasks import run_pipeline
+
+    dag = DagBag(dag_folder=str(REPO / "dags" / "netskope_reconcile.py")).dags["netskope_reconcile"]
+    for log_type in LOG_TYPES:
+        for window in (W1, W2):  # W3 is never run: the dropped window
+            run_pipeline(log_type, *window, run_id=f"scheduled__{log_type}_{window[0]}")
+    simulator.inject("audit", generate("audit", 3, W2[0] + 10, W2[0] + 70, seed=5))  # late into a delivered window
+    recorder = RecordingStats()
+    monkeypatch.setattr(metrics, "Stats", recorder)
+    dropped = {log_type: len(simulator.ground_truth(log_type, *W3)) for log_type in LOG_TYPES}
+
+    report = reconcile_run(dag, heal=False)
+    found = gaps(report["mismatches"])
+    assert found == {("audit", W2[0]): 3, ("audit", W3[0]): dropped["audit"], ("incident", W3[0]): dropped["incident"]}
+    assert all(found.values()) and gaps(report["remaining"]) == found and report["healed"] == []
+    assert reconcile_metrics(recorder, simulator.host) == {
+        (metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"): 2,
+        (metrics.RECONCILE_WINDOWS_MISMATCHED, "incident"): 1,
+        (metrics.RECONCILE_RECORDS_MISSING, "audit"): 3 + dropped["audit"],
+        (metrics.RECONCILE_RECORDS_MISSING, "incident"): dropped["incident"],
+        (metrics.RECONCILE_RECORDS_SURPLUS, "audit"): 0,
+        (metrics.RECONCILE_RECORDS_SURPLUS, "incident"): 0,
+        (metrics.RECONCILE_WINDOWS_HEALED, "audit"): 0,
+        (metrics.RECONCILE_WINDOWS_HEALED, "incident"): 0,
+    }
+    assert cloudwatch_window_events(moto_server.client("logs"), "audit", *W3) == {}, "report only: nothing healed"
+
+    healing = reconcile_run(dag, heal=True)
+    assert gaps(healing["mismatches"]) == found
+    assert gaps(healing["healed"]) == dict.fromkeys(found, 0) and healing["remaining"] == []
+    healing_metrics = reconcile_metrics(recorder, simulator.host)
+    assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "audit"] == 2
+    assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "incident"] == 1
+    assert healing_metrics[metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"] == 0
+
+    again = reconcile_run(dag, heal=True)
+    assert again["mismatches"] == again["healed"] == again["remaining"] == []
+    logs = moto_server.client("logs")
+    for log_type in LOG_TYPES:
+        for window in (W1, W2, W3):
+            assert cloudwatch_window_events(logs, log_type, *window) == expected_cloudwatch_events(
+                simulator, log_type, *window
+            )
+
+
+def test_heal_refuses_a_window_whose_streams_its_dag_would_not_write(
+    simulator, moto_server, monkeypatch, tmp_path
+) -> None:
+    """Records in 30-minute streams while the audit DAG delivers hourly: a re-run would copy them again."""
+    from types import SimpleNamespace
+
+    from netskope_provider.operators.reconcile import NetskopeReconcileOperator
+
+    moto_server.reset()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NETSKOPE_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "netskope",
+                "host": simulator.host,
+                "password": simulator.token,
+                "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+            }
+        ),
+    )
+    monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path}")
+    logs = moto_server.client("logs")
+    for half in ((W1[0], W1[0] + 1800), (W1[0] + 1800, W1[1])):
+        deliver_ground_truth(simulator, logs, "audit", half)
+    simulator.inject("audit", generate("audit", 2, W1[0] + 5, W1[0] + 50, seed=8))
+    before = cloudwatch_window_events(logs, "audit", *W1)
+
+    operator = NetskopeReconcileOperator(
+        task_id="reconcile", log_types=["audit"], heal=True, window_start=utc_iso(W1[0]), window_end=utc_iso(W1[1])
+    )
+    summary = operator.execute({"ti": SimpleNamespace(run_id="manual__guard", try_number=1)})
+    assert gaps(summary["remaining"]) == gaps(summary["mismatches"]) == {("audit", W1[0]): 2}
+    assert summary["healed"] == []
+    assert cloudwatch_window_events(logs, "audit", *W1) == before == Counter(), "no hourly stream written"
+
+
+def load_reconcile_dag(monkeypatch, **env: str):
+    """Parse dags/netskope_reconcile.py afresh under ``env``."""
+    import importlib.util
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location(
+        "netskope_reconcile_under_test", REPO / "dags" / "netskope_reconcile.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.netskope_reconcile
+
+
+def test_dag_is_daily_in_the_api_pool_with_heal_off_unless_asked(monkeypatch) -> None:
+    from netskope_provider.compat import CronDataIntervalTimetable, core_timetable
+
+    summary = lambda timetable: core_timetable(timetable).summary
+    dag = load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE="*/5 * * * *")  # the log-type DAGs' setting does not apply
+    assert isinstance(dag.timetable, CronDataIntervalTimetable) and summary(dag.timetable) == "0 0 * * *"
+    (task,) = dag.tasks
+    assert task.task_id == "reconcile" and task.pool == "netskope_api" and task.settle_seconds == 900
+    assert dag.params["heal"] is None and dag.params["log_types"] is None
+    assert summary(load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE_RECONCILE="0 6 * * *").timetable) == "0 6 * * *"
+    with pytest.raises(ValueError, match="NETSKOPE_SCHEDULE"):
+        load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE_RECONCILE="daily")
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), ("yes", True), ("0", False), ("", False)])
+def test_heal_switch_reads_yes_and_no(value, expected) -> None:
+    from netskope_provider.operators.reconcile import heal_setting
+
+    assert heal_setting(value, "param heal") is expected
+
+
+def test_heal_switch_refuses_anything_else() -> None:
+    from netskope_provider.compat import AirflowFailException
+    from netskope_provider.operators.reconcile import heal_setting
+
+    with pytest.raises(AirflowFailException, match="Variable netskope_reconcile_heal='maybe' is not a boolean"):
+        heal_setting("maybe", "Variable netskope_reconcile_heal")
