@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -56,7 +57,8 @@ def bare_pull(url: str, token: str = TOKEN) -> int:
 
 
 def client_pull(client: NetskopeClient, log_type: str) -> int:
-    return sum(len(page) for page in client.iter_window_pages(log_type, START, START + SPAN))
+    """Records of the window, as raw JSON text straight off each page (what the fetch stage stages)."""
+    return sum(len(page.records) for page in client.iter_window_pages(log_type, START, START + SPAN))
 
 
 def report(label: str, run) -> None:
@@ -111,9 +113,11 @@ def main() -> None:
             report(f"NetskopeClient at 4 req/s, {log_type}", lambda log_type=log_type: client_pull(client, log_type))
         for endpoint, stats in client.stats.snapshot().items():
             print(
-                f"  {endpoint:<40} requests={stats['requests']:.0f} limiter wait={stats['wait_seconds']:.2f} s "
-                f"repeats dropped={stats['duplicates_dropped']:.0f}"
+                f"  {endpoint:<40} requests={stats['requests']:.0f} "
+                f"({stats['requests'] / max(stats['records'], 1) * 10_000:.2f} per 10,000 records) "
+                f"limiter wait={stats['wait_seconds']:.2f} s repeats dropped={stats['duplicates_dropped']:.0f}"
             )
+        print(f"peak RSS of the client process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -3,6 +3,10 @@
 The simulator models a healthy tenant with injectable faults; this server answers exactly the
 replies a test queues (an HTML login page, a truncated body, a reset socket...), so each error
 path of the client is exercised over a real socket, one precise reply at a time.
+
+Count queries (``fields=...count(_id)``, which the client sends to check offset paging) are
+answered from their own queue, ``counts``, so scripted pages stay in order; with none queued the
+tenant gives no count (the client then pages without the check).
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+
+from netskope_provider.api.page import RawPage
+from netskope_provider.records import decode_record
 
 
 @dataclass
@@ -56,11 +63,26 @@ def ok(records: list[Any], **extra: Any) -> Reply:
     return Reply(body={"ok": 1, "result": records, **extra})
 
 
+def counted(total: int) -> Reply:
+    """The answer to a count query: ``result[0].event_count``."""
+    return ok([{"event_count": total}])
+
+
+def is_count(seen: Seen) -> bool:
+    return "count(" in seen.params.get("fields", "")
+
+
+def decoded(pages: Iterable[RawPage]) -> list[dict[str, Any]]:
+    """The records of ``pages`` as the mapping stage will see them."""
+    return [decode_record(record) for page in pages for record in page.records]
+
+
 class ScriptedTenant:
     """Answers queued replies in order, then ``fallback(seen)``; records every request."""
 
     def __init__(self, fallback: Callable[[Seen], Reply] | None = None, *, tls: ssl.SSLContext | None = None) -> None:
         self.replies: deque[Reply] = deque()
+        self.counts: deque[Reply] = deque()
         self.fallback = fallback or (lambda seen: ok([]))
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
@@ -74,8 +96,9 @@ class ScriptedTenant:
                 seen = Seen(url.path, dict(parse_qsl(url.query)), dict(self.headers), time.monotonic())
                 with tenant._lock:
                     tenant.seen.append(seen)
-                    reply = tenant.replies.popleft() if tenant.replies else None
-                reply = reply or tenant.fallback(seen)
+                    queue = tenant.counts if is_count(seen) else tenant.replies
+                    reply = queue.popleft() if queue else None
+                reply = reply or (ok([]) if is_count(seen) else tenant.fallback(seen))
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.reset:
@@ -113,6 +136,15 @@ class ScriptedTenant:
     def queue(self, *replies: Reply) -> None:
         with self._lock:
             self.replies.extend(replies)
+
+    def queue_counts(self, *replies: Reply) -> None:
+        with self._lock:
+            self.counts.extend(replies)
+
+    @property
+    def pages_seen(self) -> list[Seen]:
+        """Requests other than count queries."""
+        return [seen for seen in self.seen if not is_count(seen)]
 
     def __enter__(self) -> ScriptedTenant:
         self._thread.start()

@@ -51,3 +51,19 @@ class NetskopeRetriesExhaustedError(NetskopeError):
     def __init__(self, message: str, *, attempts: int) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class NetskopeRedirectError(NetskopeConfigError):
+    """The tenant answered with a redirect: never followed, because the token would travel with it."""
+
+
+class PoisonRecordError(NetskopeError, ValueError):
+    """One record cannot be kept exactly (``reason`` says why); it is quarantined with its raw bytes."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NetskopePageTooLargeError(NetskopeResponseError):
+    """A response body grew past ``max_page_bytes``: offset paging asks again for fewer records."""

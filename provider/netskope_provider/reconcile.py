@@ -62,7 +62,8 @@ def source_count(client: Any, log_type: str, start: int, end: int) -> tuple[int,
     counted = client.count_window(log_type, start, end)
     if counted is not None:
         return counted, "count"
-    return sum(len(page) for page in client.iter_window_pages(log_type, start, end)), "repull"
+    pages = client.iter_window_pages(log_type, start, end)
+    return sum(len(page.records) + len(page.quarantined) for page in pages), "repull"
 
 
 def stream_window(name: str, log_type: str) -> tuple[int, int] | None:

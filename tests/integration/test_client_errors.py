@@ -7,7 +7,7 @@ import time
 from email.utils import formatdate
 
 import pytest
-from scripted_tenant import Reply, ScriptedTenant, ok
+from scripted_tenant import Reply, ScriptedTenant, counted, decoded, ok
 
 from netskope_provider.api.client import TOKEN_HEADER, NetskopeClient
 from netskope_provider.exceptions import (
@@ -57,31 +57,31 @@ def make_client(tenant: ScriptedTenant, tokens=None, **options) -> NetskopeClien
 
 
 def pull(client: NetskopeClient, log_type: str = "application") -> list[dict]:
-    return [record for page in client.iter_window_pages(log_type, START, END) for record in page]
+    return decoded(client.iter_window_pages(log_type, START, END))
 
 
 def test_insertion_window_sends_inclusive_bounds_and_pages_by_offset(tenant):
     tenant.queue(ok([{"_id": "a"}, {"_id": "b"}]), ok([{"_id": "c"}, {"_id": "d"}]), ok([{"_id": "e"}]))
     records = pull(make_client(tenant, page_size=2))
     assert [r["_id"] for r in records] == ["a", "b", "c", "d", "e"]
-    assert [s.path for s in tenant.seen] == ["/api/v2/events/data/application"] * 3
-    assert [s.params["offset"] for s in tenant.seen] == ["0", "2", "4"]
-    first = tenant.seen[0].params
+    assert [s.path for s in tenant.pages_seen] == ["/api/v2/events/data/application"] * 3
+    assert [s.params["offset"] for s in tenant.pages_seen] == ["0", "2", "4"]
+    first = tenant.pages_seen[0].params
     assert (first["insertionstarttime"], first["insertionendtime"], first["limit"]) == (str(START), str(END - 1), "2")
-    assert tenant.seen[0].headers[TOKEN_HEADER] == TOKEN
+    assert tenant.pages_seen[0].headers[TOKEN_HEADER] == TOKEN
 
 
 def test_full_last_page_is_followed_by_an_empty_one(tenant):
     tenant.queue(ok([{"_id": "a"}, {"_id": "b"}]), ok([]))
     assert len(pull(make_client(tenant, page_size=2))) == 2
-    assert len(tenant.seen) == 2
+    assert len(tenant.pages_seen) == 2
 
 
 def test_endpoint_ignoring_offset_is_an_error_not_a_loop(tenant):
     tenant.fallback = lambda seen: ok([{"_id": "same"}, {"_id": "other"}])
     with pytest.raises(NetskopePagingError, match="ignores 'offset'"):
         pull(make_client(tenant, page_size=2))
-    assert len(tenant.seen) == 2
+    assert len(tenant.pages_seen) == 2
 
 
 def test_ids_beyond_2_53_stay_exact_and_gzip_is_decoded(tenant):
@@ -89,7 +89,7 @@ def test_ids_beyond_2_53_stay_exact_and_gzip_is_decoded(tenant):
     tenant.queue(Reply(body=b'{"ok":1,"result":[{"_id":"x","connection_id":8024586225194723787}]}', gzip=True))
     [record] = pull(make_client(tenant))
     assert record["connection_id"] == big
-    assert "gzip" in tenant.seen[0].headers["Accept-Encoding"]
+    assert "gzip" in tenant.pages_seen[0].headers["Accept-Encoding"]
 
 
 def test_http_204_is_an_empty_page(tenant):
@@ -103,7 +103,7 @@ def test_401_rereads_the_token_once_then_succeeds(tenant):
     client = make_client(tenant, tokens)
     assert len(pull(client)) == 1
     assert tokens.calls == [False, True]
-    assert [s.headers[TOKEN_HEADER] for s in tenant.seen] == ["old-token-1234", "new-token-5678"]
+    assert [s.headers[TOKEN_HEADER] for s in tenant.pages_seen] == ["old-token-1234", "new-token-5678"]
     assert client.stats.total("token_refreshes") == 1
 
 
@@ -113,7 +113,7 @@ def test_401_after_reread_names_expiry_and_service_account(tenant):
         pull(make_client(tenant))
     message = str(caught.value)
     assert "expired" in message and "service account" in message
-    assert len(tenant.seen) == 2
+    assert len(tenant.pages_seen) == 2
 
 
 @pytest.mark.parametrize("log_type", ["incident", "audit", "infrastructure"])
@@ -123,14 +123,14 @@ def test_403_names_the_rbac_permission_of_the_log_type(tenant, log_type):
         pull(make_client(tenant), log_type)
     assert LOG_TYPES[log_type].rbac_permission in str(caught.value)
     assert caught.value.log_type == log_type
-    assert len(tenant.seen) == 1
+    assert len(tenant.pages_seen) == 1
 
 
 def test_404_says_host_or_endpoint_is_wrong(tenant):
     tenant.fallback = lambda seen: Reply(status=404, body="Not Found", headers={"Content-Type": "text/plain"})
     with pytest.raises(NetskopeNotFoundError, match="tenant host or the endpoint is wrong"):
         pull(make_client(tenant))
-    assert len(tenant.seen) == 1
+    assert len(tenant.pages_seen) == 1
 
 
 def test_400_fails_at_once_with_the_server_message(tenant):
@@ -138,7 +138,7 @@ def test_400_fails_at_once_with_the_server_message(tenant):
     with pytest.raises(NetskopeResponseError, match="Invalid insertionstarttime") as caught:
         pull(make_client(tenant))
     assert caught.value.status == 400
-    assert len(tenant.seen) == 1
+    assert len(tenant.pages_seen) == 1
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_transient_failures_are_retried_with_backoff(tenant, failure):
     tenant.queue(failure, failure, ok([{"_id": "a"}]))
     client = make_client(tenant, timeout=(2, 0.3))
     assert [r["_id"] for r in pull(client)] == ["a"]
-    assert len(tenant.seen) == 3
+    assert len(tenant.pages_seen) == 3
     assert client.stats.snapshot()["events/data/application"]["retries"] == 2
 
 
@@ -167,14 +167,14 @@ def test_retries_are_bounded(tenant):
     with pytest.raises(NetskopeRetriesExhaustedError, match="failed 4 times") as caught:
         pull(make_client(tenant, max_retries=3))
     assert caught.value.attempts == 4
-    assert len(tenant.seen) == 4
+    assert len(tenant.pages_seen) == 4
 
 
 def test_ok_zero_on_http_200_fails_with_the_message(tenant):
     tenant.fallback = lambda seen: Reply(body={"ok": 0, "message": "Invalid query: unknown field foo"})
     with pytest.raises(NetskopeResponseError, match="unknown field foo"):
         pull(make_client(tenant), "incident")
-    assert len(tenant.seen) == 1
+    assert len(tenant.pages_seen) == 1
 
 
 def test_missing_result_list_is_an_error_not_an_empty_window(tenant):
@@ -193,7 +193,7 @@ def test_html_login_page_fails_with_a_short_redacted_snippet(tenant):
     assert "Netskope Login" in caught.value.snippet
     assert len(caught.value.snippet) <= 200
     assert TOKEN not in str(caught.value) and TOKEN not in caught.value.snippet
-    assert len(tenant.seen) == 1
+    assert len(tenant.pages_seen) == 1
 
 
 def test_429_waits_for_retry_after_and_counts_it(tenant):
@@ -201,7 +201,7 @@ def test_429_waits_for_retry_after_and_counts_it(tenant):
     tenant.queue(ok([{"_id": "a"}]))
     client = make_client(tenant)
     assert len(pull(client)) == 1
-    first, second = tenant.seen
+    first, second = tenant.pages_seen
     assert second.at - first.at >= 1.0
     assert client.stats.snapshot()["events/data/application"]["rate_limited"] == 1
 
@@ -212,7 +212,7 @@ def test_ratelimit_remaining_zero_pauses_until_reset(tenant):
     )
     tenant.queue(ok([{"_id": "b"}]))
     assert len(pull(make_client(tenant, page_size=1, rate_limit_per_second=100))) == 2
-    first, second = tenant.seen[:2]
+    first, second = tenant.pages_seen[:2]
     assert second.at - first.at >= 1.0
 
 
@@ -220,8 +220,8 @@ def test_429_is_never_hammered_but_bounded(tenant):
     tenant.fallback = lambda seen: Reply(status=429, headers={"Retry-After": "0"})
     with pytest.raises(NetskopeRetriesExhaustedError, match="rate limit"):
         pull(make_client(tenant, max_throttled_waits=3, rate_limit_per_second=100))
-    assert len(tenant.seen) == 4
-    gaps = [b.at - a.at for a, b in zip(tenant.seen, tenant.seen[1:])]
+    assert len(tenant.pages_seen) == 4
+    gaps = [b.at - a.at for a, b in zip(tenant.pages_seen, tenant.pages_seen[1:])]
     assert min(gaps) >= 0.05
 
 
@@ -236,7 +236,7 @@ def test_iterator_seeds_a_fresh_index_honours_wait_time_and_resends_a_failed_pag
     )
     client = make_client(tenant, lookback_seconds=600)
     assert [r["_id"] for r in pull(client, "endpoint")] == ["in"]
-    seed, failed, resent = tenant.seen
+    seed, failed, resent = tenant.pages_seen
     assert seed.path == "/api/v2/events/dataexport/events/endpoint"
     assert seed.params["operation"] == str(START - 600)
     assert seed.params["index"].startswith(f"nsaf_endpoint_{START}_{END}_")
@@ -251,7 +251,7 @@ def test_iterator_conflict_409_is_waited_out(tenant):
     tenant.queue(ok([{"_id": "a", "_insertion_epoch_timestamp": START}], timestamp_hwm=END))
     client = make_client(tenant)
     assert len(pull(client, "endpoint")) == 1
-    assert tenant.seen[1].at - tenant.seen[0].at >= 1.0
+    assert tenant.pages_seen[1].at - tenant.pages_seen[0].at >= 1.0
     assert client.stats.snapshot()["events/dataexport/events/endpoint"]["conflicts"] == 1
 
 
@@ -271,8 +271,8 @@ def test_incident_queries_event_time_with_lookback_and_keeps_by_insertion_time(t
     tenant.queue(ok(records))
     client = make_client(tenant, lookback_seconds=7200, settle_seconds=30)
     assert [r["_id"] for r in pull(client, "incident")] == ["late", "no-insertion-time"]
-    params = tenant.seen[0].params
-    assert tenant.seen[0].path == "/api/v2/events/datasearch/incident"
+    params = tenant.pages_seen[0].params
+    assert tenant.pages_seen[0].path == "/api/v2/events/datasearch/incident"
     assert (params["starttime"], params["endtime"]) == (str(START - 7200), str(END + 30))
 
 
@@ -313,7 +313,7 @@ def test_token_never_appears_in_logs_or_errors(tenant, caplog, capsys):
 def test_bad_window_arguments_fail_at_call_time_without_a_request(tenant, log_type, start, end, error, match):
     with pytest.raises(error, match=match):
         make_client(tenant).iter_window_pages(log_type, start, end)
-    assert tenant.seen == []
+    assert tenant.pages_seen == []
 
 
 def test_iterator_lookback_can_be_set_apart_from_the_event_time_lookback(tenant):
@@ -323,7 +323,7 @@ def test_iterator_lookback_can_be_set_apart_from_the_event_time_lookback(tenant)
             "endpoint", START, END
         )
     )
-    assert tenant.seen[0].params["operation"] == str(START)
+    assert tenant.pages_seen[0].params["operation"] == str(START)
 
 
 def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
@@ -334,11 +334,74 @@ def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
         ok([], timestamp_hwm=END),
     )
     list(make_client(tenant).iter_window_pages("endpoint", START, END))
-    assert [seen.params["operation"] for seen in tenant.seen[1:]] == ["next", "next"]
+    assert [seen.params["operation"] for seen in tenant.pages_seen[1:]] == ["next", "next"]
 
 
 def test_retry_after_as_an_http_date_is_honoured(tenant):
     tenant.queue(Reply(status=429, headers={"Retry-After": formatdate(time.time() + 2, usegmt=True)}), ok([]))
     pull(make_client(tenant))
-    first, second = tenant.seen
+    first, second = tenant.pages_seen
     assert second.at - first.at >= 1.0
+
+
+# --- the paging contract: a pull never ends quietly with less than the tenant counts --------------
+
+
+def rows(*ids: str) -> list[dict]:
+    return [{"_id": i} for i in ids]
+
+
+def test_a_short_page_before_the_counted_end_is_asked_again_then_fails_the_pull(tenant):
+    tenant.queue_counts(counted(5))
+    tenant.queue(ok(rows("a", "b")), ok(rows("c")), ok(rows("c")), ok(rows("c")))
+    with pytest.raises(NetskopePagingError, match=r"served 3 of the 5 records it counts.*Retry the task") as caught:
+        pull(make_client(tenant, page_size=2))
+    assert "offset 2 held 1 records where 2 were due" in str(caught.value)
+    assert [seen.params["offset"] for seen in tenant.pages_seen] == ["0", "2", "2", "2"]
+    count_query = [seen for seen in tenant.seen if seen not in tenant.pages_seen]
+    assert len(count_query) == 1 and count_query[0].params["fields"] == "event_count:count(_id)"
+    assert count_query[0].params["insertionendtime"] == str(END - 1)
+
+
+def test_a_short_page_that_is_whole_when_asked_again_is_not_an_error(tenant):
+    tenant.queue_counts(counted(3))
+    tenant.queue(ok(rows("a", "b")), ok([]), ok(rows("c")))
+    assert [r["_id"] for r in pull(make_client(tenant, page_size=2))] == ["a", "b", "c"]
+
+
+def test_an_empty_page_that_states_a_total_is_not_an_empty_window(tenant):
+    tenant.queue(*[ok([], total=500)] * 3)
+    with pytest.raises(NetskopePagingError, match="served 0 of the 500"):
+        pull(make_client(tenant))
+    assert len(tenant.seen) == 3, "the page's own total: no count query"
+
+
+def test_a_full_page_that_reaches_the_count_ends_the_pull_without_an_empty_request(tenant):
+    tenant.queue_counts(counted(4))
+    tenant.queue(ok(rows("a", "b")), ok(rows("c", "d")))
+    assert len(pull(make_client(tenant, page_size=2))) == 4
+    assert len(tenant.pages_seen) == 2 and len(tenant.seen) == 3
+
+
+def test_records_beyond_the_count_are_pulled_too(tenant, caplog):
+    tenant.queue_counts(counted(1))
+    tenant.queue(ok(rows("a", "b")), ok(rows("c")))
+    assert [r["_id"] for r in pull(make_client(tenant, page_size=2))] == ["a", "b", "c"]
+    assert "more than the 1 it counted" in caplog.text
+
+
+def test_a_tenant_that_cannot_count_a_query_is_paged_without_the_check(tenant, caplog):
+    tenant.queue_counts(Reply(status=400, body={"message": "aggregation is not supported here"}))
+    tenant.queue(ok(rows("a")))
+    assert len(pull(make_client(tenant))) == 1
+    assert "could not count the query" in caplog.text and "paging is not checked" in caplog.text
+
+
+def test_incident_paging_is_checked_against_the_count_of_its_event_time_query(tenant):
+    tenant.queue_counts(counted(3))
+    tenant.queue(ok([{"_id": "i1", "timestamp": START + 1}, {"_id": "i2", "timestamp": START + 2}]), *[ok([])] * 3)
+    with pytest.raises(NetskopePagingError, match="served 2 of the 3"):
+        pull(make_client(tenant, page_size=2, lookback_seconds=600, settle_seconds=60), "incident")
+    count_query = next(seen for seen in tenant.seen if seen not in tenant.pages_seen)
+    assert count_query.path.endswith("datasearch/incident")
+    assert (count_query.params["starttime"], count_query.params["endtime"]) == (str(START - 600), str(END + 60))

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scripted_tenant import decoded
 
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.exceptions import NetskopePermissionError, NetskopeResponseError
@@ -58,7 +59,7 @@ def client_for(sim: SimulatorServer, **options) -> NetskopeClient:
 
 
 def pulled_ids(client: NetskopeClient, log_type: str, start: int, end: int) -> list[str]:
-    return [record["_id"] for page in client.iter_window_pages(log_type, start, end) for record in page]
+    return [record["_id"] for record in decoded(client.iter_window_pages(log_type, start, end))]
 
 
 def truth(sim: SimulatorServer, log_type: str, start: int, end: int) -> set[str]:
@@ -100,6 +101,18 @@ def test_count_window_matches_the_ground_truth(sim):
     client = client_for(sim)
     assert client.count_window("application", CUTS[1], CUTS[2]) == len(truth(sim, "application", CUTS[1], CUTS[2]))
     assert client.count_window("incident", S, END) is None
+
+
+@pytest.mark.parametrize("records, pages", [(20_000, 2), (25_000, 3), (0, 0)])
+def test_a_window_costs_its_pages_and_one_count_query(records: int, pages: int) -> None:
+    """The count that checks paging replaces the empty trailing page a full last page used to need."""
+    config = SimulatorConfig(seed=3, start=S, end=END, now=NOW, volume={"network": records})
+    with SimulatorServer(config) as server:
+        client = client_for(server, rate_limit_per_second=100)
+        assert len(pulled_ids(client, "network", S, END)) == records
+        queries = [query for path, query in server.stats.queries if path.endswith("data/network")]
+    counts = [query for query in queries if "fields" in query]
+    assert len(counts) == 1 and len(queries) == 1 + max(pages, 1)
 
 
 def test_a_window_pulled_before_it_settles_misses_nothing_once_settled():

@@ -16,6 +16,7 @@ import pytest
 import requests
 import yaml
 from cryptography import x509
+from scripted_tenant import decoded
 
 from netskope_provider.api.host import check_tenant_host
 from netskope_provider.hooks.netskope import NetskopeHook
@@ -163,7 +164,7 @@ def test_hook_reaches_the_simulator_under_its_service_name(
         if connects:
             assert passed, message
             pages = NetskopeHook().iter_window_pages("audit", START, END)
-            assert sorted(r["_id"] for page in pages for r in page) == sorted(
+            assert sorted(r["_id"] for r in decoded(pages)) == sorted(
                 r["_id"] for r in sim.ground_truth("audit", START, END)
             )
         else:  # the same CA file, but the certificate does not name the host: verification must fail

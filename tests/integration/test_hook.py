@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from scripted_tenant import ScriptedTenant, ok
+from scripted_tenant import ScriptedTenant, decoded, ok
 
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.api.host import check_tenant_host
@@ -50,7 +50,7 @@ def set_sim_connection(monkeypatch, sim, **kwargs) -> None:
 
 
 def ids(pages) -> list[str]:
-    return [record["_id"] for page in pages for record in page]
+    return [record["_id"] for record in decoded(pages)]
 
 
 def truth(sim, log_type: str, start: int, end: int) -> set[str]:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from conftest import REPO
 from pipeline_tasks import run_task
-from scripted_tenant import Reply, ScriptedTenant, ok
+from scripted_tenant import Reply, ScriptedTenant, decoded, ok
 
 from netskope_provider import cloudwatch, config, staging
 from netskope_provider.api.client import NetskopeClient
@@ -51,20 +51,20 @@ def test_a_page_with_invalid_utf8_keeps_its_records_with_replacement_characters(
     page = b'{"ok":1,"result":[{"_id":"a1","user":"caf\xe9 \xff","timestamp":1790000001},{"_id":"a2"}]}'
     with ScriptedTenant() as tenant:
         tenant.queue(Reply(body=page))
-        records = [r for p in client_for(tenant.host).iter_window_pages("audit", 1790000000, 1790003600) for r in p]
+        records = decoded(client_for(tenant.host).iter_window_pages("audit", 1790000000, 1790003600))
     assert [r["_id"] for r in records] == ["a1", "a2"]
     assert records[0]["user"] == "caf\ufffd \ufffd"
     assert "not UTF-8" in caplog.text
-    assert len(tenant.seen) == 1, "not retried: the tenant would send the same bytes again"
+    assert len(tenant.pages_seen) == 1, "not retried: the tenant would send the same bytes again"
 
 
 def test_a_truncated_body_is_still_retried_not_repaired() -> None:
     whole = orjson.dumps({"ok": 1, "result": [{"_id": "b1", "user": "\u00e9l\u00e8ve"}]})
     with ScriptedTenant() as tenant:
         tenant.queue(Reply(body=whole, truncate_to=whole.index("\u00e8".encode()) + 1), Reply(body=whole))
-        records = [r for p in client_for(tenant.host).iter_window_pages("audit", 1790000000, 1790003600) for r in p]
+        records = decoded(client_for(tenant.host).iter_window_pages("audit", 1790000000, 1790003600))
     assert records == [{"_id": "b1", "user": "\u00e9l\u00e8ve"}]
-    assert len(tenant.seen) == 2
+    assert len(tenant.pages_seen) == 2
 
 
 def test_the_same_record_twice_on_a_data_endpoint_is_passed_on_twice() -> None:
@@ -72,7 +72,7 @@ def test_the_same_record_twice_on_a_data_endpoint_is_passed_on_twice() -> None:
     row = {"_id": "dup-1", "timestamp": 1790000001, "_insertion_epoch_timestamp": 1790000001}
     with ScriptedTenant() as tenant:
         tenant.queue(ok([row, row]))
-        records = [r for p in client_for(tenant.host).iter_window_pages("audit", 1790000000, 1790003600) for r in p]
+        records = decoded(client_for(tenant.host).iter_window_pages("audit", 1790000000, 1790003600))
     assert records == [row, row]
 
 
@@ -82,8 +82,8 @@ def test_a_window_of_several_days_is_pulled_exactly_page_by_page() -> None:
     with SimulatorServer(config_) as sim:
         client = NetskopeClient(sim.host, lambda refresh: sim.token, scheme="http", rate_limit_per_second=100)
         pages = list(client.iter_window_pages("network", start, end))
-        ids = [r["_id"] for page in pages for r in page]
-        assert len(pages) >= 3 and max(map(len, pages)) <= 10_000
+        ids = [r["_id"] for r in decoded(pages)]
+        assert len(pages) >= 3 and max(len(page.records) for page in pages) <= 10_000
         assert len(ids) == len(set(ids)) == len(sim.ground_truth("network", start, end)) == 25_000
 
 

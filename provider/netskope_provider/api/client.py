@@ -1,13 +1,15 @@
 """``NetskopeClient``: the REST API v2 transport and the window API, without any Airflow import.
 
 One ``requests.Session`` (pooling, gzip, timeouts, TLS verification), a process-wide rate limiter
-per endpoint, bounded retries with jitter, and one error class per failure the operator can act
-on. The token comes from a ``token_provider`` callable so the caller decides where it lives and
-can re-read it after a rotation (HTTP 401).
+per endpoint, bounded retries with jitter (tenacity), and one error class per failure the
+operator can act on. The token comes from a ``token_provider`` callable so the caller decides
+where it lives and can re-read it after a rotation (HTTP 401); it is sent only to the tenant host
+(redirects are never followed) and redacted, in every encoding, from every text the client makes.
 """
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import logging
 import random
@@ -15,22 +17,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 import orjson
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 
 from netskope_provider import __version__
-from netskope_provider.api import strategies
+from netskope_provider.api import options, strategies
 from netskope_provider.api.host import check_tenant_host
+from netskope_provider.api.page import BodyError, Envelope, ParsedBody, RawPage, parse_body
 from netskope_provider.api.ratelimit import RateLimiter, shared_limiter
+from netskope_provider.api.redact import check_token, redact, token_forms
 from netskope_provider.exceptions import (
     NetskopeAuthError,
     NetskopeConfigError,
     NetskopeError,
     NetskopeNotFoundError,
+    NetskopePageTooLargeError,
     NetskopePermissionError,
+    NetskopeRedirectError,
     NetskopeResponseError,
     NetskopeRetriesExhaustedError,
 )
@@ -41,16 +49,21 @@ log = logging.getLogger(__name__)
 #: ``(refresh) -> token``: ``refresh=True`` means the last token was refused, read the source again.
 TokenProvider = Callable[[bool], str]
 
-TOKEN_HEADER = "Netskope-Api-Token"
-PAGE_SIZE = 10_000
-#: JSON bytes a ``data/*`` or ``datasearch`` page aims at: parsed, a page costs ~6x this at its peak.
-MAX_PAGE_BYTES = 16 * 1024 * 1024
+TOKEN_HEADER: Final = "Netskope-Api-Token"
+#: Records a page asks for: the API's maximum, so each request of the 4/s budget carries the most.
+PAGE_SIZE: Final = 10_000
+#: Bytes one response body may reach before it is dropped (and, on offset paging, asked again with
+#: half the records): bounds memory whatever the records weigh. 10,000 application records are ~35 MB.
+MAX_PAGE_BYTES: Final = 256 * 1024 * 1024
 #: (connect, read) seconds; a 10,000-record page can take a while to build on a busy tenant.
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 120.0)
-SNIPPET_CHARS = 200
+SNIPPET_CHARS: Final = 200
 #: Bytes read from the socket at a time; requests' default (10 KB) made reading a 35 MB page cost as much as parsing half of it.
-BODY_CHUNK_BYTES = 1 << 20
-_REDACTED = "***"
+BODY_CHUNK_BYTES: Final = 1 << 20
+#: An error body is read this far at most (for its message and ``wait_time``).
+ERROR_BODY_BYTES: Final = 64 * 1024
+COUNT_FIELDS: Final = "event_count:count(_id)"
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 #: Transport failures worth another try; TLS errors are excluded (retrying cannot fix a bad CA).
 _TRANSIENT_ERRORS = (
     requests.ConnectionError,
@@ -58,6 +71,8 @@ _TRANSIENT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+#: OpenSSL's words for "the other side answered in plain text" (versions 1.1 to 3.x).
+_NOT_TLS: Final = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "http request")
 
 
 @dataclass
@@ -70,6 +85,9 @@ class EndpointStats:
     records: int = 0
     duplicates_dropped: int = 0
     untimed_records: int = 0
+    quarantined: int = 0
+    repaired_pages: int = 0
+    tolerant_pages: int = 0
     wait_seconds: float = 0.0
 
 
@@ -98,15 +116,76 @@ class ClientStats:
 class _Retry(Exception):
     """Internal: this attempt failed in a way another attempt may fix."""
 
-    def __init__(self, reason: str, *, wait: float | None = None, throttled: bool = False) -> None:
+    def __init__(self, reason: str, *, wait: float | None = None, throttled: bool = False, reauth: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
-        self.throttled = throttled
+        self.throttled = throttled  # refused before processing (409/429): wait as told, own budget
+        self.reauth = reauth  # HTTP 401 once: the token was re-read, send again at once
 
 
-class _Unauthorized(Exception):
-    """Internal: HTTP 401."""
+class _RetryPolicy:
+    """One request's retry state for tenacity: which failures are retried, when to stop, how long to wait.
+
+    Throttling (429/409) and transient failures (5xx, resets, truncated bodies) have separate
+    budgets; a throttled request is re-sent as is once the limiter allows, a failed one after an
+    exponential backoff with jitter, and with ``retry_params`` (an iterator ``resend``) when given.
+    """
+
+    def __init__(self, client: NetskopeClient, kind: LogType, limiter: RateLimiter, budget: int) -> None:
+        self.client = client
+        self.kind = kind
+        self.limiter = limiter
+        self.budget = budget
+        self.retries = 0
+        self.throttled_waits = 0
+        self.failure: _Retry | None = None
+        self.exhausted = False
+
+    def should_retry(self, error: BaseException) -> bool:
+        """Counts each failed attempt once (tenacity asks this first, then for the wait and the stop)."""
+        if not isinstance(error, _Retry):
+            return False
+        self.failure = error
+        if error.reauth:
+            return True
+        if error.throttled:
+            self.throttled_waits += 1
+            self.exhausted = self.throttled_waits > self.client.max_throttled_waits
+        else:
+            self.retries += 1
+            self.exhausted = self.retries > self.budget
+        return True
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        return self.exhausted
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        failure = self.failure
+        if failure is None or failure.reauth or failure.throttled:
+            return 0.0  # a throttled request waits in the limiter, where other threads wait too
+        return self.client._backoff(self.retries)
+
+    def before_sleep(self, state: tenacity.RetryCallState) -> None:
+        failure, client, path = self.failure, self.client, self.kind.path
+        assert failure is not None
+        if failure.reauth:
+            log.warning("HTTP 401 from %s for %s: re-reading the API token once", client.host, path)
+            return
+        client.stats.add(path, retries=1)
+        if failure.throttled:
+            self.limiter.hold_until(time.monotonic() + (failure.wait or 0.0))
+            log.warning("%s on %s: %s; waiting %.2f s", path, client.host, failure.reason, failure.wait)
+        else:
+            log.warning(
+                "%s on %s: %s; retry %d/%d in %.2f s",
+                path,
+                client.host,
+                failure.reason,
+                self.retries,
+                self.budget,
+                state.upcoming_sleep,
+            )
 
 
 class NetskopeClient:
@@ -134,46 +213,46 @@ class NetskopeClient:
         page_size: int = PAGE_SIZE,
         max_page_bytes: int | None = MAX_PAGE_BYTES,
     ) -> None:
-        if not rate_limit_per_second > 0:
-            raise NetskopeConfigError(f"rate_limit_per_second must be > 0, got {rate_limit_per_second!r}.")
-        if verify is False:
-            raise NetskopeConfigError(
-                "TLS verification cannot be disabled; give a CA bundle path (extra ca_bundle) instead."
-            )
+        if verify is not True:
+            verify = options.ca_bundle(verify, "ca_bundle (verify)")
         self.host = check_tenant_host(host, scheme=scheme, allow_non_goskope_host=True)
         self.base_url = f"{scheme}://{self.host}/api/v2/"
-        self.rate_limit_per_second = float(rate_limit_per_second)
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.lookback_seconds = lookback_seconds
+        self.rate_limit_per_second = options.number(
+            rate_limit_per_second, float, "rate_limit_per_second", exclusive=True
+        )
+        self.timeout = options.timeout(timeout, "timeout")
+        self.max_retries = options.number(max_retries, int, "max_retries")
+        self.lookback_seconds = options.number(lookback_seconds, int, "lookback_seconds")
         #: How far before ``start`` an iterator index is seeded; every page before ``start`` is read and
         #: discarded, so a tenant whose iterator epoch is insertion time can lower this to cut the cost.
         self.iterator_lookback_seconds = (
-            lookback_seconds if iterator_lookback_seconds is None else iterator_lookback_seconds
+            self.lookback_seconds
+            if iterator_lookback_seconds is None
+            else options.number(iterator_lookback_seconds, int, "iterator_lookback_seconds")
         )
-        self.settle_seconds = settle_seconds
-        self.backoff_base_seconds = backoff_base_seconds
-        self.backoff_cap_seconds = backoff_cap_seconds
-        self.max_wait_seconds = max_wait_seconds
-        self.max_throttled_waits = max_throttled_waits
-        self.max_idle_pages = max_idle_pages
-        self.page_size = page_size
-        #: Offset-paged requests ask for fewer than ``page_size`` records when records are large (None: never).
-        self.max_page_bytes = max_page_bytes
+        self.settle_seconds = options.number(settle_seconds, int, "settle_seconds")
+        self.backoff_base_seconds = options.number(backoff_base_seconds, float, "backoff_base_seconds")
+        self.backoff_cap_seconds = options.number(backoff_cap_seconds, float, "backoff_cap_seconds")
+        self.max_wait_seconds = options.number(max_wait_seconds, float, "max_wait_seconds")
+        self.max_throttled_waits = options.number(max_throttled_waits, int, "max_throttled_waits")
+        self.max_idle_pages = options.number(max_idle_pages, int, "max_idle_pages")
+        self.page_size = options.number(page_size, int, "page_size", minimum=1)
+        self.max_page_bytes = None if max_page_bytes is None else options.number(max_page_bytes, int, "max_page_bytes")
         self.stats = ClientStats()
 
         self._token_provider = token_provider
         self._token_lock = threading.Lock()
         self._token: str | None = None
-        #: Every token seen, for redaction; a tuple swapped whole so other threads can read it unlocked.
-        self._known_tokens: tuple[str, ...] = ()
+        #: Every form of every token seen, for redaction; a tuple swapped whole so other threads read it unlocked.
+        self._redactions: tuple[str, ...] = ()
 
         #: Passed with each request: a session-level setting would lose to REQUESTS_CA_BUNDLE.
         self.verify = verify
         self._session = requests.Session()
         self._session.trust_env = proxies is None
-        if proxies:
-            self._session.proxies.update(proxies)
+        self._proxied = proxies is not None
+        if proxies is not None:
+            self._session.proxies.update(options.proxies(proxies, "proxies"))
         self._session.headers.update(
             {
                 "Accept": "application/json",
@@ -199,20 +278,23 @@ class NetskopeClient:
 
     # ------------------------------------------------------------------ window API
 
-    def iter_window_pages(self, log_type: str, start: int, end: int) -> Iterator[list[dict]]:
-        """Yield the records inserted in ``[start, end)`` (epoch seconds) page by page.
+    def iter_window_pages(self, log_type: str, start: int, end: int) -> Iterator[RawPage]:
+        """Yield the records inserted in ``[start, end)`` (epoch seconds) page by page, as raw JSON text.
 
         Consecutive windows partition a log type's records; pulling a past window again yields
-        the same records. Pages hold at most ``page_size`` records; the window is never held in
-        memory as a whole.
+        the same records. Each record is its exact JSON text on one line (decode it with
+        ``netskope_provider.records.decode_record``); a record the client cannot keep exactly or
+        cannot place in a window is in ``quarantined`` with the reason. Pages hold at most
+        ``page_size`` records; the window is never held in memory as a whole.
         """
         kind = get_log_type(log_type)
         start, end = _check_window(start, end)
         where = f"{self.host}/api/v2/{kind.path}"
         fetch = self._fetcher(kind)
         keeper = strategies.WindowKeeper(start, end)
+        pages: Iterator[RawPage]
         if kind.strategy is Strategy.INSERTION_WINDOW:
-            pages = strategies.insertion_window_pages(fetch, start, end, self.page_size, where, self.max_page_bytes)
+            pages = strategies.insertion_window_pages(fetch, start, end, self.page_size, where, self._counter(kind))
         elif kind.strategy is Strategy.EVENT_TIME_LOOKBACK:
             pages = strategies.event_time_lookback_pages(
                 fetch,
@@ -220,8 +302,8 @@ class NetskopeClient:
                 lookback_seconds=self.lookback_seconds,
                 settle_seconds=self.settle_seconds,
                 page_size=self.page_size,
-                max_page_bytes=self.max_page_bytes,
                 where=where,
+                count=self._counter(kind),
             )
         else:
             pages = strategies.iterator_pages(
@@ -237,23 +319,23 @@ class NetskopeClient:
         log.info("Pulling %s records inserted in [%d, %d) from %s", kind.name, start, end, self.host)
         return self._counted(kind, pages, keeper)
 
-    def _counted(
-        self, kind: LogType, pages: Iterator[list[Any]], keeper: strategies.WindowKeeper
-    ) -> Iterator[list[dict]]:
+    def _counted(self, kind: LogType, pages: Iterator[RawPage], keeper: strategies.WindowKeeper) -> Iterator[RawPage]:
         """Pass pages through, counting them (a separate generator so bad arguments fail at call time)."""
-        records = 0
+        records = quarantined = 0
         try:
             for page in pages:
-                records += len(page)
-                self.stats.add(kind.path, records=len(page))
+                records += len(page.records)
+                quarantined += len(page.quarantined)
+                self.stats.add(kind.path, records=len(page.records), quarantined=len(page.quarantined))
                 yield page
                 del page  # not held while the strategy fetches the next page
             log.info(
-                "Pulled %d %s records in [%d, %d) (%d repeats dropped)",
+                "Pulled %d %s records in [%d, %d) (%d quarantined, %d repeats dropped)",
                 records,
                 kind.name,
                 keeper.start,
                 keeper.end,
+                quarantined,
                 keeper.duplicates,
             )
         finally:
@@ -269,15 +351,7 @@ class NetskopeClient:
         start, end = _check_window(start, end)
         if kind.strategy is not Strategy.INSERTION_WINDOW:
             return None
-        body = self._fetcher(kind)(
-            {"insertionstarttime": start, "insertionendtime": end - 1, "fields": "event_count:count(_id)"}
-        )
-        result = body.get("result")
-        if isinstance(result, list) and result and isinstance(result[0], dict):
-            count = result[0].get("event_count")
-            if isinstance(count, int) and not isinstance(count, bool):
-                return count
-        return None
+        return self._count(kind, {"insertionstarttime": start, "insertionendtime": end - 1})
 
     def probe(self) -> str:
         """One cheap authenticated request (one record of the last minute); return a summary.
@@ -286,40 +360,69 @@ class NetskopeClient:
         """
         kind = get_log_type("application")
         now = int(time.time())
-        body = self._get_json(
+        self._request(
             kind, {"insertionstarttime": now - 60, "insertionendtime": now, "limit": 1, "offset": 0}, max_retries=1
         )
-        strategies.result_records(body, f"{self.host}/api/v2/{kind.path}")
         return f"Connected to {self.host}: the API token was accepted."
 
     # ------------------------------------------------------------------ transport
 
     def _fetcher(self, kind: LogType) -> strategies.PageFetcher:
-        def fetch(params: Mapping[str, Any], *, retry_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-            return self._get_json(kind, params, retry_params=retry_params)
+        def fetch(params: Mapping[str, Any], *, retry_params: Mapping[str, Any] | None = None) -> ParsedBody:
+            return self._request(kind, params, retry_params=retry_params)
 
         return fetch
 
-    def _get_json(
+    def _counter(self, kind: LogType) -> strategies.Counter:
+        def count(params: Mapping[str, Any]) -> int | None:
+            try:
+                return self._count(kind, params)
+            except NetskopeResponseError as refused:  # the tenant cannot count this query: page unchecked
+                log.warning("%s could not count the query (%s): paging is not checked", self.host, refused)
+                return None
+
+        return count
+
+    def _count(self, kind: LogType, params: Mapping[str, Any]) -> int | None:
+        """``fields=event_count:count(_id)`` for ``params``: the tenant's own total, one request."""
+        body = self._request(kind, {**params, "fields": COUNT_FIELDS})
+        if not body.records:
+            return None
+        try:
+            row = orjson.loads(body.records[0])
+        except orjson.JSONDecodeError:
+            return None
+        count = row.get("event_count") if isinstance(row, dict) else None
+        return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+
+    def _request(
         self,
         kind: LogType,
         params: Mapping[str, Any],
         *,
         retry_params: Mapping[str, Any] | None = None,
         max_retries: int | None = None,
-    ) -> dict[str, Any]:
-        """GET one page: paced, retried, 401 answered by one token re-read, errors mapped."""
+    ) -> ParsedBody:
+        """GET one page: paced, retried (tenacity), 401 answered by one token re-read, errors mapped.
+
+        A hand-written loop did the same before; tenacity holds the budgets and waits in one place
+        at no measurable cost (a request takes milliseconds to seconds, a retry decision microseconds).
+        """
         limiter = shared_limiter(f"{self.base_url}{kind.path}", self.rate_limit_per_second)
-        retry_budget = self.max_retries if max_retries is None else max_retries
-        retries = throttled_waits = 0
+        policy = _RetryPolicy(self, kind, limiter, self.max_retries if max_retries is None else max_retries)
+        sending = dict(params)
         refreshed = False
-        send = params
-        while True:
+
+        def attempt() -> ParsedBody:
+            nonlocal sending, refreshed
+            failure = policy.failure
+            if failure is not None and not (failure.throttled or failure.reauth) and retry_params is not None:
+                sending = dict(retry_params)  # the server may have processed the failed request: re-send differently
             waited = limiter.acquire()
             token = self._current_token()
             self.stats.add(kind.path, requests=1, wait_seconds=waited)
             try:
-                return self._attempt(kind, limiter, send, token)
+                return self._attempt(kind, limiter, sending, token)
             except _Unauthorized:
                 if refreshed:
                     raise NetskopeAuthError(
@@ -332,75 +435,101 @@ class NetskopeClient:
                 refreshed = True
                 self._refresh_token(token)
                 self.stats.add(kind.path, token_refreshes=1)
-                log.warning("HTTP 401 from %s for %s: re-reading the API token once", self.host, kind.path)
-                continue
-            except _Retry as retry:
-                failure = retry
-            if failure.throttled:
-                throttled_waits += 1
-                exhausted = throttled_waits > self.max_throttled_waits
-            else:
-                retries += 1
-                exhausted = retries > retry_budget
-            if exhausted:
-                attempts = retries + throttled_waits
-                raise NetskopeRetriesExhaustedError(
-                    f"{kind.path} on {self.host} failed {attempts} times, last: {failure.reason}. The tenant or the "
-                    "network is unhealthy; the task can be retried later (the window will be pulled again exactly).",
-                    attempts=attempts,
-                ) from None
-            self.stats.add(kind.path, retries=1)
-            if failure.throttled:  # refused before processing: re-send as is, once the server allows
-                limiter.hold_until(time.monotonic() + (failure.wait or 0.0))
-                log.warning("%s on %s: %s; waiting %.2f s", kind.path, self.host, failure.reason, failure.wait)
-                continue
-            delay = self._backoff(retries)
-            log.warning(
-                "%s on %s: %s; retry %d/%d in %.2f s",
-                kind.path,
-                self.host,
-                failure.reason,
-                retries,
-                retry_budget,
-                delay,
-            )
-            self._sleep(delay)
-            if retry_params is not None:
-                # The server may have processed the failed request (moved an iterator): re-send differently.
-                send = retry_params
+                raise _Retry("HTTP 401", reauth=True) from None
 
-    def _attempt(self, kind: LogType, limiter: RateLimiter, params: Mapping[str, Any], token: str) -> dict[str, Any]:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(policy.should_retry),
+            stop=policy.stop,
+            wait=policy.wait,
+            sleep=self._sleep,
+            before_sleep=policy.before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _Retry as last:
+            attempts = policy.retries + policy.throttled_waits
+            raise NetskopeRetriesExhaustedError(
+                self._redact(
+                    f"{kind.path} on {self.host} failed {attempts} times, last: {last.reason}. The tenant or the "
+                    "network is unhealthy; the task can be retried later (the window will be pulled again exactly)."
+                ),
+                attempts=attempts,
+            ) from None
+        except NetskopeError as error:  # a last guard: whatever an error quotes, it carries no token
+            error.args = tuple(self._redact(arg) if isinstance(arg, str) else arg for arg in error.args)
+            raise
+
+    def _attempt(self, kind: LogType, limiter: RateLimiter, params: Mapping[str, Any], token: str) -> ParsedBody:
         url = self.base_url + kind.path
         try:
             response = self._session.get(
-                url, params=params, headers={TOKEN_HEADER: token}, timeout=self.timeout, verify=self.verify, stream=True
+                url,
+                params=params,
+                headers={TOKEN_HEADER: token},
+                timeout=self.timeout,
+                verify=self.verify,
+                stream=True,
+                allow_redirects=False,
             )
-            try:
-                body = b"".join(response.iter_content(BODY_CHUNK_BYTES))
-            finally:
-                response.close()
+        except requests.exceptions.ProxyError as exc:
+            raise self._proxy_failure(exc) from None
         except requests.exceptions.SSLError as exc:
-            reason = "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else type(exc).__name__
-            raise NetskopeConfigError(
-                f"TLS with {self.host} failed ({reason}): if a TLS-inspecting proxy sits in between, set the connection "
-                "extra ca_bundle to the path of its CA bundle."
-            ) from None
+            raise self._tls_failure(exc) from None
         except _TRANSIENT_ERRORS as exc:
             raise _Retry(f"{type(exc).__name__}: {self._redact(str(exc))}") from None
         except requests.RequestException as exc:
             raise NetskopeError(f"Request to {self.host} could not be sent: {self._redact(str(exc))}") from None
-        status = response.status_code
-        log.debug("GET %s %s -> HTTP %d (%d bytes)", kind.path, dict(params), status, len(body))
-        self._honour_rate_headers(limiter, response)
+        try:
+            status = response.status_code
+            self._honour_rate_headers(limiter, response)
+            if status == 204:
+                return ParsedBody(Envelope(), [], [])
+            if status == 200:
+                body = self._read_body(response, kind)
+                log.debug("GET %s %s -> HTTP 200 (%d bytes)", kind.path, dict(params), len(body))
+                return self._parse_ok(kind, response, body)
+            error_body = self._read_error_body(response)
+        finally:
+            response.close()
+        log.debug("GET %s %s -> HTTP %d (%d bytes)", kind.path, dict(params), status, len(error_body))
+        raise self._status_error(kind, response, status, error_body)
 
-        if status == 204:
-            return {"ok": 1, "result": []}
-        if status == 200:
-            return self._parse_ok(kind, response, body)
+    def _read_body(self, response: requests.Response, kind: LogType) -> bytearray:
+        """The whole body, read in 1 MB chunks, never past ``max_page_bytes``."""
+        cap = self.max_page_bytes
+        declared = _header_number(response, "Content-Length")
+        if cap is not None and declared is not None and declared > cap and not response.headers.get("Content-Encoding"):
+            raise self._too_large(kind, int(declared))
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(BODY_CHUNK_BYTES):
+                body += chunk
+                if cap is not None and len(body) > cap:
+                    raise self._too_large(kind, len(body))
+        except _TRANSIENT_ERRORS as exc:
+            raise _Retry(f"{type(exc).__name__} while reading the body: {self._redact(str(exc))}") from None
+        return body
+
+    def _too_large(self, kind: LogType, size: int) -> NetskopePageTooLargeError:
+        return NetskopePageTooLargeError(
+            f"A {kind.path} page from {self.host} exceeded max_page_bytes={self.max_page_bytes} ({size} bytes so "
+            "far): raise the client option max_page_bytes (memory for one page is about twice it)."
+        )
+
+    def _read_error_body(self, response: requests.Response) -> bytes:
+        try:
+            return response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
+        except Exception:  # the status says enough: a broken error body must not hide it
+            return b""
+
+    def _status_error(self, kind: LogType, response: requests.Response, status: int, body: bytes) -> Exception:
         if status == 401:
-            raise _Unauthorized
+            return _Unauthorized()
+        if status in _REDIRECTS:
+            return self._redirect_refused(kind, response, status)
         if status == 403:
-            raise NetskopePermissionError(
+            return NetskopePermissionError(
                 f"HTTP 403 from {self.host} for {kind.path}: the service account's role lacks the permission "
                 f"'{kind.rbac_permission}' needed for {kind.name} records. Add it to the role (Settings > "
                 "Administration > Administrators & Roles > Roles), or stop pulling this log type.",
@@ -408,59 +537,130 @@ class NetskopeClient:
                 rbac_permission=kind.rbac_permission,
             )
         if status == 404:
-            raise NetskopeNotFoundError(
+            return NetskopeNotFoundError(
                 f"HTTP 404 from {self.host} for /api/v2/{kind.path}: the tenant host or the endpoint is wrong. Check the "
                 "connection host (e.g. mytenant.goskope.com, or mytenant.eu.goskope.com for a regional tenant)."
             )
         if status in (409, 429):
             what = "rate limit (429)" if status == 429 else "iterator conflict (409)"
             self.stats.add(kind.path, **{"rate_limited" if status == 429 else "conflicts": 1})
-            raise _Retry(f"HTTP {what}", wait=self._server_wait(response, body), throttled=True)
+            return _Retry(f"HTTP {what}", wait=self._server_wait(response, body), throttled=True)
         if status >= 500 or status == 408:
-            raise _Retry(f"HTTP {status}: {self._snippet(body)!r}")
-        raise NetskopeResponseError(
+            return _Retry(f"HTTP {status}: {self._snippet(body)!r}")
+        return NetskopeResponseError(
             f"HTTP {status} from {self.host} for {kind.path}: {self._snippet(body)!r}. The request was "
             "refused as malformed; check the client version against the tenant's API.",
             status=status,
             snippet=self._snippet(body),
         )
 
-    def _parse_ok(self, kind: LogType, response: requests.Response, body: bytes) -> dict[str, Any]:
+    def _redirect_refused(self, kind: LogType, response: requests.Response, status: int) -> NetskopeRedirectError:
+        location = response.headers.get("Location", "")
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = _loads_repairing_utf8(body)
-            if data is None:
-                if body.lstrip()[:1] in (b"{", b"[") or not body.strip():
-                    raise _Retry(f"truncated or empty JSON body ({len(body)} bytes)") from None
-                snippet = self._snippet(body)
-                raise NetskopeResponseError(
-                    f"{self.host} answered {kind.path} with HTTP 200 but not JSON "
-                    f"(Content-Type {response.headers.get('Content-Type', '?')!r}): {snippet!r}. This is usually a "
-                    "login or proxy page: check the tenant host and the proxy settings.",
-                    status=200,
-                    snippet=snippet,
-                ) from None
+            target = urlsplit(location)
+            where = f"{target.scheme}://{target.hostname}" if target.hostname else "another path on the same host"
+        except ValueError:
+            where = "an address that is not a URL"
+        return NetskopeRedirectError(
+            self._redact(
+                f"{self.host} answered {kind.path} with HTTP {status}, a redirect to {where}. Redirects are never "
+                "followed, because the API token would be sent along. Set the connection host to the host that "
+                "serves the API (e.g. a regional tenant such as mytenant.eu.goskope.com), or check the proxy settings."
+            )
+        )
+
+    def _tls_failure(self, exc: requests.exceptions.SSLError) -> NetskopeConfigError:
+        """TLS failed: the server speaks no TLS, its certificate is not trusted, or a proxy is in the way."""
+        text = str(exc)
+        through = " through the proxy" if self._proxied else ""
+        if any(marker in text for marker in _NOT_TLS):
+            return NetskopeConfigError(
+                f"TLS with {self.host}{through} failed: the server does not speak TLS on this port (it answered in "
+                "plain text). Check the connection host and port; the Netskope API is served over HTTPS on 443. Only "
+                'a local simulator on a loopback host may use plain HTTP, with the extra "scheme": "http".'
+            )
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            if "match" in text.lower() and "host" in text.lower():
+                return NetskopeConfigError(
+                    f"TLS with {self.host} failed (certificate verify failed: the certificate is for another host "
+                    "name). Set the connection host to the name on the tenant's certificate (mytenant.goskope.com)."
+                )
+            return NetskopeConfigError(
+                f"TLS with {self.host}{through} failed (certificate verify failed: the certificate is not trusted). "
+                "If a TLS-inspecting proxy or a private CA signs it, set the connection extra ca_bundle to the path "
+                "of that CA bundle (PEM)."
+            )
+        return NetskopeConfigError(
+            f"TLS with {self.host}{through} failed ({type(exc).__name__}: {self._redact(text)[:SNIPPET_CHARS]}). "
+            "Check the host and port, the proxy settings (extra proxies or HTTPS_PROXY) and the extra ca_bundle."
+        )
+
+    def _proxy_failure(self, exc: requests.exceptions.ProxyError) -> Exception:
+        """The proxy refused or could not be reached: a 407 needs credentials, the rest may pass."""
+        proxy = self._session.proxies.get(self.base_url.split(":", 1)[0]) if self._proxied else None
+        label = options.proxy_label(proxy) if proxy else "the proxy from HTTPS_PROXY/HTTP_PROXY"
+        text = self._redact(str(exc))
+        if "407" in text:
+            return NetskopeConfigError(
+                f"The proxy {label} refused the connection to {self.host} with 407 (authentication required): put "
+                "the proxy credentials in the proxy URL (http://user:password@proxy:3128) of the extra proxies."
+            )
+        return _Retry(
+            f"could not reach {self.host} through the proxy {label} ({text[:SNIPPET_CHARS]}); check the extra "
+            "proxies (or HTTPS_PROXY/NO_PROXY) and that the proxy is up"
+        )
+
+    def _parse_ok(self, kind: LogType, response: requests.Response, body: bytearray) -> ParsedBody:
+        if not _is_utf8(body):
+            # Retrying cannot fix such a page (the tenant serves the same bytes again), and refusing it would
+            # block the whole window, so its records are kept with the undecodable bytes marked U+FFFD.
+            body = bytearray(body.decode("utf-8", "replace").encode("utf-8"))
+            self.stats.add(kind.path, repaired_pages=1)
             log.warning(
                 "%s page of %s held bytes that are not UTF-8; they were replaced by U+FFFD so its records are kept",
                 kind.path,
                 self.host,
             )
-        if not isinstance(data, dict):
+        try:
+            parsed = parse_body(body)
+        except BodyError as broken:
+            if broken.truncated:
+                raise _Retry(f"truncated or empty JSON body ({len(body)} bytes: {broken.reason})") from None
+            snippet = self._snippet(bytes(body[:ERROR_BODY_BYTES]))
             raise NetskopeResponseError(
-                f"{self.host} answered {kind.path} with a JSON {type(data).__name__}, not an object.", status=200
-            )
-        ok = data.get("ok", 1)
-        if str(ok).lower() not in ("1", "true"):
-            message = data.get("message") or data.get("error") or data.get("errors") or ""
+                f"{self.host} answered {kind.path} with HTTP 200 but not a JSON object with a 'result' list "
+                f"({broken.reason}; Content-Type {response.headers.get('Content-Type', '?')!r}): {snippet!r}. This is "
+                "usually a login or proxy page: check the tenant host and the proxy settings.",
+                status=200,
+                snippet=snippet,
+            ) from None
+        del body
+        envelope = parsed.envelope
+        if str(envelope.ok).lower() not in ("1", "true"):
+            message = envelope.message or envelope.error or envelope.errors or ""
             snippet = self._snippet(orjson.dumps(message) if not isinstance(message, str) else message.encode())
             raise NetskopeResponseError(
-                f"{self.host} refused the {kind.path} query with HTTP 200 and ok={ok!r}: {snippet!r}. The API "
-                "rejected the request parameters; check the window bounds.",
+                f"{self.host} refused the {kind.path} query with HTTP 200 and ok={envelope.ok!r}: {snippet!r}. The "
+                "API rejected the request parameters; check the window bounds.",
                 status=200,
                 snippet=snippet,
             )
-        return data
+        if parsed.records is None:
+            raise NetskopeResponseError(
+                f"{self.host}/api/v2/{kind.path} answered without a 'result' list; the API contract changed or a "
+                "proxy rewrote the response."
+            )
+        if parsed.tolerant:
+            self.stats.add(kind.path, tolerant_pages=1)
+            log.warning(
+                "%s page of %s was refused by the fast parser and split record by record: %d kept, %d quarantined (%s)",
+                kind.path,
+                self.host,
+                len(parsed.records),
+                len(parsed.quarantined),
+                "; ".join(sorted({reason for reason, _ in parsed.quarantined}))[:SNIPPET_CHARS] or "none",
+            )
+        return parsed
 
     def _honour_rate_headers(self, limiter: RateLimiter, response: requests.Response) -> None:
         """``RateLimit-Remaining: 0`` means the next request would be refused: pause until the reset."""
@@ -479,14 +679,14 @@ class NetskopeClient:
                 wait = float(orjson.loads(body).get("wait_time"))
             except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
                 wait = None
-        if wait is None:
+        if wait is None or wait != wait:  # NaN
             wait = self._backoff(1)
         # A small margin so a whole-second Retry-After is never undercut by clock granularity.
         return min(max(wait, 0.0), self.max_wait_seconds) + 0.05
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, capped: spreads retries of many threads apart."""
-        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** min(attempt - 1, 60))
         return random.uniform(ceiling / 2, ceiling)
 
     @staticmethod
@@ -515,19 +715,22 @@ class NetskopeClient:
                 "secret holding the token (plain string or JSON with key api_token)."
             )
         token = token.strip()
-        if token not in self._known_tokens:
-            self._known_tokens = (*self._known_tokens, token)
+        if token not in self._redactions:
+            self._redactions = tuple(sorted({*self._redactions, *token_forms(token)}, key=len, reverse=True))
+        check_token(token, "the token source")
         return token
 
     def _redact(self, text: str) -> str:
-        for token in self._known_tokens:
-            text = text.replace(token, _REDACTED)
-        return text
+        return redact(text, self._redactions)
 
     def _snippet(self, body: bytes) -> str:
         # Redact the whole body before cutting, so a token straddling the cut cannot leak a prefix.
         text = self._redact(body.decode("utf-8", "replace"))
         return " ".join(text.split())[:SNIPPET_CHARS]
+
+
+class _Unauthorized(Exception):
+    """Internal: HTTP 401."""
 
 
 def _check_window(start: int, end: int) -> tuple[int, int]:
@@ -540,9 +743,10 @@ def _check_window(start: int, end: int) -> tuple[int, int]:
 
 def _header_number(response: requests.Response, name: str) -> float | None:
     try:
-        return float(response.headers[name])
+        value = float(response.headers[name])
     except (KeyError, TypeError, ValueError):
         return None
+    return value if value == value and abs(value) != float("inf") else None
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -560,18 +764,18 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return when.timestamp() - time.time()
 
 
-def _loads_repairing_utf8(body: bytes) -> Any:
-    """A complete JSON body with invalid UTF-8 inside strings, parsed with the bad bytes as U+FFFD; else None.
-
-    Retrying cannot fix such a page (the tenant serves the same bytes again), and refusing it would
-    block the whole window, so its records are kept with the undecodable bytes marked.
-    """
+def _is_utf8(body: bytearray) -> bool:
+    """Whether ``body`` is valid UTF-8, checked 1 MB at a time (a whole decode would copy it, up to 4x)."""
+    if body.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(body)
     try:
-        body.decode("utf-8")
-        return None  # valid UTF-8: the body is broken in another way
+        for at in range(0, len(view), BODY_CHUNK_BYTES):
+            decoder.decode(view[at : at + BODY_CHUNK_BYTES])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        pass
-    try:
-        return orjson.loads(body.decode("utf-8", "replace"))
-    except orjson.JSONDecodeError:
-        return None
+        return False
+    finally:
+        view.release()
+    return True

@@ -1,136 +1,223 @@
 """How each endpoint family is paged so that a window ``[start, end)`` yields exactly its records.
 
 A record belongs to the window holding its insertion time. The strategies here only decide
-which requests to send and which records to keep; transport (rate limits, retries, errors) is
-the client's job, reached through the ``fetch`` callable each strategy receives.
+which requests to send, which records to keep and whether the tenant served all it counted;
+transport (rate limits, retries, errors) is the client's job, reached through the ``fetch``
+callable each strategy receives. Records stay raw JSON text throughout: a strategy that must
+place records in a window decodes only the three fields it needs.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-import orjson
+import msgspec
 
-from netskope_provider.exceptions import NetskopeError, NetskopePagingError, NetskopeResponseError
+from netskope_provider.api.page import ParsedBody, RawPage
+from netskope_provider.exceptions import (
+    NetskopeError,
+    NetskopePageTooLargeError,
+    NetskopePagingError,
+    NetskopeResponseError,
+)
 
-INSERTION_TIME = "_insertion_epoch_timestamp"
-#: Records asked for by a window's first page, before their size is known (see ``offset_pages``).
-FIRST_PAGE_RECORDS = 1_000
-#: Records sampled per page to estimate the JSON bytes of one record.
-SIZE_SAMPLE = 32
+log = logging.getLogger(__name__)
+
+INSERTION_TIME: Final = "_insertion_epoch_timestamp"
+#: A short page before the counted end is asked again this many times before the pull fails.
+SHORT_PAGE_RETRIES: Final = 2
+UNPLACED: Final = "no usable _insertion_epoch_timestamp or timestamp, so it cannot be placed in a window"
+#: For a record no parser accepts: its times read from the text, where they appear plainly.
+_TIME_IN_TEXT: Final = {
+    name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*"?(-?\d+(?:\.\d+)?)"?[,}\s]')
+    for name in (INSERTION_TIME, "timestamp")
+}
 
 
 class PageFetcher(Protocol):
-    def __call__(self, params: Mapping[str, Any], *, retry_params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Send one request and return the parsed JSON body; ``retry_params`` replace ``params`` on a re-send."""
+    def __call__(self, params: Mapping[str, Any], *, retry_params: Mapping[str, Any] | None = None) -> ParsedBody:
+        """Send one request and return its records; ``retry_params`` replace ``params`` on a re-send."""
 
 
-def result_records(body: Mapping[str, Any], where: str) -> list[Any]:
-    """The ``result`` list of a response, or an error: a missing list must not read as "no records"."""
-    records = body.get("result")
-    if not isinstance(records, list):
-        raise NetskopeResponseError(
-            f"{where} answered without a 'result' list (keys: {sorted(body)[:10]}); the API contract changed or a "
-            "proxy rewrote the response."
-        )
-    return records
+#: ``(query params) -> records the tenant counts for that query``, or None where it gives no count.
+Counter = Callable[[Mapping[str, Any]], "int | None"]
 
 
-def insertion_time(record: Any) -> int | None:
-    """Insertion time in epoch seconds, falling back to event ``timestamp`` when a record carries none."""
-    if not isinstance(record, dict):
+class _Placement(msgspec.Struct):
+    """The only fields a strategy reads; msgspec skips the rest of the record without building it."""
+
+    id: msgspec.Raw = msgspec.field(name="_id", default=msgspec.Raw(b""))
+    insertion: Any = msgspec.field(name=INSERTION_TIME, default=None)
+    timestamp: Any = None
+
+
+_placement_decoder: Final = msgspec.json.Decoder(_Placement)
+
+
+def epoch_seconds(value: Any) -> int | None:
+    """Whole epoch seconds of a time value (number or numeric string); None when there is no finite one."""
+    if value is None or isinstance(value, bool):
         return None
-    for key in (INSERTION_TIME, "timestamp"):
-        value = record.get(key)
-        if isinstance(value, bool) or value is None:
-            continue
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
         try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            continue
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
     return None
 
 
 class WindowKeeper:
     """Keeps the records of ``[start, end)`` once each, for strategies whose queries overlap windows.
 
-    Records without any usable time cannot be placed in a window; they are kept (and counted)
-    rather than dropped, so downstream mapping rejects them with a reason instead of losing them.
+    A record is placed by its insertion time, else by its event ``timestamp``. One with neither
+    (or only ``"Infinity"``, an object...) cannot be placed: it is quarantined with that reason
+    rather than delivered by every window whose query saw it.
     """
 
     def __init__(self, start: int, end: int) -> None:
         self.start = start
         self.end = end
-        self._seen: set[Any] = set()
+        self._seen: set[bytes] = set()
         self.duplicates = 0
         self.untimed = 0
 
-    def keep(self, records: list[Any]) -> list[Any]:
-        kept = []
-        for record in records:
-            when = insertion_time(record)
+    def keep(self, page: ParsedBody) -> RawPage:
+        kept: list[bytes] = []
+        quarantined: list[tuple[str, bytes]] = []
+        for raw in page.records or ():
+            try:
+                placement = _placement_decoder.decode(raw)
+            except msgspec.ValidationError:
+                quarantined.append(("not a JSON object, so it cannot be placed in a window", raw))
+                continue
+            except (msgspec.DecodeError, RecursionError):
+                placement = None  # nested past msgspec's limit: read the times from the text
+            when = _when(placement, raw)
             if when is None:
                 self.untimed += 1
-            elif not self.start <= when < self.end:
-                continue
-            record_id = record.get("_id") if isinstance(record, dict) else None
-            if record_id is not None:
-                if record_id in self._seen:
-                    self.duplicates += 1
-                    continue
-                self._seen.add(record_id)
-            kept.append(record)
-        return kept
+                quarantined.append((UNPLACED, raw))
+            elif self.start <= when < self.end and not self._repeated(bytes(placement.id) if placement else b""):
+                kept.append(raw)
+        for reason, raw in page.quarantined:  # not JSON Python can hold: placed by the times in its text
+            when = _when(None, raw)
+            if when is None or self.start <= when < self.end:
+                quarantined.append((reason, raw))
+        return RawPage(kept, quarantined)
+
+    def _repeated(self, record_id: bytes) -> bool:
+        """Seen before in this pull (an iterator ``resend``, overlapping queries); ids compared as JSON text."""
+        if not record_id:
+            return False
+        if record_id in self._seen:
+            self.duplicates += 1
+            return True
+        self._seen.add(record_id)
+        return False
 
 
-def next_limit(records: list[Any], page_size: int, max_page_bytes: int) -> int:
-    """Records to ask for next so that a page holds about ``max_page_bytes`` of JSON (at most ``page_size``)."""
-    sample = records[:: max(1, len(records) // SIZE_SAMPLE)][:SIZE_SAMPLE]
-    per_record = sum(len(orjson.dumps(record)) for record in sample) / len(sample)
-    return max(1, min(page_size, int(max_page_bytes // per_record)))
+def _when(placement: _Placement | None, raw: bytes) -> int | None:
+    """Insertion time, else event time, of a decoded placement; else as read from the record's text."""
+    if placement is not None:
+        when = epoch_seconds(placement.insertion)
+        return when if when is not None else epoch_seconds(placement.timestamp)
+    for pattern in _TIME_IN_TEXT.values():
+        found = pattern.search(raw)
+        if found:
+            return epoch_seconds(found.group(1).decode("ascii"))
+    return None
 
 
 def offset_pages(
-    fetch: PageFetcher, params: Mapping[str, Any], page_size: int, where: str, max_page_bytes: int | None = None
-) -> Iterator[list[Any]]:
-    """``limit``/``offset`` paging until a short page, refusing an endpoint that ignores ``offset``.
+    fetch: PageFetcher, params: Mapping[str, Any], page_size: int, where: str, count: Counter | None = None
+) -> Iterator[ParsedBody]:
+    """``limit``/``offset`` paging, checked against the tenant's own count of the query.
 
-    With ``max_page_bytes``, memory is bounded in bytes rather than records: a parsed page costs
-    about six times its JSON (body, parser document, objects), so 10,000 application records
-    (~35 MB) would need ~215 MB at once. The first page asks for ``FIRST_PAGE_RECORDS``, each later
-    one for as many records as fit ``max_page_bytes`` judging by the page before it.
+    The count comes from the page (``total``) or one extra request (``count``); with it a short
+    or empty page before the counted end is asked again, then fails the pull rather than ending it
+    with less, and a full page that reaches the count ends the pull without an empty trailing
+    request (so the count costs at most one request per query). A body over the client's byte
+    bound is asked again with half the records. An endpoint that ignores ``offset`` is refused.
     """
     offset = 0
-    limit = page_size if max_page_bytes is None else min(page_size, FIRST_PAGE_RECORDS)
-    previous_first: Any = None
+    limit = page_size
+    total: int | None = None
+    counted = False
+    previous_first: bytes | None = None
+    short_retries = 0
     while True:
-        records = result_records(fetch({**params, "limit": limit, "offset": offset}), where)
-        if records and offset and records[0] == previous_first:
+        try:
+            page = fetch({**params, "limit": limit, "offset": offset})
+        except NetskopePageTooLargeError as too_large:
+            if limit == 1:
+                raise
+            limit = max(1, limit // 2)
+            log.warning("%s; asking for %d records a page from offset %d on", too_large, limit, offset)
+            continue
+        records = page.records or []
+        served = len(records) + len(page.quarantined)
+        first = records[0] if records else (page.quarantined[0][1] if page.quarantined else None)
+        if first is not None and offset and first == previous_first:
             raise NetskopePagingError(
-                f"{where} returned the same first record at offset {offset} as at offset {offset - len(records)}: "
+                f"{where} returned the same first record at offset {offset} as at offset {offset - served}: "
                 "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
                 f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
             )
-        last_page = len(records) < limit
-        if records:
-            previous_first = records[0]
-            offset += len(records)
-            if max_page_bytes is not None:
-                limit = next_limit(records, page_size, max_page_bytes)
-            yield records
-        del records  # a parsed page is ~3x its JSON: never hold it while the next one is fetched
-        if last_page:
+        if not counted:
+            counted = True
+            total = _count_value(page.envelope.total)
+            if total is None and count is not None:
+                total = count(params)
+            if total is None:
+                log.info("%s gives no count for this query: its paging is not checked against one", where)
+        reached = offset + served
+        if served < limit and total is not None and reached < total:
+            if short_retries < SHORT_PAGE_RETRIES:
+                short_retries += 1
+                log.warning(
+                    "%s served %d records at offset %d although it counts %d: asking again (%d/%d)",
+                    where,
+                    served,
+                    offset,
+                    total,
+                    short_retries,
+                    SHORT_PAGE_RETRIES,
+                )
+                continue
+            raise NetskopePagingError(
+                f"{where} served {reached} of the {total} records it counts for this query: the page at offset "
+                f"{offset} held {served} records where {min(limit, total - offset)} were due, also when asked "
+                f"{SHORT_PAGE_RETRIES} more times. The tenant's paging is broken for this window; nothing was "
+                "delivered from this try. Retry the task later (the window is pulled again exactly); if it "
+                "persists, report the endpoint to Netskope support."
+            )
+        short_retries = 0
+        if served:
+            previous_first = first
+            yield page
+        del page, records  # a page is never held while the next one is fetched
+        offset = reached
+        if served < limit or (total is not None and reached == total):
+            if total is not None and reached > total:
+                log.warning("%s served %d records, more than the %d it counted", where, reached, total)
             return
 
 
 def insertion_window_pages(
-    fetch: PageFetcher, start: int, end: int, page_size: int, where: str, max_page_bytes: int | None = None
-) -> Iterator[list[Any]]:
+    fetch: PageFetcher, start: int, end: int, page_size: int, where: str, count: Counter | None = None
+) -> Iterator[RawPage]:
     """``data/*``: the API's insertion bounds are inclusive seconds, so ``[start, end)`` is ``start..end-1``."""
     params = {"insertionstarttime": start, "insertionendtime": end - 1}
-    yield from offset_pages(fetch, params, page_size, where, max_page_bytes)
+    for page in offset_pages(fetch, params, page_size, where, count):
+        yield RawPage(page.records or [], page.quarantined)
 
 
 def event_time_lookback_pages(
@@ -141,20 +228,19 @@ def event_time_lookback_pages(
     settle_seconds: int,
     page_size: int,
     where: str,
-    max_page_bytes: int | None = None,
-) -> Iterator[list[Any]]:
+    count: Counter | None = None,
+) -> Iterator[RawPage]:
     """``datasearch/*``: query event time ``(start - lookback, end + settle]``, keep by insertion time.
 
     A record is inserted after it happens, so every record inserted in the window has an event
     time before ``end``; ``lookback`` bounds how late it may have been inserted.
     """
     params = {"starttime": keeper.start - lookback_seconds, "endtime": keeper.end + settle_seconds}
-    for records in offset_pages(fetch, params, page_size, where, max_page_bytes):
-        kept = keeper.keep(records)
-        del records  # the page is released before the next fetch (see offset_pages)
-        if kept:
+    for page in offset_pages(fetch, params, page_size, where, count):
+        kept = keeper.keep(page)
+        del page  # released before the next fetch
+        if kept.records or kept.quarantined:
             yield kept
-        del kept
 
 
 def iterator_index_name(log_type: str, start: int, end: int) -> str:
@@ -172,12 +258,12 @@ def iterator_pages(
     max_wait_seconds: float,
     max_idle_pages: int,
     where: str,
-) -> Iterator[list[Any]]:
+) -> Iterator[RawPage]:
     """``dataexport`` iterator: seed a fresh index at ``start - lookback``, then ``next`` until
     ``timestamp_hwm >= end``, sleeping ``wait_time`` between calls.
 
     A failed ``next`` is re-sent as ``resend`` (same page, index not moved), so a page lost in
-    transit is never skipped.
+    transit is never skipped. The iterator gives no count: its end is ``timestamp_hwm``.
     """
     operation = str(keeper.start - lookback_seconds)
     idle_pages = 0
@@ -185,14 +271,13 @@ def iterator_pages(
     while True:
         params = {"index": index, "operation": operation}
         retry_params = {"index": index, "operation": "resend"} if operation == "next" else None
-        body = fetch(params, retry_params=retry_params)
-        records = result_records(body, where)
-        kept = keeper.keep(records)
-        hwm = _as_int(body.get("timestamp_hwm"))
-        wait = _as_float(body.get("wait_time")) or 0.0
-        idle = not records
-        del body, records  # the page is released before the next fetch (see offset_pages)
-        if kept:
+        page = fetch(params, retry_params=retry_params)
+        hwm = _as_int(page.envelope.timestamp_hwm)
+        wait = _as_float(page.envelope.wait_time) or 0.0
+        idle = not page.records and not page.quarantined
+        kept = keeper.keep(page)
+        del page  # released before the next fetch
+        if kept.records or kept.quarantined:
             yield kept
         del kept
         if hwm is None:
@@ -214,15 +299,20 @@ def iterator_pages(
         operation = "next"
 
 
+def _count_value(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _as_int(value: Any) -> int | None:
     try:
         return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 def _as_float(value: Any) -> float | None:
     try:
-        return None if value is None or isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+        number = None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if number is not None and math.isfinite(number) else None

@@ -8,6 +8,7 @@ rotation invalidates the old token at once), and masking the token in task logs.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from netskope_provider.api import options
 from netskope_provider.api.client import DEFAULT_TIMEOUT, NetskopeClient
 from netskope_provider.api.host import check_tenant_host
+from netskope_provider.api.page import RawPage
+from netskope_provider.api.redact import check_token
 from netskope_provider.compat import BaseHook, mask_secret
 from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
 
@@ -30,7 +34,7 @@ _AWS_BODY_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.response
 _EXTRA_PREFIX = "extra__netskope__"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
-#: Connection extras passed straight to ``NetskopeClient`` (name -> type).
+#: Connection extras passed straight to ``NetskopeClient`` (name -> type); each must be finite and >= 0.
 _CLIENT_EXTRAS: dict[str, type] = {
     "rate_limit_per_second": float,
     "max_retries": int,
@@ -40,7 +44,10 @@ _CLIENT_EXTRAS: dict[str, type] = {
     "backoff_base_seconds": float,
     "backoff_cap_seconds": float,
     "max_wait_seconds": float,
+    "max_page_bytes": int,
 }
+#: An ARN names its region: arn:aws:secretsmanager:<region>:<account>:secret:<name>.
+_ARN_REGION = re.compile(r"^arn:aws[\w-]*:secretsmanager:([a-z0-9-]+):")
 _HOOK_EXTRAS = {
     "allow_non_goskope_host",
     "scheme",
@@ -97,25 +104,31 @@ class NetskopeHook(BaseHook):
             host = f"{host}:{conn.port}"
         allow_other_host = _as_bool(extras.get("allow_non_goskope_host"), "allow_non_goskope_host")
         host = check_tenant_host(host, scheme=scheme, allow_non_goskope_host=allow_other_host)
-        options: dict[str, Any] = {
-            name: _typed(extras[name], kind, name)
+        settings: dict[str, Any] = {
+            name: options.number(
+                extras[name], kind, f"Connection extra {name}", exclusive=name == "rate_limit_per_second"
+            )
             for name, kind in _CLIENT_EXTRAS.items()
             if extras.get(name) is not None
         }
-        if extras.get("ca_bundle"):
-            options["verify"] = str(extras["ca_bundle"])
+        if extras.get("ca_bundle") is not None:
+            settings["verify"] = options.ca_bundle(extras["ca_bundle"], "Connection extra ca_bundle")
         if extras.get("proxies") is not None:
-            options["proxies"] = _proxies(extras["proxies"])
+            settings["proxies"] = options.proxies(extras["proxies"], "Connection extra proxies")
         if extras.get("connect_timeout") is not None or extras.get("read_timeout") is not None:
             connect, read = DEFAULT_TIMEOUT
-            options["timeout"] = (
-                _typed(extras.get("connect_timeout", connect), float, "connect_timeout"),
-                _typed(extras.get("read_timeout", read), float, "read_timeout"),
+            settings["timeout"] = (
+                options.number(
+                    extras.get("connect_timeout", connect), float, "Connection extra connect_timeout", exclusive=True
+                ),
+                options.number(
+                    extras.get("read_timeout", read), float, "Connection extra read_timeout", exclusive=True
+                ),
             )
-        options.update(self.client_options)
-        return NetskopeClient(host, self._read_token, scheme=scheme, **options)
+        settings.update(self.client_options)
+        return NetskopeClient(host, self._read_token, scheme=scheme, **settings)
 
-    def iter_window_pages(self, log_type: str, start: int | datetime, end: int | datetime) -> Iterator[list[dict]]:
+    def iter_window_pages(self, log_type: str, start: int | datetime, end: int | datetime) -> Iterator[RawPage]:
         """Records inserted in ``[start, end)`` page by page (see ``NetskopeClient.iter_window_pages``)."""
         return self.get_client().iter_window_pages(log_type, _epoch(start), _epoch(end))
 
@@ -143,23 +156,42 @@ class NetskopeHook(BaseHook):
             self.log.info("Re-reading the API token of connection %s after HTTP 401", self.netskope_conn_id)
         if conn.password:
             token = conn.password.strip()
+            source = f"the password of connection {self.netskope_conn_id}"
         elif self.extras.get("secret_arn"):
-            aws_conn_id = str(self.extras.get("aws_conn_id") or "aws_default")
-            token = self._token_from_secret(str(self.extras["secret_arn"]), aws_conn_id)
+            secret_arn = str(self.extras["secret_arn"])
+            token = self._token_from_secret(secret_arn, self.extras.get("aws_conn_id"))
+            source = f"Secrets Manager secret {secret_arn}"
         else:
             raise NetskopeConfigError(
                 f"Connection {self.netskope_conn_id} has no API token: set its password to the service account's token, "
                 "or its extra secret_arn to a Secrets Manager secret holding it."
             )
         mask_secret(token)
+        check_token(token, source)
         return token
 
-    def _token_from_secret(self, secret_arn: str, aws_conn_id: str) -> str:
+    def _token_from_secret(self, secret_arn: str, named_conn_id: object) -> str:
+        """The secret's value, read in the region its ARN names unless the AWS connection names one."""
         from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
+        aws_conn_id = str(named_conn_id or "aws_default")
+        if named_conn_id:  # a connection the user named must exist; an absent aws_default means the worker's role
+            try:
+                self.get_connection(aws_conn_id)
+            except AirflowNotFoundException:
+                raise NetskopeConfigError(
+                    f"There is no such connection {aws_conn_id!r} (the extra aws_conn_id of connection "
+                    f"{self.netskope_conn_id}): create an AWS connection with that id, or remove the extra to use the "
+                    "worker's own AWS credentials."
+                ) from None
         try:
             with _aws_debug_logs_silenced():
-                secret = SecretsManagerHook(aws_conn_id=aws_conn_id).get_secret(secret_arn)
+                secrets = SecretsManagerHook(aws_conn_id=aws_conn_id)
+                arn_region = _ARN_REGION.match(secret_arn)
+                if arn_region and not secrets.conn_config.region_name:
+                    secrets = SecretsManagerHook(aws_conn_id=aws_conn_id, region_name=arn_region.group(1))
+                secret = secrets.get_secret(secret_arn)
         except Exception as exc:
             raise NetskopeConfigError(
                 f"Could not read the API token from Secrets Manager secret {secret_arn} with AWS connection "
@@ -226,20 +258,3 @@ def _as_bool(value: Any, name: str) -> bool:
     if text in _TRUE | _FALSE:
         return text in _TRUE
     raise NetskopeConfigError(f"Connection extra {name} must be true or false, got {value!r}.")
-
-
-def _typed(value: Any, kind: type, name: str) -> Any:
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise NetskopeConfigError(f"Connection extra {name} must be a {kind.__name__}, got {value!r}.") from None
-
-
-def _proxies(value: Any) -> dict[str, str]:
-    if isinstance(value, str):
-        value = {"https": value, "http": value}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise NetskopeConfigError(
-            'Connection extra proxies must be a proxy URL or a mapping like {"https": "http://proxy:3128"}.'
-        )
-    return value

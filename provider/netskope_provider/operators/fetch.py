@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from netskope_provider.exceptions import NetskopeConfigError, NetskopeNotFoundEr
 from netskope_provider.log_types import get_log_type
 
 if TYPE_CHECKING:
+    from netskope_provider.api.page import RawPage
     from netskope_provider.compat import Context
 
 RAW_FILE = "raw.ndjson.gz"
@@ -74,15 +75,13 @@ def window_manifest(start: int, end: int) -> dict[str, object]:
     return {"start": start, "end": end, "start_iso": iso(start), "end_iso": iso(end)}
 
 
-def _record_lines(pages: Iterator[list[dict]], dumps: Callable[[object], bytes]) -> Iterator[bytes]:
-    """Each record of each page as a JSON line, releasing a page before the next is fetched.
-
-    A parsed 10,000-record page is ~100 MB for application records: holding the previous one
-    while the client fetches the next (as a nested generator expression does) doubles the peak.
-    """
+def _page_lines(pages: Iterator[RawPage], quarantine: staging.Quarantine) -> Iterator[bytes]:
+    """Each kept record's JSON text as it came (one line); records the client refused go to the quarantine."""
     for page in pages:
-        yield from map(dumps, page)
-        del page
+        for reason, raw in page.quarantined:
+            quarantine.add(reason, raw)
+        yield from page.records
+        del page  # not held while the client fetches the next page
 
 
 class NetskopeFetchOperator(BaseOperator):
@@ -127,7 +126,6 @@ class NetskopeFetchOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, object]:
         from netskope_provider.hooks.netskope import NetskopeHook
-        from netskope_provider.ocsf.mapper import dumps
 
         try:
             log_type = get_log_type(self.log_type).name
@@ -143,21 +141,41 @@ class NetskopeFetchOperator(BaseOperator):
         staging_conn_id = config.run_setting("staging_conn_id", self.staging_conn_id)
         hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", self.netskope_conn_id))
         self.log.info("Pulling %s records inserted in [%s, %s)", log_type, start, end)
+        ti = context["ti"]
+        quarantine = staging.Quarantine(
+            staging.quarantine_file(
+                base,
+                ti.dag_id,
+                ti.run_id,
+                ti.try_number,
+                "fetch",
+                staging_conn_id,
+                map_index=getattr(ti, "map_index", -1),
+            )
+        )
         try:
             with hook.get_client() as client:
                 staged = None
                 try:
-                    records = _record_lines(client.iter_window_pages(log_type, start, end), dumps)
+                    records = _page_lines(client.iter_window_pages(log_type, start, end), quarantine)
                     staged = staging.write_lines(
                         staging.task_folder(context, base, staging_conn_id) / RAW_FILE, records
                     )
                 finally:  # a failed pull's API calls, 429s and retries count too
+                    quarantined_location = quarantine.close()
                     metrics.emit_fetch(client.host, log_type, staged.records if staged is not None else 0, client.stats)
         except NOT_RETRYABLE as error:
             raise AirflowFailException(str(error)) from error
         self.log.info(
             "Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location
         )
+        if quarantine.count:
+            self.log.warning(
+                "%d %s records could not be kept exactly and were quarantined with their reasons at %s",
+                quarantine.count,
+                log_type,
+                quarantined_location,
+            )
         return {
             "log_type": log_type,
             "tenant": client.host,
@@ -165,4 +183,6 @@ class NetskopeFetchOperator(BaseOperator):
             "staging_base": base,
             "staging_conn_id": staging_conn_id,
             "fetched": staged.as_dict(),
+            "fetch_quarantined": quarantine.count,
+            "fetch_quarantine_location": quarantined_location,
         }

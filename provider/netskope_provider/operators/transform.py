@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from netskope_provider import staging
 from netskope_provider.compat import AirflowFailException, BaseOperator
+from netskope_provider.exceptions import PoisonRecordError
 
 if TYPE_CHECKING:
     from netskope_provider.compat import Context
@@ -63,7 +64,8 @@ class NetskopeToOcsfOperator(BaseOperator):
         self.fetch_manifest = fetch_manifest
 
     def execute(self, context: Context) -> dict[str, object]:
-        from netskope_provider.ocsf.mapper import MapCounts, Mapped, dumps, loads, map_record
+        from netskope_provider.ocsf.mapper import MapCounts, Mapped, dumps, map_record
+        from netskope_provider.records import decode_record
 
         fetched = self.fetch_manifest
         log_type, window = fetched["log_type"], fetched["window"]
@@ -86,9 +88,11 @@ class NetskopeToOcsfOperator(BaseOperator):
             with staging.LineWriter(staging.task_folder(context, base, store_conn) / EVENTS_FILE) as out:
                 for line in staging.read_lines(staging.staging_path(fetched["fetched"]["location"], store_conn)):
                     try:
-                        record = loads(line)
-                    except (ValueError, UnicodeDecodeError) as error:
-                        mapped = Mapped("rejected", None, None, f"staged line is not JSON: {error}")
+                        record = decode_record(line)
+                    except PoisonRecordError as poison:
+                        mapped = Mapped(
+                            "rejected", None, None, f"staged record cannot be kept exactly: {poison.reason}"
+                        )
                     else:
                         mapped = map_record(record, log_type)
                     counts.add(mapped)
