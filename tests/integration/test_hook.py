@@ -7,7 +7,9 @@ import ipaddress
 import json
 import logging
 import ssl
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography import x509
@@ -18,7 +20,7 @@ from scripted_tenant import ScriptedTenant, decoded, ok
 
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.api.host import check_tenant_host
-from netskope_provider.exceptions import NetskopeAuthError, NetskopeConfigError
+from netskope_provider.exceptions import NetskopeAuthError, NetskopeConfigError, NetskopeRetriesExhaustedError
 from netskope_provider.hooks.netskope import NetskopeHook
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 
@@ -324,3 +326,154 @@ def test_simulator_over_https_with_its_ca_bundle(monkeypatch):
         hook = NetskopeHook()
         assert hook.get_client().base_url.startswith("https://")
         assert set(ids(hook.iter_window_pages("alert", S, END))) == truth(sim, "alert", S, END)
+
+
+# ---------------------------------------------------------------- config errors are config errors
+
+
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        ({"ca_bundle": "/nowhere/ca.pem"}, r"ca_bundle file /nowhere/ca.pem does not exist"),
+        ({"ca_bundle": "false"}, r"ca_bundle='false' is not a path: TLS verification cannot be disabled"),
+        ({"ca_bundle": False}, r"ca_bundle=False is not a path"),
+        ({"proxies": "not a url"}, r"extra proxies\['https'\] = '<not a URL>' is not a proxy URL"),
+        ({"proxies": {"https": "ftp://proxy.example.com:21"}}, r"proxies\['https'\] = 'ftp://proxy.example.com:21'"),
+        ({"proxies": {"https": "http://proxy.example.com:notaport"}}, r"proxies\['https'\]"),
+        ({"proxies": 3128}, r"extra proxies must be a proxy URL or a mapping"),
+        ({"connect_timeout": "fast"}, r"extra connect_timeout must be a float, got 'fast'"),
+        ({"read_timeout": 0}, r"extra read_timeout must be a finite number greater than 0"),
+        ({"read_timeout": "nan"}, r"extra read_timeout must be a finite number"),
+        ({"max_retries": -1}, r"extra max_retries must be a finite number at least 0"),
+        ({"max_retries": 2.5}, r"extra max_retries must be a whole number"),
+        ({"rate_limit_per_second": "inf"}, r"extra rate_limit_per_second must be a finite number greater than 0"),
+    ],
+)
+def test_a_bad_transport_extra_fails_at_once_naming_it(monkeypatch, extra, named):
+    with ScriptedTenant() as tenant:
+        set_connection(monkeypatch, tenant.host, password="cfg-token-1234", allow_non_goskope_host=True, **extra)
+        with pytest.raises(NetskopeConfigError, match=named):
+            list(NetskopeHook().iter_window_pages("audit", S, END))
+        assert tenant.seen == [], "refused before any request, so nothing is retried"
+
+
+def test_a_missing_ca_bundle_fails_the_fetch_task_without_retries(monkeypatch, tmp_path):
+    from pipeline_tasks import task_context
+
+    from netskope_provider.compat import AirflowFailException
+    from netskope_provider.operators.fetch import NetskopeFetchOperator
+
+    set_connection(monkeypatch, "tenant.goskope.com", password="cfg-token-1234", ca_bundle=str(tmp_path / "gone.pem"))
+    fetch = NetskopeFetchOperator(task_id="fetch", log_type="audit", staging_base=f"file://{tmp_path}")
+    with pytest.raises(AirflowFailException, match=r"ca_bundle file .*gone.pem does not exist"):
+        fetch.execute(task_context("audit", S, END, run_id="bad_ca", try_number=1))
+
+
+# ---------------------------------------------------------------- transport errors say what to set
+
+
+def test_an_http_only_server_is_reported_as_not_speaking_tls(monkeypatch):
+    with ScriptedTenant(lambda seen: ok([])) as plain:
+        set_connection(monkeypatch, plain.host, password="tls-token-1234", allow_non_goskope_host=True)
+        with pytest.raises(NetskopeConfigError, match="does not speak TLS on this port") as caught:
+            list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert "ca_bundle" not in str(caught.value), "no advice about CA bundles for a plain-HTTP server"
+    assert '"scheme": "http"' in str(caught.value)
+
+
+def test_an_unreachable_proxy_is_named_with_the_setting_to_check(monkeypatch):
+    from conftest import free_port
+
+    port = free_port()  # nothing listens there
+    set_connection(
+        monkeypatch,
+        "tenant.goskope.com",
+        password="proxy-token-1234",
+        proxies={"https": f"http://user:pw-secret@127.0.0.1:{port}"},
+        max_retries=1,
+        **FAST,
+    )
+    with pytest.raises(
+        NetskopeRetriesExhaustedError, match=rf"through the proxy \(http://127.0.0.1:{port}\)"
+    ) as caught:
+        list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert "extra proxies" in str(caught.value) and "pw-secret" not in str(caught.value)
+
+
+class ProxyAuthRequired(BaseHTTPRequestHandler):
+    """A proxy that wants credentials: 407 to CONNECT (https targets) and to GET (http targets)."""
+
+    def _refuse(self) -> None:
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_CONNECT = do_GET = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_a_proxy_asking_for_credentials_fails_at_once_and_says_where_they_go(scheme):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ProxyAuthRequired)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy = f"http://127.0.0.1:{server.server_address[1]}"
+    host = "tenant.goskope.com" if scheme == "https" else "127.0.0.1:9"
+    try:
+        client = NetskopeClient(host, lambda refresh: "proxy-token-1234", scheme=scheme, proxies={scheme: proxy})
+        with pytest.raises(NetskopeConfigError, match=r"HTTP 407 \(proxy authentication required\).*extra proxies"):
+            list(client.iter_window_pages("audit", S, END))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- Secrets Manager: region and connection
+
+
+@pytest.fixture
+def secret_elsewhere(moto_server, sim):
+    """A secret in eu-west-2, read with an AWS connection that names no region."""
+    import boto3
+
+    moto_server.reset()
+    secrets = boto3.client("secretsmanager", endpoint_url=moto_server.url, region_name="eu-west-2")
+    arn = secrets.create_secret(Name="netskope/eu", SecretString=sim.token)["ARN"]
+    assert ":eu-west-2:" in arn
+    return arn
+
+
+def aws_connection(monkeypatch, moto_server, conn_id: str, **extra) -> None:
+    conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": {"endpoint_url": moto_server.url}}
+    conn["extra"].update(extra)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+@pytest.mark.parametrize("environment_region", [None, "us-east-1"])
+def test_the_secret_is_read_in_the_region_its_arn_names(
+    monkeypatch, sim, moto_server, secret_elsewhere, environment_region
+):
+    aws_connection(monkeypatch, moto_server, "aws_no_region")
+    if environment_region is None:
+        monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+        monkeypatch.delenv("AWS_REGION", raising=False)
+    else:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", environment_region)
+    set_sim_connection(monkeypatch, sim, password=None, secret_arn=secret_elsewhere, aws_conn_id="aws_no_region")
+    assert set(ids(NetskopeHook().iter_window_pages("audit", S, S + 900))) == truth(sim, "audit", S, S + 900)
+
+
+def test_a_region_the_aws_connection_names_wins_over_the_arn(monkeypatch, sim, moto_server, secret_elsewhere):
+    aws_connection(monkeypatch, moto_server, "aws_ireland", region_name="eu-west-1")
+    set_sim_connection(monkeypatch, sim, password=None, secret_arn=secret_elsewhere, aws_conn_id="aws_ireland")
+    with pytest.raises(NetskopeConfigError, match="Could not read the API token from Secrets Manager"):
+        list(NetskopeHook().iter_window_pages("audit", S, END))
+
+
+def test_an_aws_connection_that_does_not_exist_says_so(monkeypatch, sim, secret_elsewhere):
+    set_sim_connection(monkeypatch, sim, password=None, secret_arn=secret_elsewhere, aws_conn_id="aws_nowhere")
+    passed, message = NetskopeHook().test_connection()
+    assert not passed
+    assert "no such connection 'aws_nowhere'" in message and "EndpointConnectionError" not in message

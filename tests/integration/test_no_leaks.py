@@ -8,15 +8,18 @@ switch off, staged files and folders private, S3 staging encrypted.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import re
 import stat
 import traceback
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 import pytest
 from conftest import REPO, fresh_airflow_db
@@ -24,7 +27,7 @@ from pipeline_tasks import task_context
 from scripted_tenant import Reply, ScriptedTenant, Seen
 
 from netskope_provider.api.client import NetskopeClient
-from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
+from netskope_provider.exceptions import NetskopeConfigError, NetskopeError, NetskopeRedirectError
 from netskope_provider.hooks.netskope import NetskopeHook
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.operators.fetch import NetskopeFetchOperator
@@ -39,12 +42,67 @@ WINDOW = (NOW_HOUR - 2 * HOUR, NOW_HOUR - HOUR)
 STAGING_BUCKET = "netskope-staging-leak-scan"
 
 
+#: Printable ASCII with every character the encodings below treat specially.
+ODD_TOKEN = 'nsk+canary/Q7v=X2p"L9\\wR4&t%3Az~8!'
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+
+
+def leaks(text: str, token: str = ODD_TOKEN) -> list[str]:
+    """The encodings in which ``token`` can be read back from ``text`` (an empty list: none).
+
+    Independent of the client's redaction: the text is decoded every way a server might have
+    encoded the token (URL, JSON escapes, base64 at any alignment) and searched for it.
+    """
+    found = []
+    if token in text:
+        found.append("raw")
+    if token in unquote(text) or token in unquote_plus(text):
+        found.append("url-encoded")
+    try:
+        unescaped = json.loads(json.dumps(text).replace("\\\\", "\\"))  # undo one level of JSON escaping
+    except ValueError:
+        unescaped = ""
+    if token in unescaped or token in text.replace("\\/", "/").replace('\\"', '"').replace("\\\\", "\\"):
+        found.append("json-escaped")
+    data = token.encode()
+    for run in _BASE64_RUN.findall(text):
+        for skip in range(4):
+            chunk = run[skip:].rstrip("=")
+            chunk = chunk[: len(chunk) - (len(chunk) % 4 == 1)]  # a lone last character encodes nothing
+            chunk += "=" * (-len(chunk) % 4)
+            for decode in (base64.b64decode, base64.urlsafe_b64decode):
+                try:
+                    if data in decode(chunk):
+                        found.append("base64")
+                except ValueError:
+                    pass
+    return found
+
+
+def echo_forms(token: str) -> str:
+    """The token as a careless server might echo it: raw, URL-encoded, JSON-escaped and base64 at 3 alignments."""
+    forms = [
+        token,
+        quote(token, safe=""),
+        quote_plus(token),
+        re.sub("%[0-9A-F]{2}", lambda hexed: hexed.group().lower(), quote(token, safe="")),
+        json.dumps(token)[1:-1],
+    ]
+    for prefix in ("", "a", "ab"):
+        forms += [
+            base64.b64encode(f"{prefix}{token}|".encode()).decode(),
+            base64.urlsafe_b64encode(f"{prefix}{token}|".encode()).decode(),
+        ]
+    return " ".join(f"<{form}>" for form in forms)
+
+
 def hits(blob: bytes | str) -> int:
-    """Occurrences of the canary in ``blob``; gzip data (staged files) is scanned decompressed."""
+    """Occurrences of the canary in ``blob``, plain or encoded (see ``leaks``); gzip data is scanned decompressed."""
     data = blob if isinstance(blob, bytes) else blob.encode("utf-8", "replace")
     if data[:2] == b"\x1f\x8b":  # also a file a failed try left unfinished: scan what decompresses
         data = zlib.decompressobj(wbits=31).decompress(data)
-    return data.count(CANARY.encode())
+    encoded = [form for form in leaks(data.decode("utf-8", "replace"), CANARY) if form != "raw"]
+    return data.count(CANARY.encode()) + len(encoded)
 
 
 def tree_hits(root: Path) -> dict[str, int]:
@@ -97,9 +155,7 @@ def echoing_tenant() -> Iterator[ScriptedTenant]:
 
     def echo(seen: Seen) -> Reply:
         token = seen.headers.get("Netskope-Api-Token", "")
-        return Reply(
-            status=400, body={"ok": 0, "message": f"invalid request for token {token} (Netskope-Api-Token: {token})"}
-        )
+        return Reply(status=400, body={"ok": 0, "message": f"invalid request for token {echo_forms(token)}"})
 
     with ScriptedTenant(echo) as tenant:
         yield tenant
@@ -151,6 +207,16 @@ def runs(request, simulator, echoing_tenant, moto_server, tmp_path_factory) -> I
         with pytest.MonkeyPatch.context() as inner:
             inner.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", connection(echoing_tenant.host))
             run("echoed", "alert")
+        with (
+            ScriptedTenant() as elsewhere,
+            ScriptedTenant(
+                lambda seen: Reply(status=302, headers={"Location": f"http://localhost:{elsewhere.port}/api/v2/"})
+            ) as redirecting,
+            pytest.MonkeyPatch.context() as inner,
+        ):
+            inner.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", connection(redirecting.host))
+            run("redirected", "endpoint")
+            outcome["redirect followed"] = str(bool(elsewhere.seen))
         root.removeHandler(log_lines)
         root.setLevel(previous_level)
         out, err = capture.read_global_capture()
@@ -172,6 +238,8 @@ def test_the_runs_succeed_and_fail_as_intended(runs) -> None:
         "secrets_manager": "success",
         "s3_staging": "success",
         "echoed": "failed",
+        "redirected": "failed",
+        "redirect followed": "False",
     }
 
 
@@ -180,7 +248,7 @@ def test_no_log_line_and_no_output_holds_the_token(runs) -> None:
     assert len(runs["logs"]) > 100 and "Pulling audit records" in logs, "the scan saw the runs' logs"
     assert hits(logs) == 0
     if runs["capturing"]:  # task logs (with the failures' tracebacks) go to stdout under dag.test()
-        for failure in ("Page Events", "NetskopeAuthError", "invalid request for token"):
+        for failure in ("Page Events", "NetskopeAuthError", "invalid request for token", "never followed"):
             assert failure in runs["output"], f"the scan saw the failure {failure!r}"
     assert hits(runs["output"]) == 0
 
@@ -285,3 +353,101 @@ def test_tls_verification_is_on_by_default_and_cannot_be_switched_off(monkeypatc
         ),
     )
     assert NetskopeHook(netskope_conn_id="netskope_leaks").get_client().verify is True
+
+
+# --- token confinement: redirects, encoded echoes, DEBUG logs, tokens that are not header-safe ------
+
+
+def test_the_leak_detector_reads_every_encoding() -> None:
+    assert set(leaks(echo_forms(ODD_TOKEN))) == {"raw", "url-encoded", "json-escaped", "base64"}
+    for form in echo_forms(ODD_TOKEN).split():
+        assert leaks(form), form
+
+
+def echo_reply(status: int, token: str) -> Reply:
+    """An error reply quoting the token it received in every encoding (a proxy's debug page, say)."""
+    echoed = echo_forms(token)
+    if status == 200:  # an HTML page in place of JSON
+        return Reply(
+            body=f"<html><body>Session for {echoed} expired</body></html>", headers={"Content-Type": "text/html"}
+        )
+    if status == 2000:  # HTTP 200 with ok: 0 and the token in the message
+        return Reply(body={"ok": 0, "message": f"query refused for {echoed}"})
+    if status == 302:
+        return Reply(status=302, headers={"Location": f"https://login.example.com/sso?token={quote(token)}&b={echoed}"})
+    return Reply(status=status, body={"ok": 0, "message": f"bad token {echoed}"})
+
+
+@pytest.mark.parametrize("status", [400, 503, 200, 2000, 302, 404])
+def test_a_token_echoed_in_any_encoding_reaches_no_exception_and_no_debug_log(status: int, caplog) -> None:
+    with ScriptedTenant(lambda seen: echo_reply(status, seen.headers.get("Netskope-Api-Token", ""))) as tenant:
+        client = NetskopeClient(
+            tenant.host,
+            lambda refresh: ODD_TOKEN,
+            scheme="http",
+            max_retries=1,
+            backoff_base_seconds=0.01,
+            rate_limit_per_second=100,
+        )
+        with caplog.at_level(logging.DEBUG), pytest.raises(NetskopeError) as caught:
+            list(client.iter_window_pages("audit", *WINDOW))
+    assert tenant.seen, "the request reached the echoing server"
+    text = exception_text(caught.value)
+    assert leaks(text) == [], text
+    debug_logs = "\n".join(f"{record.name} {record.getMessage()}" for record in caplog.records)
+    assert any(record.levelno == logging.DEBUG for record in caplog.records), "DEBUG records were captured"
+    assert leaks(debug_logs) == []
+
+
+@pytest.fixture(scope="module")
+def https_elsewhere() -> Iterator[SimulatorServer]:
+    """Another host serving HTTPS: where a redirect would carry the token."""
+    with SimulatorServer(SimulatorConfig(seed=5, tls=True, token=CANARY, volume={"audit": 5})) as sim:
+        yield sim
+
+
+@pytest.mark.parametrize("target", ["http-elsewhere", "https-elsewhere", "same-host"])
+def test_a_redirect_is_refused_and_the_token_goes_nowhere_else(target: str, https_elsewhere, caplog) -> None:
+    with ScriptedTenant() as elsewhere:
+        location = {
+            "http-elsewhere": f"http://localhost:{elsewhere.port}/api/v2/events/data/audit",
+            "https-elsewhere": f"{https_elsewhere.url}/api/v2/events/data/audit",
+            "same-host": "/api/v2/events/data/audit?moved=1",
+        }[target]
+        with ScriptedTenant(lambda seen: Reply(status=302, headers={"Location": location})) as tenant:
+            client = NetskopeClient(tenant.host, lambda refresh: CANARY, scheme="http", rate_limit_per_second=100)
+            before = len(https_elsewhere.stats.queries)
+            with caplog.at_level(logging.DEBUG), pytest.raises(NetskopeRedirectError, match="never followed") as caught:
+                list(client.iter_window_pages("audit", *WINDOW))
+        assert len(tenant.seen) == 1, "refused at once, not retried"
+        assert elsewhere.seen == [] and len(https_elsewhere.stats.queries) == before, "nothing was sent elsewhere"
+    assert isinstance(caught.value, NetskopeConfigError)
+    assert hits(exception_text(caught.value)) == 0 and hits(caplog.text) == 0
+
+
+@pytest.mark.parametrize("bad", ["\r\n", "\n", "\x00", "\x7f", " ", "\u00e9"])
+def test_a_token_that_is_not_header_safe_is_refused_before_any_request_without_being_printed(
+    bad: str, monkeypatch, caplog
+) -> None:
+    token = f"nsk-first-half-7Qv{bad}second-half-X2p"
+    with ScriptedTenant() as tenant:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "netskope",
+                    "host": tenant.host,
+                    "password": token,
+                    "extra": {"allow_non_goskope_host": True, "scheme": "http"},
+                }
+            ),
+        )
+        with (
+            caplog.at_level(logging.DEBUG),
+            pytest.raises(NetskopeConfigError, match="Paste the token again") as caught,
+        ):
+            list(NetskopeHook().iter_window_pages("audit", *WINDOW))
+        assert tenant.seen == [], "refused before any request"
+    text = exception_text(caught.value) + caplog.text
+    assert "first-half" not in text and "second-half" not in text
+    assert "connection netskope_default" in str(caught.value)

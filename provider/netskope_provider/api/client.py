@@ -528,6 +528,8 @@ class NetskopeClient:
             return _Unauthorized()
         if status in _REDIRECTS:
             return self._redirect_refused(kind, response, status)
+        if status == 407:
+            return self._proxy_auth_required()
         if status == 403:
             return NetskopePermissionError(
                 f"HTTP 403 from {self.host} for {kind.path}: the service account's role lacks the permission "
@@ -595,19 +597,26 @@ class NetskopeClient:
             "Check the host and port, the proxy settings (extra proxies or HTTPS_PROXY) and the extra ca_bundle."
         )
 
+    def _proxy_label(self) -> str:
+        proxy = self._session.proxies.get(self.base_url.split(":", 1)[0]) if self._proxied else None
+        return options.proxy_label(proxy) if proxy else "set by HTTPS_PROXY/HTTP_PROXY"
+
+    def _proxy_auth_required(self) -> NetskopeConfigError:
+        return NetskopeConfigError(
+            f"The proxy ({self._proxy_label()}) refused the request to {self.host} with HTTP 407 (proxy "
+            "authentication required): put the proxy's credentials in the proxy URL of the connection extra proxies "
+            "(http://user:password@proxy.example.com:3128)."
+        )
+
     def _proxy_failure(self, exc: requests.exceptions.ProxyError) -> Exception:
         """The proxy refused or could not be reached: a 407 needs credentials, the rest may pass."""
-        proxy = self._session.proxies.get(self.base_url.split(":", 1)[0]) if self._proxied else None
-        label = options.proxy_label(proxy) if proxy else "the proxy from HTTPS_PROXY/HTTP_PROXY"
+        label = self._proxy_label()
         text = self._redact(str(exc))
         if "407" in text:
-            return NetskopeConfigError(
-                f"The proxy {label} refused the connection to {self.host} with 407 (authentication required): put "
-                "the proxy credentials in the proxy URL (http://user:password@proxy:3128) of the extra proxies."
-            )
+            return self._proxy_auth_required()
         return _Retry(
-            f"could not reach {self.host} through the proxy {label} ({text[:SNIPPET_CHARS]}); check the extra "
-            "proxies (or HTTPS_PROXY/NO_PROXY) and that the proxy is up"
+            f"could not reach {self.host} through the proxy ({label}): {text[:SNIPPET_CHARS]}. Check the connection "
+            "extra proxies (or HTTPS_PROXY/NO_PROXY) and that the proxy is up"
         )
 
     def _parse_ok(self, kind: LogType, response: requests.Response, body: bytearray) -> ParsedBody:
