@@ -236,3 +236,22 @@ def test_fetch_and_mapping_tasks_deliver_the_good_records_and_quarantine_each_ba
     assert at_fetch[0]["record"] == nan.decode() and "NaN" in at_fetch[0]["reason"], "kept as its exact text"
     assert at_fetch[1]["record"]["_id"] == "dup" and "appears twice" in at_fetch[1]["reason"]
     assert mapped["fetched"] == 6 and mapped["rejected"] == 0
+
+
+def test_bytes_that_are_not_utf8_are_marked_in_their_record_also_on_a_page_split_record_by_record(caplog) -> None:
+    latin1 = b'{"_id":"l1","timestamp":%d,"user":"caf\xe9"}' % (START + 3)
+    with ScriptedTenant() as tenant:
+        tenant.queue(Reply(body=page_of(QUARANTINED["NaN"][0], extra=b',"note":"x"').replace(GOOD[4], latin1)))
+        kept, quarantined = outcome(tenant)
+    assert [raw for _, raw in quarantined] == [QUARANTINED["NaN"][0]]
+    assert decode_record(kept[-1])["user"] == "caf\ufffd" and kept[:-1] == GOOD[:4]
+    assert "not UTF-8" in caplog.text
+
+
+def test_an_error_message_that_is_not_utf8_is_still_reported() -> None:
+    from netskope_provider.exceptions import NetskopeResponseError
+
+    with ScriptedTenant() as tenant:
+        tenant.queue(Reply(body=b'{"ok":0,"message":"requ\xeate refus\xe9e","result":[]}'))
+        with pytest.raises(NetskopeResponseError, match="ok=0.*requ\ufffdte refus\ufffde"):
+            outcome(tenant)

@@ -9,7 +9,6 @@ where it lives and can re-read it after a rotation (HTTP 401); it is sent only t
 
 from __future__ import annotations
 
-import codecs
 import email.utils
 import logging
 import random
@@ -86,7 +85,7 @@ class EndpointStats:
     duplicates_dropped: int = 0
     untimed_records: int = 0
     quarantined: int = 0
-    repaired_pages: int = 0
+    repaired_records: int = 0
     tolerant_pages: int = 0
     wait_seconds: float = 0.0
 
@@ -620,16 +619,6 @@ class NetskopeClient:
         )
 
     def _parse_ok(self, kind: LogType, response: requests.Response, body: bytearray) -> ParsedBody:
-        if not _is_utf8(body):
-            # Retrying cannot fix such a page (the tenant serves the same bytes again), and refusing it would
-            # block the whole window, so its records are kept with the undecodable bytes marked U+FFFD.
-            body = bytearray(body.decode("utf-8", "replace").encode("utf-8"))
-            self.stats.add(kind.path, repaired_pages=1)
-            log.warning(
-                "%s page of %s held bytes that are not UTF-8; they were replaced by U+FFFD so its records are kept",
-                kind.path,
-                self.host,
-            )
         try:
             parsed = parse_body(body)
         except BodyError as broken:
@@ -658,6 +647,15 @@ class NetskopeClient:
             raise NetskopeResponseError(
                 f"{self.host}/api/v2/{kind.path} answered without a 'result' list; the API contract changed or a "
                 "proxy rewrote the response."
+            )
+        if parsed.repaired:
+            self.stats.add(kind.path, repaired_records=parsed.repaired)
+            log.warning(
+                "%d records of a %s page of %s held bytes that are not UTF-8; they were replaced by U+FFFD so the "
+                "records are kept",
+                parsed.repaired,
+                kind.path,
+                self.host,
             )
         if parsed.tolerant:
             self.stats.add(kind.path, tolerant_pages=1)
@@ -771,20 +769,3 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return when.timestamp() - time.time()
-
-
-def _is_utf8(body: bytearray) -> bool:
-    """Whether ``body`` is valid UTF-8, checked 1 MB at a time (a whole decode would copy it, up to 4x)."""
-    if body.isascii():
-        return True
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(body)
-    try:
-        for at in range(0, len(view), BODY_CHUNK_BYTES):
-            decoder.decode(view[at : at + BODY_CHUNK_BYTES])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    finally:
-        view.release()
-    return True

@@ -10,6 +10,7 @@ can hold it exactly, else quarantined with the reason and its raw bytes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,6 +20,7 @@ from netskope_provider.exceptions import PoisonRecordError
 from netskope_provider.records import STRUCTURE, decode_record, single_line
 
 _OPEN: Final = b"[{"
+_FIRST_TOKEN: Final = re.compile(rb"\S")
 _CLOSE: Final = {ord("]"): ord("["), ord("}"): ord("{")}
 
 
@@ -55,6 +57,7 @@ class ParsedBody:
     records: list[bytes] | None  # None: the body had no ``result`` list
     quarantined: list[tuple[str, bytes]]
     tolerant: bool = False  # split record by record because the fast parser refused the body
+    repaired: int = 0  # records whose bytes were not UTF-8, kept with U+FFFD in their place
 
 
 class BodyError(Exception):
@@ -71,7 +74,8 @@ _envelope_decoder: Final = msgspec.json.Decoder(Envelope)
 
 def parse_body(body: bytes | bytearray) -> ParsedBody:
     """Split ``body`` into records; raise :class:`BodyError` when it is not a JSON object at all."""
-    start = body.lstrip()[:1]
+    first = _FIRST_TOKEN.search(body)  # not body.lstrip(): that would copy a 35 MB page to read one byte
+    start = first.group() if first else b""
     if start != b"{":
         if start == b"[":
             raise BodyError("a JSON array, not an object", truncated=False)
@@ -82,6 +86,8 @@ def parse_body(body: bytes | bytearray) -> ParsedBody:
         raise BodyError(f"no 'result' list ({error})", truncated=False) from None
     except (msgspec.DecodeError, RecursionError):
         return _split_tolerantly(body)
+    except UnicodeDecodeError:  # in an envelope string (a message): mark the bad bytes, keep the page
+        return parse_body(body.decode("utf-8", "replace").encode("utf-8"))
     raws, envelope.result = envelope.result, None
     if raws is None:
         return ParsedBody(envelope, None, [])
@@ -89,7 +95,25 @@ def parse_body(body: bytes | bytearray) -> ParsedBody:
     del raws
     if b"\n" in body or b"\r" in body:  # whitespace between tokens: JSON strings cannot hold a raw newline
         records = list(map(single_line, records))
-    return ParsedBody(envelope, records, [])
+    return ParsedBody(envelope, records, [], repaired=_repair_utf8(records))
+
+
+def _repair_utf8(records: list[bytes]) -> int:
+    """Replace bytes that are not UTF-8 by U+FFFD, in place; return how many records needed it.
+
+    Retrying cannot fix such a record (the tenant serves the same bytes again) and refusing the page
+    would block the window, so the record is kept with its undecodable bytes marked. Only records
+    holding a byte above 0x7F are decoded to check: a page costs a fraction of a whole-body decode.
+    """
+    repaired = 0
+    for index, record in enumerate(records):
+        if not record.isascii():
+            try:
+                record.decode("utf-8")
+            except UnicodeDecodeError:
+                records[index] = record.decode("utf-8", "replace").encode("utf-8")
+                repaired += 1
+    return repaired
 
 
 def _split_tolerantly(body: bytes | bytearray) -> ParsedBody:
@@ -97,12 +121,13 @@ def _split_tolerantly(body: bytes | bytearray) -> ParsedBody:
     elements, (result_start, result_end) = _result_elements(body)
     envelope_only = bytes(body[:result_start]) + b"[]" + bytes(body[result_end:])
     try:
-        envelope = _envelope_decoder.decode(envelope_only)
+        envelope = _envelope_decoder.decode(envelope_only.decode("utf-8", "replace").encode("utf-8"))
     except (msgspec.DecodeError, RecursionError) as error:
         raise BodyError(f"the envelope around 'result' is not valid JSON ({error})", truncated=True) from None
     envelope.result = None
     records: list[bytes] = []
     quarantined: list[tuple[str, bytes]] = []
+    repaired = _repair_utf8(elements)
     for element in elements:
         try:
             decode_record(element)
@@ -110,7 +135,7 @@ def _split_tolerantly(body: bytes | bytearray) -> ParsedBody:
             quarantined.append((poison.reason, element))
         else:
             records.append(single_line(element))
-    return ParsedBody(envelope, records, quarantined, tolerant=True)
+    return ParsedBody(envelope, records, quarantined, tolerant=True, repaired=repaired)
 
 
 def _result_elements(body: bytes | bytearray) -> tuple[list[bytes], tuple[int, int]]:
