@@ -13,34 +13,49 @@ from __future__ import annotations
 import json
 import math
 import re
-from itertools import compress
 from typing import Any, Final
 
 import msgspec
+import orjson
 
 from netskope_provider.exceptions import PoisonRecordError
 
-#: Deepest nesting kept. Published Netskope records nest at most 4 levels; this leaves room for the
-#: OCSF envelope and stays far below every parser and serialiser limit on the way (orjson writes 254
-#: levels, Python's recursion limit is 1,000, msgspec's depends on the stack it runs on).
-MAX_DEPTH: Final = 128
+#: Deepest nesting kept: the deepest orjson writes back (a fixed limit, unlike msgspec's and the stdlib's,
+#: which depend on the stack they run on). Published Netskope records nest at most 4 levels.
+MAX_DEPTH: Final = 254
 #: A JSON string (escapes included), one structural character, or an unterminated string's quote.
 STRUCTURE: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]|"', re.S)
 #: In valid JSON a CR or LF can only be whitespace between tokens (inside strings it must be escaped).
 _NEWLINES_TO_SPACES: Final = bytes.maketrans(b"\r\n", b"  ")
 _WHITESPACE_BEFORE_COLON: Final = tuple((space, space + b":") for space in (b" ", b"\t", b"\n", b"\r"))
-_IS_CONTAINER: Final = frozenset((dict, list)).__contains__
 #: msgspec keeps integers of any size exact and refuses NaN, 1e400, lone surrogates and bad UTF-8.
 _decode: Final = msgspec.json.decode
+_orjson_loads: Final = orjson.loads
+_orjson_dumps: Final = orjson.dumps
+_encode: Final = msgspec.json.encode
 _MAX_KEY_CHARS: Final = 60
 
 
 def decode_record(raw: bytes) -> dict[str, Any]:
     """The record's values, exactly as its JSON text states them; else :class:`PoisonRecordError`.
 
-    The common case costs one msgspec parse and a few byte counts; only records the fast parser
-    refuses, or whose keys it cannot prove unique, take the slower stdlib path that names the reason.
+    The common case is one orjson parse and one orjson write-back equal to ``raw``: then ``raw`` is
+    the canonical text of the values, so nothing was rounded (orjson turns integers beyond 64 bits
+    into floats, whose text differs), no key was repeated (a dict holds each once) and the nesting
+    is within ``MAX_DEPTH`` (orjson refuses to write deeper). Other texts (other spacing, escapes,
+    number spellings) are decoded by msgspec, which keeps integers of any size, and cleared of
+    repeated keys by counting; what neither clears takes the stdlib path, which names the reason.
     """
+    try:
+        value = _orjson_loads(raw)
+        if type(value) is dict and _orjson_dumps(value) == raw:
+            return value
+    except (orjson.JSONDecodeError, TypeError):  # not JSON orjson takes, or nested past what it writes
+        pass
+    return _decode_exactly(raw)
+
+
+def _decode_exactly(raw: bytes) -> dict[str, Any]:
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # cheap bound: fewer brackets cannot nest deeper
         depth = nesting_depth(raw)
         if depth > MAX_DEPTH:
@@ -91,33 +106,21 @@ def json_type(value: object) -> str:
 
 
 def _keys_certainly_unique(raw: bytes, value: dict[str, Any]) -> bool:
-    """True when no object in ``raw`` can hold a key twice, proven by counting; False means "check".
+    """True when no object in ``raw`` holds a key twice, proven by counting; False means "check".
 
-    Each key's closing quote is followed by its colon unless whitespace sits between them, and
-    ``":`` occurs inside a string only after an escaped quote. So with no whitespace before any
-    colon, ``raw.count(b'":')`` is at least the number of key tokens, which is at least the number
-    of keys decoded; when it equals the keys decoded, no key token was merged into another. Byte
-    counts run at memory speed; only objects nested in the record are walked in Python.
+    msgspec writes ``value`` back with one ``":`` per key plus one per ``":`` inside a string (as
+    ``\\":``). ``raw`` has one per key token whose colon follows its quote, plus the same in-string
+    ones when its strings spell quote and colon as msgspec does (no ``\\u0022``, no ``\\u003a``).
+    With no whitespace before any colon every key token is counted, so equal counts leave no room
+    for a key token beyond the keys decoded. Byte counts and the C encoder run at memory speed; a
+    record they cannot clear takes the stdlib path, which finds the repeat (or clears it).
     """
     quoted_colons = raw.count(b'":')
-    if quoted_colons != (len(value) if raw.count(b"{") == 1 else _count_keys(value)):
+    if quoted_colons != _encode(value).count(b'":') or b"\\u0022" in raw or b"\\u003" in raw:
         return False
     if raw.count(b":") == quoted_colons:  # every colon follows a quote: none follows whitespace
         return True
     return not any(space in raw and pair in raw for space, pair in _WHITESPACE_BEFORE_COLON)
-
-
-def _count_keys(value: dict[str, Any]) -> int:
-    """Keys in ``value`` and every object nested in it (containers picked out at C speed)."""
-    total = 0
-    stack: list[Any] = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is dict:
-            total += len(item)
-            item = list(item.values())
-        stack.extend(compress(item, map(_IS_CONTAINER, map(type, item))))
-    return total
 
 
 def _strict_loads(raw: bytes) -> Any:

@@ -98,7 +98,7 @@ KEPT = {
     "_id an object": (b'{"_id":{"a":[1]},"timestamp":%d,"v":1}' % (START + 9), 1),
     "_id a list": (b'{"_id":[1,2],"timestamp":%d,"v":1}' % (START + 9), 1),
     'timestamp "Infinity" (data/*: the mapper delivers it raw)': (record(b'"v":"Infinity"'), "Infinity"),
-    "nesting 128 deep": (record(b'"v":' + b"[" * 126 + b"]" * 126), None),
+    "nesting 254 deep": (record(b'"v":' + b"[" * 253 + b"]" * 253), None),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -93,6 +94,11 @@ def test_a_record_without_repeated_keys_decodes_to_exactly_its_values(record: An
         return
     assert decode_record(raw) == value_of(record)
     assert decode_record(single_line(raw)) == value_of(record)
+    try:
+        canonical = orjson.dumps(value_of(record))  # the fast path: orjson's own text
+    except TypeError:  # an integer beyond 64 bits: orjson cannot write it
+        return
+    assert decode_record(canonical) == value_of(record)
 
 
 @settings(max_examples=80, deadline=None)
@@ -122,7 +128,7 @@ def test_nesting_up_to_the_limit_is_kept(depth: int) -> None:
     decode_record(raw)
 
 
-@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 255, 2_000, 100_000])
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 1_000, 2_000, 100_000])
 def test_nesting_past_the_limit_is_refused_at_any_depth(depth: int) -> None:
     raw = b'{"v":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
     with pytest.raises(PoisonRecordError, match=f"nested {depth} levels deep"):
