@@ -202,7 +202,10 @@ def main() -> int:
 
     end = int(time.time()) // HOUR * HOUR - HOUR
     start = end - HOUR
-    with moto_server() as aws_url, SimulatorServer(SimulatorConfig(seed=2026, start=start, end=end)) as sim:
+    # Legacy record shape until the incident and endpoint strategies stop relying on per-record
+    # insertion times (issue #15 item 2): real dataexport/datasearch records carry none.
+    config = SimulatorConfig(seed=2026, start=start, end=end, insertion_time_everywhere=True)
+    with moto_server() as aws_url, SimulatorServer(config) as sim:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
             {
                 "conn_type": "aws",
