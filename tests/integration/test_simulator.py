@@ -5,12 +5,15 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
+import os
 import re
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
@@ -732,6 +735,37 @@ def test_command_line_serves_a_tenant():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_the_simulator_ships_in_the_wheel_and_runs_from_it(tmp_path):
+    """A user's own tests import the simulator from the installed distribution, not from a checkout."""
+    uv = Path(sys.executable).with_name("uv")
+    if not uv.exists():
+        pytest.skip("uv is not installed in this environment (make installs it)")
+    root = Path(__file__).resolve().parents[2]
+    environment = {**os.environ, "HATCH_BUILD_NO_HOOKS": "true"}  # the pure wheel: no mypyc build needed here
+    built = subprocess.run(
+        [str(uv), "build", "--wheel", "--quiet", "-o", str(tmp_path / "dist"), str(root)],
+        capture_output=True, text=True, timeout=300, env=environment,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    zipfile.ZipFile(wheel).extractall(tmp_path / "installed")
+    script = (
+        "import requests, netskope_provider.simulator as s\n"
+        "print(s.__file__)\n"
+        "with s.SimulatorServer(s.SimulatorConfig(start=1790000000, end=1790003600, now=1790007200)) as sim:\n"
+        "    r = requests.get(sim.url + '/api/v2/events/dataexport/events/audit', params={'index': 'w', 'operation': 0},\n"
+        "                     headers={'Netskope-Api-Token': sim.token}, timeout=30)\n"
+        "    print(r.status_code, len(r.json()['result']))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path / "installed")},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    where, answer = ran.stdout.splitlines()
+    assert where.startswith(str(tmp_path / "installed")) and answer == "200 300"
 
 
 def test_stats_count_requests_statuses_records_and_keep_queries_without_the_token(sim):
