@@ -768,6 +768,17 @@ def test_the_simulator_ships_in_the_wheel_and_runs_from_it(tmp_path):
     assert where.startswith(str(tmp_path / "installed")) and answer == "200 300"
 
 
+def test_the_simulator_sources_name_no_machine_paths():
+    package = Path(rec.__file__).parent
+    found = [
+        f"{source.name}: {line.strip()}"
+        for source in sorted(package.glob("*.py"))
+        for line in source.read_text().splitlines()
+        if re.search(r"(?<![\w.])/(work|home|Users|tmp|root)/", line)
+    ]
+    assert found == []
+
+
 def test_stats_count_requests_statuses_records_and_keep_queries_without_the_token(sim):
     before = Counter(sim.stats.records_served)
     result(api(sim, "events/data/infrastructure", limit=7, insertionstarttime=S))

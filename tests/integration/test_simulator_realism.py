@@ -267,6 +267,16 @@ def test_a_record_inserted_behind_an_index_reaches_it_only_on_the_insertion_cloc
         assert "late-behind" in ids(drain(tenant, path, "fresh", S - 86_400)[0])  # a fresh index finds it
 
 
+def test_the_event_clock_serves_an_injected_record_stamped_after_its_insertion():
+    """Device clocks drift: a record may carry a ``timestamp`` later than its insertion time."""
+    config = SimulatorConfig(seed=48, start=S, end=END, now=S + 1800, volume={"endpoint": 50}, iterator_clock="event")
+    with SimulatorServer(config) as tenant:
+        skewed = {"_id": "skewed", "timestamp": S + 5000, INSERTION_TIME: S + 1700, "type": "endpoint"}
+        tenant.inject("endpoint", [skewed])
+        served, _ = drain(tenant, "events/dataexport/events/endpoint", "skew", S - 86_400)
+        assert ids(served)[-1] == "skewed" and len(served) == len(tenant.visible_at("endpoint", S + 1800))
+
+
 def test_two_consumers_taking_turns_on_one_index_each_see_part_of_the_stream():
     """Documented: sharing an index "could result in the appearance of missing data" -- no error, a split."""
     config = SimulatorConfig(seed=47, start=S, end=END, now=NOW, volume={"audit": 300}, iterator_page_records=40)

@@ -220,9 +220,10 @@ class LogStore:
         ts_lo = flt.time_after + 1 if flt.time_after is not None else -_FAR
         if after is not None:
             ts_lo = max(ts_lo, after[0])
-        # A record happens before it is inserted: nothing inserted by ins_hi has a later timestamp.
-        ts_hi = min(flt.time_to if flt.time_to is not None else _FAR, ins_hi)
-        lo, hi = bisect_left(stamps, ts_lo), bisect_right(stamps, ts_hi)
+        ts_hi = flt.time_to if flt.time_to is not None else _FAR
+        # A generated record happens before it is inserted: none inserted by ins_hi has a later
+        # timestamp. (An injected one may, clock skew, so only the corpus range is cut.)
+        lo, hi = bisect_left(stamps, ts_lo), bisect_right(stamps, min(ts_hi, ins_hi))
         insertion = corpus.insertion
         with self._lock:
             injected = [
