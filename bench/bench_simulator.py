@@ -19,7 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import orjson
 import requests
@@ -72,25 +73,29 @@ def drain_iterator(url: str, records: int) -> None:
         raise SystemExit(f"the iterator served {seen:,} records, expected {records:,}")
 
 
-def start_tenant(records: int, *options: str) -> tuple[subprocess.Popen[str], str]:
+@contextmanager
+def tenant_process(records: int, *options: str) -> Iterator[str]:
+    """``netskope-simulator`` in its own process, its corpus built; yields its URL."""
     command = [sys.executable, "-m", "netskope_provider.simulator", "--port", "0", "--token", TOKEN]
     command += ["--start", str(START), "--end", str(START + SPAN), "--now", str(NOW), "--iterator-wait", "0"]
     command += ["--volume", f"application={records}", *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    found = re.search(r"http://127\.0\.0\.1:\d+", line)
-    if found is None:
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if found is None:
+            raise SystemExit(f"the simulator did not print its URL: {line!r}")
+        # A count query makes the tenant build its corpus before the clock starts.
+        requests.get(
+            f"{found.group(0)}/api/v2/events/data/application",
+            params={"fields": "n:count(_id)"},
+            headers={"Netskope-Api-Token": TOKEN},
+            timeout=300,
+        ).raise_for_status()
+        yield found.group(0)
+    finally:
         process.terminate()
-        raise SystemExit(f"the simulator did not print its URL: {line!r}")
-    url = found.group(0)
-    # A count query makes the tenant build its corpus before the clock starts.
-    requests.get(
-        f"{url}/api/v2/events/data/application",
-        params={"fields": "n:count(_id)"},
-        headers={"Netskope-Api-Token": TOKEN},
-        timeout=300,
-    ).raise_for_status()
-    return process, url
+        process.wait(timeout=10)
 
 
 def main() -> None:
@@ -139,8 +144,7 @@ def main() -> None:
             lambda: pull(sim.url, args.records, "gzip"),
         )
 
-    process, url = start_tenant(args.records)
-    try:
+    with tenant_process(args.records) as url:
         spent: dict[str, list[float]] = {"gzip": [], "identity": []}
         for _ in range(args.rounds):
             for encoding in spent:
@@ -150,26 +154,10 @@ def main() -> None:
                 )
         ratio = statistics.median(spent["gzip"]) / statistics.median(spent["identity"])
         print(f"{'gzip / identity, median of the alternating pulls':<58} {ratio:>10.2f} x", flush=True)
-        timed(
-            "dataexport iterator, insertion clock (10,000-record pages)",
-            args.records,
-            "records",
-            lambda: drain_iterator(url, args.records),
-        )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    process, url = start_tenant(args.records, "--iterator-clock", "event")
-    try:
-        timed(
-            "dataexport iterator, event clock (index built on first use)",
-            args.records,
-            "records",
-            lambda: drain_iterator(url, args.records),
-        )
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    for clock in ("insertion", "event"):
+        with tenant_process(args.records, "--iterator-clock", clock) as url:
+            label = f"dataexport iterator, {clock} clock (10,000-record pages)"
+            timed(label, args.records, "records", lambda: drain_iterator(url, args.records))
 
 
 if __name__ == "__main__":
