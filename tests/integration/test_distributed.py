@@ -23,8 +23,7 @@ from deployment import WORKER_NAME_ENV, Deployment, deployment_env, iso
 
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
 from netskope_provider.log_types import LOG_TYPES
-from netskope_provider.operators.fetch import RAW_FILE
-from netskope_provider.operators.transform import EVENTS_FILE
+from netskope_provider.pipeline import EVENTS_FILE, RAW_FILE
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 from netskope_provider.staging import safe_name
 
