@@ -128,7 +128,7 @@ def _strict_loads(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PoisonRecordError(f"not JSON: invalid UTF-8 at byte {error.start}") from None
+        raise PoisonRecordError(f"not valid JSON: invalid UTF-8 at byte {error.start}") from None
     try:
         return json.loads(
             text, object_pairs_hook=_unique_object, parse_constant=_refuse_constant, parse_float=_finite_float
@@ -136,7 +136,7 @@ def _strict_loads(raw: bytes) -> Any:
     except RecursionError:
         raise PoisonRecordError(f"nested deeper than {MAX_DEPTH} levels") from None
     except json.JSONDecodeError as error:
-        raise PoisonRecordError(f"not JSON: {error}") from None
+        raise PoisonRecordError(f"not valid JSON: {error}") from None
 
 
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

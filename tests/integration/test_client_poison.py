@@ -74,7 +74,7 @@ QUARANTINED = {
     "nesting 255 deep": (record(b'"v":' + DEEP_255), f"deeper than {MAX_DEPTH} are not kept"),
     "duplicate keys": (record(b'"user":"alice","user":"mallory"'), "key 'user' appears twice"),
     "duplicate keys, nested": (record(b'"o":{"k":1,"k":2}'), "key 'k' appears twice"),
-    "raw control character in a string": (record(b'"v":"a\x01b"'), "not JSON"),
+    "raw control character in a string": (record(b'"v":"a\x01b"'), "not valid JSON"),
     "not an object": (b"[1,2,3]", "not a JSON object but an array"),
 }
 

@@ -8,8 +8,9 @@ Every input ends in exactly one of three outcomes, and every outcome is counted:
   object unchanged and ``reason`` says why it was not mapped (None when the spec does not route it).
   Delivering such a record raw loses nothing, so a bad record never costs data or breaks a batch.
 * ``rejected``: not a Netskope record at all (a JSON value that is not an object, or a line that
-  is not JSON); ``event`` is None and ``reason`` says what to fix. Line-based callers get the
-  offending line back in ``MapCounts.rejections`` to dead-letter it.
+  is not JSON or cannot be decoded exactly: see ``netskope_provider.records.decode_record``);
+  ``event`` is None and ``reason`` says what to fix. Line-based callers get the offending line
+  back in ``MapCounts.rejections`` to dead-letter it.
 
 Raw lines are written back byte for byte as they came in; OCSF events are serialised with orjson
 (stdlib json only for what orjson refuses: integers beyond 64 bits, lone surrogates).
@@ -26,22 +27,12 @@ from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
-from netskope_provider.ocsf.common import MappingError
+from netskope_provider.exceptions import MappingError, PoisonRecordError
 from netskope_provider.ocsf.routing import classify
+from netskope_provider.records import decode_record, json_type
+from netskope_provider.registry import CLASSES
 
 Kind = Literal["ocsf", "raw", "rejected"]
-
-#: Class uid → module (one per class) under ``netskope_provider.ocsf``.
-CLASS_MODULES: Final[dict[int, str]] = {
-    3002: "authentication",
-    3004: "entity_management",
-    3001: "account_change",
-    4001: "network_activity",
-    2004: "detection_finding",
-    2006: "data_security_finding",
-    6006: "file_hosting_activity",
-    5001: "device_inventory_info",
-}
 
 MAX_REJECTED_LINE_BYTES: Final = 4096
 MAX_REASONS: Final = 50
@@ -114,14 +105,17 @@ class MapCounts:
         }
 
 
-_builders: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
+Builder = Callable[[dict[str, Any], str], dict[str, Any]]
+#: Module name → its ``build``, imported on first use.
+_builders: dict[str, Builder] = {}
 
 
-def builder(class_uid: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
-    """The ``build`` function of a class's module, imported on first use."""
-    found = _builders.get(class_uid)
+def builder(class_uid: int) -> Builder:
+    """The ``build`` function of a registered class's module (``registry.CLASSES``)."""
+    module = CLASSES[class_uid].module
+    found = _builders.get(module)
     if found is None:
-        found = _builders[class_uid] = import_module(f"netskope_provider.ocsf.{CLASS_MODULES[class_uid]}").build
+        found = _builders[module] = import_module(module).build
     return found
 
 
@@ -133,11 +127,11 @@ def map_record(record: object, log_type: str) -> Mapped:
 def _map(record: object, log_type: str) -> tuple[Kind, int | None, Any, str | None]:
     """``map_record``'s outcome as a plain tuple (compiled, no object is allocated for it)."""
     if not isinstance(record, dict):
-        return "rejected", None, None, f"not a JSON object but {_json_type(record)}: a Netskope record is an object"
+        return "rejected", None, None, f"not a JSON object but {json_type(record)}: a Netskope record is an object"
     class_uid = classify(record, log_type)  # type: ignore[arg-type]
     if class_uid is None:
         return "raw", None, record, None
-    build = _builders.get(class_uid) or builder(class_uid)
+    build = builder(class_uid)
     try:
         event = build(record, log_type)  # type: ignore[arg-type]
     except MappingError as unmappable:  # (each handler names its own exception: compiled code types them)
@@ -147,31 +141,8 @@ def _map(record: object, log_type: str) -> tuple[Kind, int | None, Any, str | No
     return "ocsf", class_uid, event, None
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return f"a {type(value).__name__}"
-
-
-# Bound once: compiled code would look each up on the module per record.
-_orjson_loads: Final = orjson.loads
+# Bound once: compiled code would look it up on the module per record.
 _orjson_dumps: Final = orjson.dumps
-
-
-def loads(line: bytes | str) -> Any:
-    """Parse one JSON document exactly: orjson, or stdlib json for what orjson refuses (lone surrogates)."""
-    try:
-        return _orjson_loads(line)
-    except orjson.JSONDecodeError:
-        return json.loads(line)
 
 
 def dumps(value: Any, option: int = 0) -> bytes:
@@ -183,37 +154,63 @@ def dumps(value: Any, option: int = 0) -> bytes:
         return text + b"\n" if option & orjson.OPT_APPEND_NEWLINE else text
 
 
+class LineOutcome(NamedTuple):
+    """What became of one input line (``map_outcomes``), with what delivery needs to place it."""
+
+    #: 1-based position of the line in the input (blank lines count).
+    number: int
+    kind: Kind
+    #: The output line, newline-terminated (raw: the input line byte for byte); the input line when rejected.
+    line: bytes
+    #: The parsed record (None when the line is not JSON).
+    record: Any
+    #: The OCSF event's ``time`` (epoch ms) when ``kind == "ocsf"``, else None.
+    time_ms: int | None
+    reason: str | None
+
+
+def map_outcomes(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) -> Iterator[LineOutcome]:
+    """Map NDJSON lines; yield every non-blank line's outcome; tally into ``counts``.
+
+    Raw records are yielded byte for byte as read. Rejected lines are yielded too (their input
+    line and reason), so a caller can keep them whole; ``map_lines`` drops them into ``counts``.
+    """
+    for number, line in enumerate(lines, 1):
+        data = (line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line).strip()
+        if not data:
+            continue
+        try:
+            record = decode_record(data)  # exact values, or the reason they cannot be kept exactly
+        except PoisonRecordError as poison:
+            counts.tally("rejected", None, poison.reason)
+            yield LineOutcome(number, "rejected", data, None, None, poison.reason)
+            continue
+        kind, class_uid, event, reason = _map(record, log_type)
+        counts.tally(kind, class_uid, reason)
+        if kind == "ocsf":
+            yield LineOutcome(number, "ocsf", dumps(event, _NEWLINE), record, event["time"], None)
+        elif kind == "raw":
+            raw = (
+                line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
+            )
+            yield LineOutcome(number, "raw", raw, record, None, reason)
+        else:
+            yield LineOutcome(number, "rejected", data, record, None, reason)
+
+
 def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) -> Iterator[bytes]:
     """Map NDJSON lines; yield one output line (newline-terminated) per record; tally into ``counts``.
 
     Blank lines are skipped. Raw records are yielded byte for byte as read; rejected lines are not
     yielded but recorded (line number, reason, first bytes) in ``counts.rejections``.
     """
-    for number, line in enumerate(lines, 1):
-        data = (line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line).strip()
-        if not data:
-            continue
-        reason: str | None
-        try:
-            record = loads(data)
-        except (ValueError, UnicodeDecodeError) as error:
-            kind, class_uid, event, reason = (
-                "rejected",
-                None,
-                None,
-                f"not valid JSON ({error.__class__.__name__}: {error})",
+    for outcome in map_outcomes(lines, log_type, counts):
+        if outcome.kind == "rejected":
+            counts.rejections.append(
+                Rejection(outcome.number, outcome.reason or "", outcome.line[:MAX_REJECTED_LINE_BYTES])
             )
         else:
-            kind, class_uid, event, reason = _map(record, log_type)
-        counts.tally(kind, class_uid, reason)
-        if kind == "ocsf":
-            yield dumps(event, _NEWLINE)
-        elif kind == "raw":
-            yield (
-                line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
-            )
-        else:
-            counts.rejections.append(Rejection(number, reason or "", data[:MAX_REJECTED_LINE_BYTES]))
+            yield outcome.line
 
 
 def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> Iterator[bytes]:
