@@ -59,6 +59,14 @@ class NetskopeRetriesExhaustedError(NetskopeError):
         self.attempts = attempts
 
 
+class MappingError(ValueError):
+    """A routed record lacks something its OCSF class requires (it is then delivered raw).
+
+    Raised by the OCSF builders; the mapper catches it and counts the record as raw with this
+    message as the reason.
+    """
+
+
 class WindowError(PermanentError, ValueError):
     """A window to pull is unusable (reversed, too long, in the future, out of range); the message says why."""
 

@@ -32,7 +32,10 @@ def utc(epoch: int) -> datetime:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=11, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=11, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60), insertion_time_everywhere=True
+    )
     with SimulatorServer(config) as sim:
         sim.inject("audit", generate("audit", 40, *OLD_WINDOW, seed=99))
         yield sim

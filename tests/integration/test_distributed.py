@@ -139,7 +139,14 @@ def run() -> Iterator[IsolatedRun]:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=23, start=WINDOWS[0][0], end=WINDOWS[-1][1], volume=dict.fromkeys(LOG_TYPES, 40))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=23,
+        start=WINDOWS[0][0],
+        end=WINDOWS[-1][1],
+        volume=dict.fromkeys(LOG_TYPES, 40),
+        insertion_time_everywhere=True,
+    )
     with SimulatorServer(config) as sim:
         yield sim
 

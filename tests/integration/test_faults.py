@@ -66,6 +66,7 @@ def simulator() -> Iterator[SimulatorServer]:
         volume=volume,
         iterator_wait_seconds=0,
         iterator_batch_seconds=300,
+        insertion_time_everywhere=True,  # legacy shape: the incident/endpoint strategies still need it (#15)
     )
     with SimulatorServer(config) as sim:
         yield sim

@@ -27,7 +27,10 @@ LOG_TYPES = ("audit", "incident")
 
 @pytest.fixture
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30), insertion_time_everywhere=True
+    )
     with SimulatorServer(config) as sim:
         yield sim
 

@@ -63,7 +63,10 @@ def test_too_many_sub_windows_fail_and_say_what_to_change() -> None:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=31, start=DAY[0], end=DAY[1], volume=dict.fromkeys(LOG_TYPES, 400))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=31, start=DAY[0], end=DAY[1], volume=dict.fromkeys(LOG_TYPES, 400), insertion_time_everywhere=True
+    )
     with SimulatorServer(config) as sim:
         yield sim
 

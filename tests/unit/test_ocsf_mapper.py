@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.ocsf import MapCounts, Mapped, common, map_lines, map_record, map_records, mapper
 from netskope_provider.ocsf.validate import validate_event
+from netskope_provider.registry import CLASSES
 
 LOGIN = {"_id": "f00d", "timestamp": 1732700000, "activity": "Login Successful", "app": "Box", "user": "u@example.com"}
 UNROUTED = {"_id": "beef", "timestamp": 1732700000, "activity": "Browse", "alert": "no"}
@@ -191,15 +192,16 @@ def test_a_lone_surrogate_escape_is_parsed_and_written_back_as_json() -> None:
 def test_ids_beyond_2_53_stay_exact(big: int) -> None:
     line = (
         b'{"_id":%d,"timestamp":1732700000,"activity":"Login Successful","app":"Box","user":"u",'
-        b'"app_session_id":%d,"connection_id":%d}' % (big, big, big)
+        b'"app_session_id":%d,"connection_id":%d,"request_id":%d}' % (big, big, big, big)
     )
     counts = MapCounts()
     (out,) = list(map_lines([line], "application", counts))
     event = orjson.loads(out)
     assert event["metadata"]["uid"] == str(big)
-    assert event["session"]["uid"] == str(big)
-    assert event["unmapped"]["connection_id"] == big
-    assert b'"connection_id":%d' % big in out
+    assert event["session"]["uid"] == event["actor"]["session"]["uid"] == str(big)
+    assert event["metadata"]["tags"] == [{"name": "connection_id", "value": str(big)}]
+    assert event["unmapped"]["request_id"] == big
+    assert b'"request_id":%d' % big in out
 
 
 def test_integers_beyond_64_bits_from_python_callers_are_serialised_exactly() -> None:
@@ -257,7 +259,7 @@ def test_a_builder_that_raises_delivers_the_record_raw_with_the_error(monkeypatc
     def broken(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         raise KeyError("surprise")
 
-    monkeypatch.setitem(mapper._builders, 3002, broken)
+    monkeypatch.setitem(mapper._builders, CLASSES[3002].module, broken)
     mapped = map_record(LOGIN, "application")
     assert (mapped.kind, mapped.event) == ("raw", LOGIN)
     assert mapped.reason == "3002: mapper error KeyError: 'surprise'"
@@ -267,7 +269,7 @@ def test_raw_reasons_stay_a_small_table(monkeypatch: pytest.MonkeyPatch) -> None
     def broken(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         raise ValueError(f"odd value {record['_id']}")  # a different text for every record
 
-    monkeypatch.setitem(mapper._builders, 3002, broken)
+    monkeypatch.setitem(mapper._builders, CLASSES[3002].module, broken)
     counts = MapCounts()
     for number in range(200):
         counts.add(map_record({**LOGIN, "_id": number}, "application"))

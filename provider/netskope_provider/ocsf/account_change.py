@@ -11,22 +11,20 @@ from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
-    EventClass,
     MappingError,
     admin_audit,
     admin_audit_fields,
+    admin_audit_read_fields,
     base_event,
     finalize,
     routing_key,
-    severity_id_from,
+    severity_level_id,
     text,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 3001
-CLASS_NAME: Final = "Account Change"
-CATEGORY_UID: Final = 3
-CATEGORY_NAME: Final = "Identity & Access Management"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 ACTIVITY_CAPTIONS: Final = {
     1: "Create",
@@ -68,8 +66,8 @@ ENUMS: Final[dict[str, dict[str, int]]] = {
 MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     **admin_audit_fields("actor.user"),
-    "supporting_data.data_values[name]": "user.name, user.email_addr (the account changed)",
 }
+READ_FIELDS: Final[dict[str, str]] = admin_audit_read_fields("user.name, user.email_addr (the account changed)")
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 _TARGET_TYPES: Final = frozenset({"admin", "user", "users", "admins"})
 
@@ -80,9 +78,12 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     key = routing_key(source_text)
     activity_id = _ACTIVITIES.get(key, 99)
     activity_name = ACTIVITY_CAPTIONS.get(activity_id, source_text)
-    severity_id = severity_id_from(record.get("severity_level"))
+    severity = record.get("severity_level")
     status_id = 2 if "fail" in key else 1
-    event = base_event(record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, status_id=status_id)
+    event = base_event(
+        record, log_type, EVENT_CLASS, activity_id, activity_name, severity_level_id(severity),
+        severity=text(severity), status_id=status_id,
+    )  # fmt: skip
     data_type, names = admin_audit(record, event, "actor.user")
     if names and data_type in _TARGET_TYPES:
         target: dict[str, Any] = {"name": names[-1], "type_id": 2, "type": "Admin"}

@@ -20,15 +20,17 @@ from netskope_provider.ocsf.common import (
     HTTP_FIELDS,
     SECURITY_CONTROL_FIELDS,
     SEVERITY_CAPTIONS,
-    EventClass,
     MappingError,
     base_event,
     device,
     file,
+    finalize,
+    flag,
     http_request,
     integer,
     normalise,
     observe,
+    observe_file,
     observe_part,
     prefixed,
     routing_key,
@@ -36,30 +38,29 @@ from netskope_provider.ocsf.common import (
     set_present,
     set_text,
     severity_id_from,
+    severity_level_id,
     text,
 )
 from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
+    HOST_DEVICE_READ_FIELDS,
     RESOURCE_FIELDS,
     SRC_ENDPOINT_FIELDS,
     action_word,
     actor,
     dst_endpoint,
     finding_status,
-    finish,
     first_text,
     put,
     resources,
     src_endpoint,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 2004
-CLASS_NAME: Final = "Detection Finding"
-CATEGORY_UID: Final = 2
-CATEGORY_NAME: Final = "Findings"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 #: Normalised ``alert_type`` → (analytic.type_id, analytic.type, field naming the analytic).
 ANALYTICS: Final[dict[str, tuple[int, str, str | None]]] = {
@@ -154,6 +155,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **EVIDENCE_FIELDS,
     "alert": "is_alert",
     "acked": "status_id",
+    "status": "status_id, status",
     "severity": "severity_id",
     "severity_level": "severity_id",
     "risk_level": "risk_level_id, severity_id",
@@ -166,6 +168,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
+READ_FIELDS: Final[dict[str, str]] = HOST_DEVICE_READ_FIELDS
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 ENUMS: Final[dict[str, dict[str, int]]] = {
@@ -217,7 +220,8 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     alert_type = text(record.get("alert_type")) or "alert"
     missing: list[Iterable[str]] = []
     severity = first_text(record, _SEVERITY_FIELDS, missing, kept_elsewhere=_SEVERITY_KEPT_ELSEWHERE)
-    severity_id = severity_id_from(severity)
+    level = record.get("severity_level")  # the first choice, on Netskope's own scale when a number
+    severity_id = severity_level_id(level) if text(level) is not None else severity_id_from(severity)
     event = base_event(record, log_type, EVENT_CLASS, 1, "Create", severity_id, severity=severity)
     profiles: list[str] = []
 
@@ -241,7 +245,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     event["finding_info"] = info
     if "title" in info and text(record.get("alert_name")) is not None:
         event["message"] = info["title"]
-    event["is_alert"] = True
+    event["is_alert"] = flag(record.get("alert")) is not False  # routed here: an alert
     finding_status(event, record, missing)
 
     malware = _malware(record)
@@ -299,6 +303,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe_part(found, "actor.user", acting.get("user") if acting else None)
     observe_part(found, "device", host)
     observe(found, "finding_info.src_url", "url", src_url)
+    observe_part(found, "evidences.src_endpoint", evidence.get("src_endpoint"))
+    observe_part(found, "evidences.dst_endpoint", evidence.get("dst_endpoint"))
+    observe_file(found, "evidences.file", evidence.get("file"))
     if found:
         event["observables"] = found
-    return finish(event, record, _CONSUMED, missing, profiles)
+    return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

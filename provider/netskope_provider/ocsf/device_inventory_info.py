@@ -14,23 +14,20 @@ from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
-    EventClass,
     MappingError,
     base_event,
     finalize,
-    ip_text,
+    host_and_ip,
     observe,
     set_present,
     set_text,
     severity_id_from,
     text,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 5001
-CLASS_NAME: Final = "Device Inventory Info"
-CATEGORY_UID: Final = 5
-CATEGORY_NAME: Final = "Discovery"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 ACTIVITY_ID: Final = 1
 SERVER: Final = 1
 
@@ -41,7 +38,7 @@ ENUMS: Final[dict[str, dict[str, int]]] = {
 
 MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
-    "hostname": "device.hostname",
+    "hostname": "device.hostname (an IP literal: device.ip)",
     "device_name": "device.name",
     "serial": "device.hw_info.serial_number, device.uid",
     "ip": "device.ip",
@@ -51,6 +48,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     "severity": "severity_id",
     "alarm_severity": "severity_id",
 }
+READ_FIELDS: Final[dict[str, str]] = {"metric_name": "message when there is no alarm_name"}
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 
@@ -62,7 +60,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     severity = text(record.get("severity")) or text(record.get("alarm_severity"))
     event = base_event(record, log_type, EVENT_CLASS, ACTIVITY_ID, "Log", severity_id, severity=severity)
     machine: dict[str, Any] = {"type_id": SERVER, "type": "Server"}
-    hostname, ip = text(record.get("hostname")), ip_text(record.get("ip"))
+    hostname, ip = host_and_ip(record.get("hostname"), record.get("ip"))
     set_present(machine, "hostname", hostname)
     set_text(machine, "name", record.get("device_name"))
     set_present(machine, "ip", ip)

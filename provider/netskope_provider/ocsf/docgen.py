@@ -20,9 +20,27 @@ from pathlib import Path
 from types import ModuleType
 
 from netskope_provider.ocsf import cli, common, routing
-from netskope_provider.ocsf.mapper import CLASS_MODULES
+from netskope_provider.registry import CLASSES, KIND_CLASSES, LOG_TYPE_KINDS
 
 DOC_PATH = Path("docs") / "mapping.md"
+
+#: Why ``severity_level`` numbers descend (``common.SEVERITY_LEVELS``): the sources, for the docs.
+SEVERITY_LEVEL_SOURCES = """\
+Netskope's scale descends, unlike OCSF's ids, so these numbers are not read as OCSF ids:
+
+* Netskope's Audit Log documentation lists its severity levels as High, Medium, Low, Info
+  (<https://docs.netskope.com/en/netskope-help/admin-console/administration/audit-log/>).
+* Netskope's field dictionary describes `severity_level` as "High / Med / Low"
+  (netskopeoss/Data-Schema, `schema/event_schema.json`, commit a4517ae).
+* A published parser reads audit `severity_level` 1 as High, 2 as Medium, 3 as Low
+  (SEKOIA-IO/intake-formats pull request 1424, Netskope `parser.yml`).
+* Netskope's published audit records agree: Login Failed, Edit admin record and Password Change
+  Successful carry 1; Login Successful, Logout Successful and Deleted inline policy carry 2
+  (SEKOIA-IO/intake-formats, `Netskope/netskope_events/tests`).
+
+4 (Info) is inferred from the Audit Log's fourth level; no published record carries it. Any other
+number is severity_id 0 Unknown and stays under `unmapped`. Words (malsite alerts: `high`, `med`,
+`low`) are read as in the table above.""".splitlines()
 
 
 def _cell(value: object) -> str:
@@ -37,7 +55,7 @@ def _table(header: tuple[str, str], rows: Sequence[tuple[object, object]]) -> li
 
 def _docstring(module: ModuleType) -> list[str]:
     """The module's docstring, read from its source (compiled modules carry no ``__doc__``)."""
-    source = Path(__file__).with_name(f"{module.__name__.rpartition('.')[2]}.py")
+    source = Path(module.__file__ or "").with_name(f"{module.__name__.rpartition('.')[2]}.py")
     return [inspect.cleandoc(ast.get_docstring(ast.parse(source.read_text(encoding="utf-8"))) or ""), ""]
 
 
@@ -53,7 +71,12 @@ def _routing() -> list[str]:
     )
     lines = ["## Routing", "", *_docstring(routing)]
     lines += ["Log type → kind used when a record has no `record_type`:", ""]
-    lines += _table(("log type", "kind"), [(f"`{k}`", f"`{v}`") for k, v in routing.LOG_TYPE_KINDS.items()])
+    lines += _table(("log type", "kind"), [(f"`{k}`", f"`{v}`") for k, v in LOG_TYPE_KINDS.items()])
+    if KIND_CLASSES:
+        lines += ["Kinds a class takes whole (rule 8):", ""]
+        lines += _table(
+            ("kind", "class"), [(f"`{kind}`", f"{CLASSES[uid].name} {uid}") for kind, uid in KIND_CLASSES.items()]
+        )
     for title, values in lists:
         lines += [f"### {title}", "", ", ".join(f"`{value}`" for value in values), ""]
     return lines
@@ -63,6 +86,8 @@ def _common() -> list[str]:
     lines = ["## Shared conventions", "", *_docstring(common)]
     lines += ["Every event's envelope:", ""]
     lines += _table(("Netskope field", "OCSF attribute"), [(f"`{k}`", v) for k, v in common.BASE_FIELDS.items()])
+    lines += ["Every event's finishing pass also reads (the field stays under `unmapped`):", ""]
+    lines += _table(("Netskope field", "OCSF attribute"), [(f"`{k}`", v) for k, v in common.FINISH_FIELDS.items()])
     lines += [
         (
             f"`metadata.version` is `{common.OCSF_VERSION}`; `metadata.product` is "
@@ -76,6 +101,12 @@ def _common() -> list[str]:
     ]
     lines += _table(("word", "severity_id"), list(common.SEVERITY_WORDS.items()))
     lines += ["Integers 1–6 are taken as OCSF ids; an unknown word is 99 with the word in `severity`.", ""]
+    lines += ["### `severity_level` numbers (admin audit events) → `severity_id`", ""]
+    lines += _table(
+        ("severity_level", "severity_id"),
+        [(level, f"{sid} {common.SEVERITY_CAPTIONS[sid]}") for level, sid in common.SEVERITY_LEVELS.items()],
+    )
+    lines += [*SEVERITY_LEVEL_SOURCES, ""]
     lines += ["### `action` → security_control profile", ""]
     lines += _table(
         ("action", "action_id / disposition_id"),
@@ -87,13 +118,20 @@ def _common() -> list[str]:
     )
     lines += ["### `os` words → `device.os.type_id`", ""]
     lines += _table(("word (contained)", "type_id"), [(word, f"{tid} {name}") for word, tid, name in common.OS_TYPES])
+    lines += ["### `device` words → `device.os.type_id` when the `os` name says no family (a release name)", ""]
+    lines += _table(
+        ("word (contained)", "type_id"), [(word, f"{tid} {name}") for word, tid, name in common.DEVICE_OS_TYPES]
+    )
     return lines
 
 
-def _class(module: ModuleType) -> list[str]:
-    name = routing.CLASS_NAMES[module.CLASS_UID]
-    lines = [f"## {name} ({module.CLASS_UID})", "", *_docstring(module)]
+def _class(uid: int) -> list[str]:
+    module = import_module(CLASSES[uid].module)
+    lines = [f"## {CLASSES[uid].name} ({uid})", "", *_docstring(module)]
     lines += _table(("Netskope field", "OCSF attribute"), [(f"`{k}`", v) for k, v in module.MAPPED_FIELDS.items()])
+    if module.READ_FIELDS:
+        lines += ["Read to build the event, and kept under `unmapped` as well:", ""]
+        lines += _table(("Netskope field", "used for"), [(f"`{k}`", v) for k, v in module.READ_FIELDS.items()])
     for enum_name, values in module.ENUMS.items():
         lines += [f"### {enum_name}", ""]
         lines += _table(("source value", "OCSF id"), list(values.items()))
@@ -116,8 +154,8 @@ def render() -> str:
         *_routing(),
         *_common(),
     ]
-    for module_name in CLASS_MODULES.values():
-        lines += _class(import_module(f"netskope_provider.ocsf.{module_name}"))
+    for uid in CLASSES:
+        lines += _class(uid)
     lines += [
         "## The `netskope-ocsf` command",
         "",
