@@ -103,6 +103,14 @@ class CloudWatchEventRejectedError(CloudWatchDeliveryError, PermanentError):
         self.reason = reason
 
 
+class StreamBusyError(CloudWatchDeliveryError):
+    """Another delivery held a log stream's lease for longer than this one would wait; its retry tries again."""
+
+
+class LeaseLostError(CloudWatchDeliveryError):
+    """A delivery lost its stream's lease (renewals failed or another took it over); it stopped before writing more."""
+
+
 class NetskopeRedirectError(NetskopeConfigError):
     """The tenant answered with a redirect: never followed, because the token would travel with it."""
 
