@@ -180,9 +180,10 @@ def stream_name(log_type: str, start: int, end: int, prefix: str = "netskope") -
 def ensure_log_group(
     logs_client: Any, log_group: str, *, retention_days: int | None = None, kms_key_id: str | None = None
 ) -> None:
-    """Create the log group when missing; apply ``retention_days`` when given (idempotent).
+    """Create the log group when missing, with ``retention_days`` when given (idempotent).
 
-    An existing group is left as it is apart from the retention, so the operator's setting wins.
+    An existing group is left as it is (its owner chose its retention); one that never expires is
+    reported with a warning, since its storage grows without bound.
     """
     _check_group_name(log_group)
     if retention_days is not None and retention_days not in RETENTION_DAYS:
@@ -196,6 +197,8 @@ def ensure_log_group(
     except ClientError as exc:
         if _error_code(exc) != "ResourceAlreadyExistsException":
             raise
+        _warn_if_never_expires(logs_client, log_group)
+        return
     if retention_days is not None:
         _call(
             logs_client.put_retention_policy,
@@ -203,6 +206,21 @@ def ensure_log_group(
             log_group,
             logGroupName=log_group,
             retentionInDays=retention_days,
+        )
+
+
+def _warn_if_never_expires(logs_client: Any, log_group: str) -> None:
+    try:
+        groups = logs_client.describe_log_groups(logGroupNamePrefix=log_group, limit=50).get("logGroups", ())
+    except ClientError:
+        return  # deliver() reports a missing logs:DescribeLogGroups
+    if any(group.get("logGroupName") == log_group and not group.get("retentionInDays") for group in groups):
+        log.warning(
+            "Log group %s has no retention: its events never expire and its storage cost grows without bound. "
+            "Set one: aws logs put-retention-policy --log-group-name %s --retention-in-days 365 (the setting "
+            "netskope_log_group_retention_days applies only to groups the provider creates)",
+            log_group,
+            log_group,
         )
 
 

@@ -145,7 +145,7 @@ def test_window_twenty_days_old_is_delivered_under_the_timestamp_policy(dags, si
 
 def test_custom_window_from_the_trigger_form(dags, simulator, moto_server) -> None:
     window = (EARLIER_WINDOW[0], WINDOW[1])
-    conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
+    conf = {"window": f"{utc(window[0]).isoformat()}/{utc(window[1]).isoformat()}"}
     dag_run = run_dag(dags["netskope_network"], NOW_HOUR, run_conf=conf)
     assert dag_run.state == "success"
     expected = expected_messages(simulator, "network", *window)
@@ -181,7 +181,7 @@ def test_open_window_waits_out_its_settle_delay_and_misses_no_late_record(
     arriving = [record for record in late if record["_insertion_epoch_timestamp"] > began + 5]
     assert len(arriving) >= 4, "a third of the records arrive well after the run started"
     simulator.inject("infrastructure", late)
-    conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
+    conf = {"window": f"{utc(window[0]).isoformat()}/{utc(window[1]).isoformat()}"}
 
     dag_run = run_dag(dag, NOW_HOUR, run_conf=conf)
 

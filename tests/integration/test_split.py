@@ -116,7 +116,7 @@ def delivered_per_sub_window(moto_server, log_type: str) -> dict[tuple[int, int]
 def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
     split_dags, simulator, moto_server, log_type
 ) -> None:
-    conf = {"window_start": utc(DAY[0]).isoformat(), "window_end": utc(DAY[1]).isoformat()}
+    conf = {"window": f"{utc(DAY[0]).isoformat()}/{utc(DAY[1]).isoformat()}"}
     dag = split_dags[f"netskope_{log_type}"]
     first = dag_test(dag, utc(NOW_HOUR), run_conf=conf)
     assert first.state == "success"

@@ -51,7 +51,8 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
     :param aws_conn_id: AWS connection (default: setting ``aws_conn_id``).
     :param log_group: log group; ``{log_type}`` is filled in (default: setting ``log_group``).
     :param timestamp_policy: ``ingest_time``, ``reject`` or ``fail`` (default: setting ``timestamp_policy``).
-    :param log_group_retention_days: set the group's retention when given.
+    :param log_group_retention_days: retention of a group the provider creates (default: setting
+        ``log_group_retention_days``, 365; 0: never expire).
     """
 
     template_fields: Sequence[str] = ("transform_manifest", "aws_conn_id", "log_group", "timestamp_policy")
@@ -110,8 +111,11 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
             aws_partition=aws.conn_partition,
             log_group=group,
             log_stream=stream,
+            endpoint_url=logs.meta.endpoint_url,
         )
-        cloudwatch.ensure_log_group(logs, group, retention_days=self.log_group_retention_days)
+        cloudwatch.ensure_log_group(
+            logs, group, retention_days=config.log_group_retention_days(self.log_group_retention_days)
+        )
         events = (
             staging.decode_event(line)
             for line in staging.read_lines(staging.staging_path(mapped["events"]["location"], store_conn))
