@@ -10,6 +10,7 @@ type the RBAC v3 permission it needs and whether the token has it (one cheap req
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,15 +53,19 @@ def probe_log_types(hook: NetskopeHook) -> list[Access]:
 
 def access_table(found: list[Access]) -> str:
     """The log types, their endpoints and permissions, and what the token has, as aligned text."""
-    rows = [("log type", "endpoint", "RBAC v3 permission needed", "token")]
-    label = {"granted": "yes", "missing": "MISSING (HTTP 403)", "error": "error"}
+    rows = [("log type", "endpoint", "RBAC v3 permission needed", "token has it")]
+    label = {"granted": "yes", "missing": "NO (HTTP 403)", "error": "unknown (error below)"}
     rows += [
         (a.log_type, f"/api/v2/{LOG_TYPES[a.log_type].path}", LOG_TYPES[a.log_type].rbac_permission, label[a.state])
         for a in found
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths)), row[3]]) for row in rows]
-    lines += [f"  {a.log_type}: {a.detail}" for a in found if a.state == "error"]
+    errors: dict[str, list[str]] = {}
+    for a in found:
+        if a.state == "error":
+            errors.setdefault(a.detail, []).append(a.log_type)
+    lines += [f"\n{', '.join(names)}: {detail}" for detail, names in errors.items()]
     return "\n".join(lines)
 
 
@@ -70,19 +75,19 @@ def check(conn_id: str) -> int:
 
     hook = NetskopeHook(netskope_conn_id=conn_id)
     ok, message = hook.test_connection()
-    print(f"Connection {conn_id}: {message}")
-    if not ok:
-        return CHECK_FAILED
+    print(f"Connection {conn_id}: {message}\n")
     found = probe_log_types(hook)
     print(access_table(found))
-    missing = [a for a in found if a.state != "granted"]
+    missing = [a.log_type for a in found if a.state == "missing"]
     if missing:
         print(
-            f"\n{len(missing)} of {len(found)} log types cannot be read with this token: add the permissions "
-            "marked MISSING to the service account's role (Settings > Administration > Administrators & Roles), "
-            "or leave those DAGs paused."
+            f"\nThe token cannot read {', '.join(missing)}: add the permissions marked NO to the service account's "
+            "role (Settings > Administration > Administrators & Roles), or leave those DAGs paused."
         )
-        return CHECK_FAILED if any(a.state == "error" for a in missing) else CHECK_MISSING
+    if not ok or any(a.state == "error" for a in found):
+        return CHECK_FAILED
+    if missing:
+        return CHECK_MISSING
     print(f"\nThe token can read all {len(found)} log types.")
     return CHECK_OK
 
@@ -123,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "install-dags":
         return install_dags(args.dags_folder, args.force)
+    # Read connections as the `airflow` CLI and the api-server do, the metadata database included: outside
+    # a task, Airflow 3's Task SDK otherwise looks only at environment variables and external secrets backends.
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
     return check(args.conn_id)
 
 
