@@ -199,7 +199,7 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
     found = gaps(report["mismatches"])
     assert found == {("audit", W2[0]): 3, ("audit", W3[0]): dropped["audit"], ("incident", W3[0]): dropped["incident"]}
     assert all(found.values()) and gaps(report["remaining"]) == found and report["healed"] == []
-    assert reconcile_metrics(recorder, simulator.host) == {
+    assert reconcile_metrics(recorder, simulator.host.replace(":", "_")) == {
         (metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"): 2,
         (metrics.RECONCILE_WINDOWS_MISMATCHED, "incident"): 1,
         (metrics.RECONCILE_RECORDS_MISSING, "audit"): 3 + dropped["audit"],
@@ -214,7 +214,7 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
     healing = reconcile_run(dag, heal=True)
     assert gaps(healing["mismatches"]) == found
     assert gaps(healing["healed"]) == dict.fromkeys(found, 0) and healing["remaining"] == []
-    healing_metrics = reconcile_metrics(recorder, simulator.host)
+    healing_metrics = reconcile_metrics(recorder, simulator.host.replace(":", "_"))
     assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "audit"] == 2
     assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "incident"] == 1
     assert healing_metrics[metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"] == 0
