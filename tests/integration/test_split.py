@@ -128,6 +128,10 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
 
     summaries = delivery_summaries(first)
     assert [(s["window"]["start"], s["window"]["end"]) for s in summaries] == SUB_WINDOWS
+    labels = sorted(ti.rendered_map_index for ti in first.get_task_instances() if ti.task_id == "fetch")
+    assert labels == [f"{utc(lower).isoformat()}/{utc(upper).isoformat()}" for lower, upper in SUB_WINDOWS], (
+        "each mapped fetch is labelled with its sub-window"
+    )
     assert sum(s["fetched"] for s in summaries) == sum(s["delivered"] for s in summaries) == 400
     run_folder = (
         staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / dag.dag_id / staging.safe_name(first.run_id)
