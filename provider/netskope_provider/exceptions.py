@@ -51,3 +51,11 @@ class NetskopeRetriesExhaustedError(NetskopeError):
     def __init__(self, message: str, *, attempts: int) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class MappingError(ValueError):
+    """A routed record lacks something its OCSF class requires (it is then delivered raw).
+
+    Raised by the OCSF builders; the mapper catches it and counts the record as raw with this
+    message as the reason.
+    """

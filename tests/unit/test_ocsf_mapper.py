@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.ocsf import MapCounts, Mapped, common, map_lines, map_record, map_records, mapper
 from netskope_provider.ocsf.validate import validate_event
+from netskope_provider.registry import CLASSES
 
 LOGIN = {"_id": "f00d", "timestamp": 1732700000, "activity": "Login Successful", "app": "Box", "user": "u@example.com"}
 UNROUTED = {"_id": "beef", "timestamp": 1732700000, "activity": "Browse", "alert": "no"}
@@ -257,7 +258,7 @@ def test_a_builder_that_raises_delivers_the_record_raw_with_the_error(monkeypatc
     def broken(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         raise KeyError("surprise")
 
-    monkeypatch.setitem(mapper._builders, 3002, broken)
+    monkeypatch.setitem(mapper._builders, CLASSES[3002].module, broken)
     mapped = map_record(LOGIN, "application")
     assert (mapped.kind, mapped.event) == ("raw", LOGIN)
     assert mapped.reason == "3002: mapper error KeyError: 'surprise'"
@@ -267,7 +268,7 @@ def test_raw_reasons_stay_a_small_table(monkeypatch: pytest.MonkeyPatch) -> None
     def broken(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         raise ValueError(f"odd value {record['_id']}")  # a different text for every record
 
-    monkeypatch.setitem(mapper._builders, 3002, broken)
+    monkeypatch.setitem(mapper._builders, CLASSES[3002].module, broken)
     counts = MapCounts()
     for number in range(200):
         counts.add(map_record({**LOGIN, "_id": number}, "application"))

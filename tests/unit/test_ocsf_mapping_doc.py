@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 
 from netskope_provider.ocsf import docgen, routing
-from netskope_provider.ocsf.mapper import CLASS_MODULES
+from netskope_provider.registry import CLASSES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mapping.md"
 
@@ -20,8 +21,8 @@ def test_committed_mapping_doc_equals_the_generated_text() -> None:
 
 def test_doc_names_every_class_and_every_spec_value() -> None:
     text = docgen.render()
-    for uid, name in routing.CLASS_NAMES.items():
-        assert f"## {name} ({uid})" in text
+    for uid, cls in CLASSES.items():
+        assert f"## {cls.name} ({uid})" in text
     for values in (
         routing.APPLICATION_AUTHENTICATION_ACTIVITIES,
         routing.AUDIT_AUTHENTICATION_EVENTS,
@@ -35,11 +36,10 @@ def test_doc_names_every_class_and_every_spec_value() -> None:
             assert f"`{value}`" in text
 
 
-@pytest.mark.parametrize("module_name", sorted(CLASS_MODULES.values()))
-def test_every_class_module_publishes_the_doc_contract(module_name: str) -> None:
-    module = __import__(f"netskope_provider.ocsf.{module_name}", fromlist=["build"])
-    assert module.CLASS_UID in routing.CLASS_NAMES
-    assert CLASS_MODULES[module.CLASS_UID] == module_name
+@pytest.mark.parametrize("uid", sorted(CLASSES))
+def test_every_class_module_publishes_the_doc_contract(uid: int) -> None:
+    module = import_module(CLASSES[uid].module)
+    assert CLASSES[uid] == module.EVENT_CLASS
     assert module.MAPPED_FIELDS and all(
         isinstance(k, str) and isinstance(v, str) for k, v in module.MAPPED_FIELDS.items()
     )

@@ -11,22 +11,20 @@ from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
-    EventClass,
     MappingError,
     admin_audit,
     admin_audit_fields,
+    admin_audit_read_fields,
     base_event,
     finalize,
     routing_key,
     severity_id_from,
     text,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 3001
-CLASS_NAME: Final = "Account Change"
-CATEGORY_UID: Final = 3
-CATEGORY_NAME: Final = "Identity & Access Management"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 ACTIVITY_CAPTIONS: Final = {
     1: "Create",
@@ -68,8 +66,8 @@ ENUMS: Final[dict[str, dict[str, int]]] = {
 MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
     **admin_audit_fields("actor.user"),
-    "supporting_data.data_values[name]": "user.name, user.email_addr (the account changed)",
 }
+READ_FIELDS: Final[dict[str, str]] = admin_audit_read_fields("user.name, user.email_addr (the account changed)")
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 _TARGET_TYPES: Final = frozenset({"admin", "user", "users", "admins"})
 

@@ -2,34 +2,32 @@
 
 Application events describe a user signing in to a cloud app through Netskope: the app is the
 ``service``, the user's machine the ``device`` (host profile). Audit events describe an admin
-signing in to the Netskope admin console itself: the console is the ``service`` and the user an
-Admin. Activity and status come from the spec's values; any other application activity containing
-"login" is a Logon whose status is read from its words ("fail", "success"). Without ``app`` the
-record's ``site`` names the service (and stays under ``unmapped`` too).
+signing in to the Netskope admin console itself: the console ("Netskope Admin Console") is the
+``service`` and the user an Admin. Activity and status come from the spec's values; any other
+application activity containing "login" is a Logon whose status is read from its words ("fail",
+"success"). Without ``app`` the record's ``site`` names the service (and stays under ``unmapped``
+too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     ADMIN_CONSOLE,
     BASE_FIELDS,
-    DEVICE_FIELDS,
     HTTP_FIELDS,
     SECURITY_CONTROL_FIELDS,
     USER_FIELDS,
-    EventClass,
     MappingError,
     admin_audit,
     admin_audit_fields,
+    admin_audit_read_fields,
     base_event,
     device,
-    endpoint,
     finalize,
     http_request,
-    location,
-    location_fields,
     observe,
     observe_part,
     prefixed,
@@ -40,13 +38,20 @@ from netskope_provider.ocsf.common import (
     text,
     user,
 )
+from netskope_provider.ocsf.parts import (
+    DST_ENDPOINT_FIELDS,
+    HOST_DEVICE_FIELDS,
+    HOST_DEVICE_READ_FIELDS,
+    SRC_ENDPOINT_FIELDS,
+    dst_endpoint,
+    put,
+    src_endpoint,
+)
 from netskope_provider.ocsf.routing import record_kind
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 3002
-CLASS_NAME: Final = "Authentication"
-CATEGORY_UID: Final = 3
-CATEGORY_NAME: Final = "Identity & Access Management"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 ACTIVITY_CAPTIONS: Final = {1: "Logon", 2: "Logoff"}
 
@@ -105,14 +110,9 @@ _APPLICATION_FIELDS: Final[dict[str, str]] = {
     "activity": "message, activity_id, status_id",
     "app": "service.name",
     "severity": "severity_id",
-    "srcip": "src_endpoint.ip",
-    "srcport": "src_endpoint.port",
-    **prefixed("src_endpoint", location_fields("src_")),
-    "dstip": "dst_endpoint.ip",
-    "dstport": "dst_endpoint.port",
-    "dsthost": "dst_endpoint.hostname",
-    **prefixed("dst_endpoint", location_fields("dst_")),
-    **prefixed("device", DEVICE_FIELDS),
+    **SRC_ENDPOINT_FIELDS,
+    **DST_ENDPOINT_FIELDS,
+    **HOST_DEVICE_FIELDS,
     **prefixed("http_request", HTTP_FIELDS),
     **SECURITY_CONTROL_FIELDS,
     "action": SECURITY_CONTROL_FIELDS["action"] + ", status_code",
@@ -120,15 +120,18 @@ _APPLICATION_FIELDS: Final[dict[str, str]] = {
     "logintype": "auth_protocol_id, auth_protocol",
 }
 
-_AUDIT_FIELDS: Final[dict[str, str]] = {
-    **admin_audit_fields("user"),
-    "supporting_data.data_values[reason]": "status_detail",
-    "(audit)": 'service.name = "Netskope Admin Console"',
-}
+_AUDIT_FIELDS: Final[dict[str, str]] = admin_audit_fields("user")
 MAPPED_FIELDS: Final[dict[str, str]] = {**BASE_FIELDS, **_APPLICATION_FIELDS, **_AUDIT_FIELDS}
-# Each kind of record consumes only the fields its own path reads; the rest stays in unmapped.
+READ_FIELDS: Final[dict[str, str]] = {
+    "record_type": "which path builds the event (application login or admin-console audit)",
+    "site": "service.name when there is no app",
+    **HOST_DEVICE_READ_FIELDS,
+    **admin_audit_read_fields("status_detail (a reason)"),
+}
 _APPLICATION_CONSUMED: Final = frozenset({**BASE_FIELDS, **_APPLICATION_FIELDS})
 _AUDIT_CONSUMED: Final = frozenset({**BASE_FIELDS, **_AUDIT_FIELDS})
+#: Each kind of record consumes only the fields its own path reads; the rest stays in unmapped.
+CONSUMED_BY_KIND: Final[dict[str, frozenset[str]]] = {"application": _APPLICATION_CONSUMED, "audit": _AUDIT_CONSUMED}
 
 
 def _outcome(value: str) -> tuple[int, int | None]:
@@ -152,6 +155,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         severity=text(severity), status_id=status_id,
     )  # fmt: skip
     profiles: list[str] = []
+    missing: list[Iterable[str]] = []
     if audit:
         data_type, details = admin_audit(record, event, "user")
         if data_type == "reason" and details:
@@ -160,33 +164,32 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         if routing_key(source_text).startswith("sso"):
             event["auth_protocol_id"], event["auth_protocol"] = 5, "SAML"
     else:
-        _application(record, event, profiles)
+        _application(record, event, profiles, missing)
     if "user" not in event:
         raise MappingError("Authentication needs a user: the record has no user, ur_normalized, userkey or user_id")
-    return finalize(event, record, _AUDIT_CONSUMED if audit else _APPLICATION_CONSUMED, profiles=profiles)
+    consumed = _AUDIT_CONSUMED if audit else _APPLICATION_CONSUMED
+    return finalize(event, record, consumed, missing=missing, profiles=profiles)
 
 
-def _application(record: dict[str, Any], event: dict[str, Any], profiles: list[str]) -> None:
+def _application(
+    record: dict[str, Any], event: dict[str, Any], profiles: list[str], missing: list[Iterable[str]]
+) -> None:
     subject = user(record)
     if subject is not None:
         event["user"] = subject
     set_text(event, "message", record.get("activity"))
     app = text(record.get("app")) or text(record.get("site"))
-    src = endpoint(record.get("srcip"), record.get("srcport"), geo=location(record, "src_"))
-    dst = endpoint(record.get("dstip"), record.get("dstport"), record.get("dsthost"), geo=location(record, "dst_"))
+    src, dst = src_endpoint(record), dst_endpoint(record)
     if app is not None:
         event["service"] = {"name": app}
     elif dst is None:
         raise MappingError(
             "Authentication needs the service or destination: the record has no app, site, dstip or dsthost"
         )
-    if src is not None:
-        event["src_endpoint"] = src
-    if dst is not None:
-        event["dst_endpoint"] = dst
-    machine = device(record)
+    put(event, "src_endpoint", src, record, SRC_ENDPOINT_FIELDS, missing)
+    put(event, "dst_endpoint", dst, record, DST_ENDPOINT_FIELDS, missing)
+    machine = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
     if machine is not None:
-        event["device"] = machine
         profiles.append("host")
     request = http_request(record)
     if request is not None:

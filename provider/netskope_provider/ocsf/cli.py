@@ -27,9 +27,8 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
-from netskope_provider.log_types import LOG_TYPES
-from netskope_provider.ocsf.mapper import CLASS_MODULES, MapCounts, map_lines, map_records
-from netskope_provider.ocsf.routing import CLASS_NAMES
+from netskope_provider.ocsf.mapper import MapCounts, map_lines, map_records
+from netskope_provider.registry import CLASSES, LOG_TYPES
 
 SHOWN_PROBLEMS = 20
 
@@ -74,7 +73,7 @@ def _records_or_lines(source: BinaryIO) -> tuple[list[Any] | None, Iterable[byte
 
 def summary(counts: MapCounts, log_type: str) -> str:
     """Human summary of a mapping run (stderr)."""
-    classes = ", ".join(f"{uid} {CLASS_NAMES[uid]} {n}" for uid, n in sorted(counts.by_class.items()))
+    classes = ", ".join(f"{uid} {CLASSES[uid].name} {n}" for uid, n in sorted(counts.by_class.items()))
     lines = [
         f"netskope-ocsf: {counts.total} {log_type} records: {counts.ocsf} OCSF"
         + (f" ({classes})" if classes else "")
@@ -132,7 +131,9 @@ def _validate(args: argparse.Namespace) -> int:
 
     with _open(args.file) as source:
         report = validate_lines(_ocsf_lines(source) if args.ocsf_only else source, max_problems=args.max_errors)
-    per_class = ", ".join(f"{uid} {CLASS_NAMES.get(uid, '?')} {n}" for uid, n in sorted(report.per_class.items()))
+    per_class = ", ".join(
+        f"{uid} {CLASSES[uid].name if uid in CLASSES else '?'} {n}" for uid, n in sorted(report.per_class.items())
+    )
     print(f"netskope-ocsf: {report.events} events ({per_class or 'none'}): {report.invalid} invalid", file=sys.stderr)
     for problem in report.problems:
         print(f"  {problem}", file=sys.stderr)
@@ -151,9 +152,7 @@ def parser() -> argparse.ArgumentParser:
         "--rejected", metavar="FILE", help="also write rejected inputs here as NDJSON {line, reason, input}"
     )
     mapping.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    checking = sub.add_parser(
-        "validate", help=f"validate OCSF NDJSON against OCSF 1.5.0 ({len(CLASS_MODULES)} classes)"
-    )
+    checking = sub.add_parser("validate", help=f"validate OCSF NDJSON against OCSF 1.5.0 ({len(CLASSES)} classes)")
     checking.add_argument("file", help="NDJSON file of OCSF events (.gz ok); '-' for stdin")
     checking.add_argument(
         "--ocsf-only", action="store_true", help="skip lines without class_uid (raw records in map output)"

@@ -1,4 +1,4 @@
-"""Builders shared by the eight OCSF class modules.
+"""Builders shared by the OCSF class modules.
 
 Everything here is a plain function over plain dicts: the mappers run once per record on the
 transform hot path, so they build dicts directly, look enums up in precomputed tables, and never
@@ -15,15 +15,17 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
+from zoneinfo import ZoneInfo
+
+from netskope_provider.exceptions import MappingError
+from netskope_provider.registry import OcsfClass
 
 OCSF_VERSION: Final = "1.5.0"
 PRODUCT_NAME: Final = "Netskope Security Cloud"
 VENDOR_NAME: Final = "Netskope"
-
-
-class MappingError(ValueError):
-    """A routed record lacks something its OCSF class requires (it is then delivered raw)."""
 
 
 # --------------------------------------------------------------------------- values
@@ -207,6 +209,20 @@ def routing_key(value: object) -> str:
     return _ROUTING_KEYS[value] if type(value) is str else ""
 
 
+#: Netskope's yes/no words (``alert``, ``acked``, ...), keyed by ``routing_key``.
+_FLAGS: Final[dict[str, bool]] = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def flag(value: object) -> bool | None:
+    """A yes/no field as a bool, whether it came as a word ("yes", "False"), a JSON boolean or 1/0;
+    None when it says neither (absent, or another word)."""
+    if value is True or value is False:
+        return value  # type: ignore[return-value]
+    if type(value) is int:
+        return True if value == 1 else False if value == 0 else None
+    return _FLAGS.get(routing_key(value))
+
+
 _NORMALISED: Final = _Memo(lambda value: " ".join(value.split()).casefold(), 4096)
 _ROUTING_KEYS: Final = _Memo(lambda value: "".join(value.split()).casefold(), 4096)
 
@@ -295,19 +311,10 @@ BASE_FIELDS: Final[dict[str, str]] = {
 }
 
 
-class EventClass(NamedTuple):
-    """An OCSF class's ids and captions: the part of its events' envelope the class fixes."""
-
-    uid: int
-    name: str
-    category_uid: int
-    category_name: str
-
-
 def base_event(
     record: dict[str, Any],
     log_type: str,
-    event_class: EventClass,
+    event_class: OcsfClass,
     activity_id: int,
     activity_name: str,
     severity_id: int,
@@ -335,12 +342,12 @@ def base_event(
     if logged is not None:
         logged = logged * 1000 if type(logged) is int and 0 < logged < 10**12 else epoch_ms(logged)
         set_present(metadata, "logged_time", logged)
-    class_uid, class_name, category_uid, category_name = event_class
+    class_uid = event_class.uid
     event: dict[str, Any] = {
         "class_uid": class_uid,
-        "class_name": class_name,
-        "category_uid": category_uid,
-        "category_name": category_name,
+        "class_name": event_class.name,
+        "category_uid": event_class.category_uid,
+        "category_name": event_class.category_name,
         "activity_id": activity_id,
         "activity_name": activity_name,
         "type_uid": class_uid * 100 + activity_id,
@@ -358,29 +365,44 @@ def base_event(
     return event
 
 
+#: Source fields the finishing pass reads for every class, beside the class's own (read, not consumed).
+FINISH_FIELDS: Final[dict[str, str]] = {
+    "src_timezone": "timezone_offset (the zone name itself stays under unmapped)",
+}
+
+
 def finalize(
     event: dict[str, Any],
     record: dict[str, Any],
     consumed: frozenset[str],
     *,
+    missing: Iterable[Iterable[str]] = (),
     profiles: Iterable[str] = (),
     structured: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Put every source field no attribute took under ``unmapped``, declare profiles; return event.
+    """The one finishing pass of every class: derived attributes, ``unmapped``, profiles; return event.
 
+    It states the user's UTC offset at the event time (``timezone_offset``) when the record
+    names its IANA time zone, and puts every source field no attribute took under ``unmapped``.
     A consumed field still goes to ``unmapped`` when the builders could not use its value:
 
     * a dict, list, boolean or float (unless the class lists the field in ``structured``);
     * a value failing its ``GUARDED_FIELDS`` check (an IP that is not one, a port out of range…);
     * a ``FALLBACK_FIELDS`` value that lost to its preferred field (``userkey`` beside ``user_id``);
-    * a coordinate ``location`` could not place, or a ``DEPENDENT_FIELDS`` detail without its main field.
+    * a coordinate ``location`` could not place, or a ``DEPENDENT_FIELDS`` detail without its main field;
+    * a field of a part the class could not build (``missing``: groups of fields, see ``parts.put``).
 
     Values are kept exactly as parsed (64-bit ints stay ints); absent defaults (None / "" / 0 /
     false / {} / []) are dropped.
     """
-    # The hot loop: a truthy value is kept when no attribute took its field, or when the field was
-    # taken but its value has a shape the scalar builders cannot use. (Plain statements: compiled,
-    # they test each value once, where a combined condition boxes its partial results.)
+    zone = record.get("src_timezone")
+    if zone and type(zone) is str:
+        minutes = _offset_minutes(zone.strip(), event.get("time", 0) // 900_000)
+        if minutes is not None:
+            event["timezone_offset"] = minutes
+    # The hot loop: a value is kept when no attribute took its field, or when the field was taken
+    # but its value has a shape the scalar builders cannot use. (Plain statements: compiled, they
+    # test each value once, where a combined condition boxes its partial results.)
     unmapped: dict[str, Any] = {}
     for key, value in record.items():
         if not value:
@@ -418,11 +440,30 @@ def finalize(
             other = record.get(preferred)  # present and saying something else (case ignored)
             if other and str(value).casefold() != str(other).casefold():
                 unmapped[key] = value
+    for fields in missing:  # the fields of parts that could not be built
+        for key in fields:
+            value = record.get(key)
+            if value:
+                unmapped[key] = value
     if unmapped:
         event["unmapped"] = unmapped
     if profiles:
         event["metadata"]["profiles"] = sorted(set(profiles))
     return event
+
+
+@lru_cache(maxsize=4096)
+def _offset_minutes(zone: str, quarter_hour: int) -> int | None:
+    """UTC offset (minutes) of an IANA time zone during one quarter hour; None for an unknown zone.
+
+    Offsets only change on quarter-hour boundaries, so the cache key loses nothing.
+    """
+    try:
+        moment = datetime.fromtimestamp(quarter_hour * 900, ZoneInfo(zone))
+    except (ValueError, KeyError, OSError, OverflowError):  # not a zone name, or a time out of range
+        return None
+    offset = moment.utcoffset()
+    return None if offset is None else int(offset.total_seconds()) // 60
 
 
 class _Checks(NamedTuple):
@@ -728,11 +769,12 @@ DEVICE_FIELDS: Final[dict[str, str]] = {
     "userip": "ip",
     "nsdeviceuid": "uid",
     "managementID": "uid_alt",
-    "device (its text also stays in unmapped)": "type_id, type",
     "os": "os.name, os.type_id",
     "os_version": "os.version",
     "device_classification": "is_managed, groups[].name",
 }
+#: Fields ``device`` reads whose values also stay under ``unmapped`` (a class's ``READ_FIELDS``).
+DEVICE_READ_FIELDS: Final[dict[str, str]] = {"device": "type_id, type (its text also stays under unmapped)"}
 
 
 def device(record: dict[str, Any], *, ip_field: str = "userip", default_type_id: int = 0) -> dict[str, Any] | None:
@@ -943,8 +985,12 @@ def admin_audit_fields(user_path: str) -> dict[str, str]:
         **prefixed(user_path, USER_FIELDS),
         "audit_log_event": "message, activity_id",
         "severity_level": "severity_id",
-        "supporting_data.data_values[ip]": "src_endpoint.ip",
     }
+
+
+def admin_audit_read_fields(target: str) -> dict[str, str]:
+    """``admin_audit``'s read-only field: ``supporting_data``, whose non-IP values the class places at ``target``."""
+    return {"supporting_data": f"src_endpoint.ip (its IP values), {target}; the object itself stays under unmapped"}
 
 
 def admin_audit(record: dict[str, Any], event: dict[str, Any], user_path: str) -> tuple[str, list[str]]:

@@ -25,11 +25,12 @@ from netskope_provider.ocsf.common import (
     BASE_FIELDS,
     FILE_FIELDS,
     SECURITY_CONTROL_FIELDS,
-    EventClass,
     MappingError,
     base_event,
     device,
     file,
+    finalize,
+    flag,
     integer,
     normalise,
     observe,
@@ -44,24 +45,22 @@ from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
+    HOST_DEVICE_READ_FIELDS,
     RESOURCE_FIELDS,
     SRC_ENDPOINT_FIELDS,
     action_word,
     actor,
     dst_endpoint,
     finding_status,
-    finish,
     first_text,
     put,
     resources,
     src_endpoint,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 2006
-CLASS_NAME: Final = "Data Security Finding"
-CATEGORY_UID: Final = 2
-CATEGORY_NAME: Final = "Findings"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 #: (detection_system_id, detection_system, data_lifecycle_state_id, data_lifecycle_state) per channel.
 ENDPOINT_CHANNEL: Final = (1, "Endpoint", 3, "Data in-Use")
@@ -123,6 +122,14 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **RESOURCE_FIELDS,
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
+}
+READ_FIELDS: Final[dict[str, str]] = {
+    "record_type": "data_security.detection_system_id, data_lifecycle_state_id (epdlp: endpoint)",
+    "type": "data_security.detection_system_id, data_lifecycle_state_id (endpoint)",
+    "access_method": "data_security.detection_system_id, data_lifecycle_state_id",
+    "traffic_type": "data_security.detection_system_id (Web: Secure Web Gateway)",
+    "dlp_file": "file.name when object is empty",
+    **HOST_DEVICE_READ_FIELDS,
 }
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
@@ -189,7 +196,9 @@ def _file(record: dict[str, Any], missing: list[Iterable[str]]) -> dict[str, Any
     size = integer(record.get("source_file_size"))
     if size is not None and "size" not in found:
         found["size"] = size
-    elif record.get("source_file_size") and size != found.get("size"):  # unreadable, or not the file_size
+    elif record.get("source_file_size") and (
+        size is None or size != found.get("size")
+    ):  # unreadable, or not the file_size
         missing.append(("source_file_size",))
     return found
 
@@ -244,7 +253,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         data_security["policy"] = {"name": profile}
     set_text(data_security, "src_url", record.get("url"))
     event["data_security"] = data_security
-    event["is_alert"] = normalise(record.get("alert")) != "no"
+    event["is_alert"] = flag(record.get("alert")) is not False
     finding_status(event, record, missing)
 
     if security_control(event, record):
@@ -277,4 +286,4 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe(found, "file.name", "file_name", carried["name"] if carried else None)
     if found:
         event["observables"] = found
-    return finish(event, record, _CONSUMED, missing, profiles)
+    return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

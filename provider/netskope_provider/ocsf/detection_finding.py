@@ -20,11 +20,12 @@ from netskope_provider.ocsf.common import (
     HTTP_FIELDS,
     SECURITY_CONTROL_FIELDS,
     SEVERITY_CAPTIONS,
-    EventClass,
     MappingError,
     base_event,
     device,
     file,
+    finalize,
+    flag,
     http_request,
     integer,
     normalise,
@@ -42,24 +43,22 @@ from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
+    HOST_DEVICE_READ_FIELDS,
     RESOURCE_FIELDS,
     SRC_ENDPOINT_FIELDS,
     action_word,
     actor,
     dst_endpoint,
     finding_status,
-    finish,
     first_text,
     put,
     resources,
     src_endpoint,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 2004
-CLASS_NAME: Final = "Detection Finding"
-CATEGORY_UID: Final = 2
-CATEGORY_NAME: Final = "Findings"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 #: Normalised ``alert_type`` → (analytic.type_id, analytic.type, field naming the analytic).
 ANALYTICS: Final[dict[str, tuple[int, str, str | None]]] = {
@@ -154,6 +153,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **EVIDENCE_FIELDS,
     "alert": "is_alert",
     "acked": "status_id",
+    "status": "status_id, status",
     "severity": "severity_id",
     "severity_level": "severity_id",
     "risk_level": "risk_level_id, severity_id",
@@ -166,6 +166,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
+READ_FIELDS: Final[dict[str, str]] = HOST_DEVICE_READ_FIELDS
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 ENUMS: Final[dict[str, dict[str, int]]] = {
@@ -241,7 +242,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     event["finding_info"] = info
     if "title" in info and text(record.get("alert_name")) is not None:
         event["message"] = info["title"]
-    event["is_alert"] = True
+    event["is_alert"] = flag(record.get("alert")) is not False  # routed here: an alert
     finding_status(event, record, missing)
 
     malware = _malware(record)
@@ -301,4 +302,4 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe(found, "finding_info.src_url", "url", src_url)
     if found:
         event["observables"] = found
-    return finish(event, record, _CONSUMED, missing, profiles)
+    return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

@@ -14,7 +14,6 @@ from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
-    EventClass,
     MappingError,
     base_event,
     finalize,
@@ -25,12 +24,10 @@ from netskope_provider.ocsf.common import (
     severity_id_from,
     text,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 5001
-CLASS_NAME: Final = "Device Inventory Info"
-CATEGORY_UID: Final = 5
-CATEGORY_NAME: Final = "Discovery"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 ACTIVITY_ID: Final = 1
 SERVER: Final = 1
 
@@ -51,6 +48,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     "severity": "severity_id",
     "alarm_severity": "severity_id",
 }
+READ_FIELDS: Final[dict[str, str]] = {"metric_name": "message when there is no alarm_name"}
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 

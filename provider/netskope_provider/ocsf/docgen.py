@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from netskope_provider.ocsf import cli, common, routing
-from netskope_provider.ocsf.mapper import CLASS_MODULES
+from netskope_provider.registry import CLASSES, KIND_CLASSES, LOG_TYPE_KINDS
 
 DOC_PATH = Path("docs") / "mapping.md"
 
@@ -37,7 +37,7 @@ def _table(header: tuple[str, str], rows: Sequence[tuple[object, object]]) -> li
 
 def _docstring(module: ModuleType) -> list[str]:
     """The module's docstring, read from its source (compiled modules carry no ``__doc__``)."""
-    source = Path(__file__).with_name(f"{module.__name__.rpartition('.')[2]}.py")
+    source = Path(module.__file__ or "").with_name(f"{module.__name__.rpartition('.')[2]}.py")
     return [inspect.cleandoc(ast.get_docstring(ast.parse(source.read_text(encoding="utf-8"))) or ""), ""]
 
 
@@ -53,7 +53,12 @@ def _routing() -> list[str]:
     )
     lines = ["## Routing", "", *_docstring(routing)]
     lines += ["Log type → kind used when a record has no `record_type`:", ""]
-    lines += _table(("log type", "kind"), [(f"`{k}`", f"`{v}`") for k, v in routing.LOG_TYPE_KINDS.items()])
+    lines += _table(("log type", "kind"), [(f"`{k}`", f"`{v}`") for k, v in LOG_TYPE_KINDS.items()])
+    if KIND_CLASSES:
+        lines += ["Kinds a class takes whole (rule 8):", ""]
+        lines += _table(
+            ("kind", "class"), [(f"`{kind}`", f"{CLASSES[uid].name} {uid}") for kind, uid in KIND_CLASSES.items()]
+        )
     for title, values in lists:
         lines += [f"### {title}", "", ", ".join(f"`{value}`" for value in values), ""]
     return lines
@@ -63,6 +68,8 @@ def _common() -> list[str]:
     lines = ["## Shared conventions", "", *_docstring(common)]
     lines += ["Every event's envelope:", ""]
     lines += _table(("Netskope field", "OCSF attribute"), [(f"`{k}`", v) for k, v in common.BASE_FIELDS.items()])
+    lines += ["Every event's finishing pass also reads (the field stays under `unmapped`):", ""]
+    lines += _table(("Netskope field", "OCSF attribute"), [(f"`{k}`", v) for k, v in common.FINISH_FIELDS.items()])
     lines += [
         (
             f"`metadata.version` is `{common.OCSF_VERSION}`; `metadata.product` is "
@@ -90,10 +97,13 @@ def _common() -> list[str]:
     return lines
 
 
-def _class(module: ModuleType) -> list[str]:
-    name = routing.CLASS_NAMES[module.CLASS_UID]
-    lines = [f"## {name} ({module.CLASS_UID})", "", *_docstring(module)]
+def _class(uid: int) -> list[str]:
+    module = import_module(CLASSES[uid].module)
+    lines = [f"## {CLASSES[uid].name} ({uid})", "", *_docstring(module)]
     lines += _table(("Netskope field", "OCSF attribute"), [(f"`{k}`", v) for k, v in module.MAPPED_FIELDS.items()])
+    if module.READ_FIELDS:
+        lines += ["Read to build the event, and kept under `unmapped` as well:", ""]
+        lines += _table(("Netskope field", "used for"), [(f"`{k}`", v) for k, v in module.READ_FIELDS.items()])
     for enum_name, values in module.ENUMS.items():
         lines += [f"### {enum_name}", ""]
         lines += _table(("source value", "OCSF id"), list(values.items()))
@@ -116,8 +126,8 @@ def render() -> str:
         *_routing(),
         *_common(),
     ]
-    for module_name in CLASS_MODULES.values():
-        lines += _class(import_module(f"netskope_provider.ocsf.{module_name}"))
+    for uid in CLASSES:
+        lines += _class(uid)
     lines += [
         "## The `netskope-ocsf` command",
         "",

@@ -12,7 +12,6 @@ from typing import Any, Final
 
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
-    EventClass,
     admin_audit,
     admin_audit_fields,
     base_event,
@@ -22,12 +21,10 @@ from netskope_provider.ocsf.common import (
     severity_id_from,
     text,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 3004
-CLASS_NAME: Final = "Entity Management"
-CATEGORY_UID: Final = 3
-CATEGORY_NAME: Final = "Identity & Access Management"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 ACTIVITY_CAPTIONS: Final = {1: "Create", 3: "Update", 4: "Delete", 10: "Activate", 11: "Deactivate", 12: "Suspend"}
 POLICY: Final = 5
@@ -80,6 +77,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **admin_audit_fields("actor.user"),
     "supporting_data": "entity.data (whole), entity.name and entity.policy.name (first text value)",
 }
+READ_FIELDS: Final[dict[str, str]] = {}
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 _STRUCTURED: Final = frozenset({"supporting_data"})
 

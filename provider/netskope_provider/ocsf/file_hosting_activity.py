@@ -19,12 +19,13 @@ from netskope_provider.ocsf.common import (
     BASE_FIELDS,
     FILE_FIELDS,
     SECURITY_CONTROL_FIELDS,
-    EventClass,
     MappingError,
     base_event,
     device,
     endpoint,
     file,
+    finalize,
+    flag,
     location,
     normalise,
     observe,
@@ -40,19 +41,17 @@ from netskope_provider.ocsf.parts import (
     ACTOR_FIELDS,
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
+    HOST_DEVICE_READ_FIELDS,
     SRC_ENDPOINT_FIELDS,
     action_word,
     actor,
     dst_endpoint,
-    finish,
     put,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 6006
-CLASS_NAME: Final = "File Hosting Activity"
-CATEGORY_UID: Final = 6
-CATEGORY_NAME: Final = "Application Activity"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 #: Normalised ``activity`` (the spec's list) → (activity_id, activity_name); 99 keeps the verb.
 ACTIVITIES: Final[dict[str, tuple[int, str]]] = {
@@ -117,6 +116,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **HOST_DEVICE_FIELDS,
     **FALLBACK_SRC_FIELDS,
 }
+READ_FIELDS: Final[dict[str, str]] = HOST_DEVICE_READ_FIELDS
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 ENUMS: Final[dict[str, dict[str, int]]] = {
@@ -165,7 +165,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     )
     if security_control(event, record):
         profiles.append("security_control")
-    if normalise(record.get("alert")) == "no":  # routed file activity is not an alert; say so
+    if flag(record.get("alert")) is False:  # routed file activity is not an alert; say so
         event["is_alert"] = False
         profiles.append("security_control")
     host = put(event, "device", device(record), record, HOST_DEVICE_FIELDS, missing)
@@ -179,4 +179,4 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe(found, "file.name", "file_name", carried["name"])
     if found:
         event["observables"] = found
-    return finish(event, record, _CONSUMED, missing, profiles)
+    return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

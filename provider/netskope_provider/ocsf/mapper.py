@@ -26,22 +26,11 @@ from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
-from netskope_provider.ocsf.common import MappingError
+from netskope_provider.exceptions import MappingError
 from netskope_provider.ocsf.routing import classify
+from netskope_provider.registry import CLASSES
 
 Kind = Literal["ocsf", "raw", "rejected"]
-
-#: Class uid → module (one per class) under ``netskope_provider.ocsf``.
-CLASS_MODULES: Final[dict[int, str]] = {
-    3002: "authentication",
-    3004: "entity_management",
-    3001: "account_change",
-    4001: "network_activity",
-    2004: "detection_finding",
-    2006: "data_security_finding",
-    6006: "file_hosting_activity",
-    5001: "device_inventory_info",
-}
 
 MAX_REJECTED_LINE_BYTES: Final = 4096
 MAX_REASONS: Final = 50
@@ -114,14 +103,17 @@ class MapCounts:
         }
 
 
-_builders: dict[int, Callable[[dict[str, Any], str], dict[str, Any]]] = {}
+Builder = Callable[[dict[str, Any], str], dict[str, Any]]
+#: Module name → its ``build``, imported on first use.
+_builders: dict[str, Builder] = {}
 
 
-def builder(class_uid: int) -> Callable[[dict[str, Any], str], dict[str, Any]]:
-    """The ``build`` function of a class's module, imported on first use."""
-    found = _builders.get(class_uid)
+def builder(class_uid: int) -> Builder:
+    """The ``build`` function of a registered class's module (``registry.CLASSES``)."""
+    module = CLASSES[class_uid].module
+    found = _builders.get(module)
     if found is None:
-        found = _builders[class_uid] = import_module(f"netskope_provider.ocsf.{CLASS_MODULES[class_uid]}").build
+        found = _builders[module] = import_module(module).build
     return found
 
 
@@ -137,7 +129,7 @@ def _map(record: object, log_type: str) -> tuple[Kind, int | None, Any, str | No
     class_uid = classify(record, log_type)  # type: ignore[arg-type]
     if class_uid is None:
         return "raw", None, record, None
-    build = _builders.get(class_uid) or builder(class_uid)
+    build = builder(class_uid)
     try:
         event = build(record, log_type)  # type: ignore[arg-type]
     except MappingError as unmappable:  # (each handler names its own exception: compiled code types them)

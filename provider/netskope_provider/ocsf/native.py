@@ -22,24 +22,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-#: The modules compiled together (they run per record; the CLI, docs and validator do not).
-COMPILED_MODULES: tuple[str, ...] = (
-    "common",
-    "parts",
-    "routing",
-    "mapper",
-    "account_change",
-    "authentication",
-    "data_security_finding",
-    "detection_finding",
-    "device_inventory_info",
-    "entity_management",
-    "file_hosting_activity",
-    "network_activity",
-)
+HERE = Path(__file__).parent
+
+
+def _registry() -> ModuleType:
+    """``netskope_provider.registry``, or the file itself when the build reads this module before
+    the package is installed (``provider/hatch_build.py`` loads both from their files)."""
+    try:
+        from netskope_provider import registry
+    except ImportError:
+        spec = importlib.util.spec_from_file_location("_netskope_registry", HERE.parent / "registry.py")
+        registry = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[spec.name] = registry  # type: ignore[union-attr]  # dataclasses look their module up
+        spec.loader.exec_module(registry)  # type: ignore[union-attr]
+    return registry
+
+
+#: The modules compiled together: the shared ones and every registered class module of this
+#: package (they run per record; the CLI, docs and validator do not).
+SHARED_MODULES: tuple[str, ...] = ("common", "parts", "routing", "mapper")
+COMPILED_MODULES: tuple[str, ...] = (*SHARED_MODULES, *_registry().package_modules())
 PURE_ENV = "NETSKOPE_OCSF_PURE"
 MANIFEST = "_compiled_sources"
-HERE = Path(__file__).parent
 
 
 def source_digest(name: str, folder: Path = HERE) -> str:

@@ -16,11 +16,11 @@ from typing import Any, Final
 from netskope_provider.ocsf.common import (
     BASE_FIELDS,
     SECURITY_CONTROL_FIELDS,
-    EventClass,
     MappingError,
     base_event,
     device,
     epoch_ms,
+    finalize,
     integer,
     observe,
     observe_part,
@@ -36,21 +36,19 @@ from netskope_provider.ocsf.parts import (
     ACTOR_USER_FIELDS,
     DST_ENDPOINT_FIELDS,
     HOST_DEVICE_FIELDS,
+    HOST_DEVICE_READ_FIELDS,
     SRC_ENDPOINT_FIELDS,
     action_word,
     actor,
     dst_endpoint,
-    finish,
     iso_ms,
     put,
     src_endpoint,
 )
+from netskope_provider.registry import CLASSES
 
 CLASS_UID: Final = 4001
-CLASS_NAME: Final = "Network Activity"
-CATEGORY_UID: Final = 4
-CATEGORY_NAME: Final = "Network Activity"
-EVENT_CLASS: Final = EventClass(CLASS_UID, CLASS_NAME, CATEGORY_UID, CATEGORY_NAME)
+EVENT_CLASS: Final = CLASSES[CLASS_UID]
 
 #: Netskope ``action`` → (activity_id, activity_name, status_id).
 ACTIVITIES: Final[dict[str, tuple[int, str, int]]] = {
@@ -116,6 +114,7 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
+READ_FIELDS: Final[dict[str, str]] = HOST_DEVICE_READ_FIELDS
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 ENUMS: Final[dict[str, dict[str, int]]] = {
@@ -215,4 +214,4 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe(found, "url.url_string", "url", web["url_string"] if web else None)
     if found:
         event["observables"] = found
-    return finish(event, record, _CONSUMED, missing, profiles)
+    return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

@@ -5,24 +5,23 @@ network endpoints, the acting user and app, the alert/incident status), and keep
 field table next to its builder so ``MAPPED_FIELDS`` and the docs follow the code.
 
 A part that cannot be built (an endpoint with a port but no address, a device with only an OS
-name) leaves its source fields unplaced: ``put`` notes them and ``finish`` adds them to
-``unmapped`` after ``finalize``, so they are not dropped as consumed. (Adding the few unplaced
-fields afterwards is cheaper than building a smaller consumed set per record.)
+name) leaves its source fields unplaced: ``put`` notes them and ``common.finalize`` adds them to
+``unmapped``, so they are not dropped as consumed. (Adding the few unplaced fields afterwards is
+cheaper than building a smaller consumed set per record.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 from netskope_provider.ocsf.common import (
     DEVICE_FIELDS,
+    DEVICE_READ_FIELDS,
     USER_FIELDS,
     endpoint,
-    finalize,
+    flag,
     location,
     location_fields,
     normalise,
@@ -46,6 +45,7 @@ DST_ENDPOINT_FIELDS: Final[dict[str, str]] = {
 ACTOR_USER_FIELDS: Final[dict[str, str]] = prefixed("actor.user", USER_FIELDS)
 ACTOR_FIELDS: Final[dict[str, str]] = {**ACTOR_USER_FIELDS, "app": "actor.app_name"}
 HOST_DEVICE_FIELDS: Final[dict[str, str]] = prefixed("device", DEVICE_FIELDS)
+HOST_DEVICE_READ_FIELDS: Final[dict[str, str]] = prefixed("device", DEVICE_READ_FIELDS)
 
 
 def src_endpoint(record: dict[str, Any]) -> dict[str, Any] | None:
@@ -74,47 +74,6 @@ def actor(record: dict[str, Any], *, with_app: bool = True) -> dict[str, Any] | 
     if with_app:
         set_text(result, "app_name", record.get("app"))
     return result or None
-
-
-def finish(
-    event: dict[str, Any],
-    record: dict[str, Any],
-    consumed: frozenset[str],
-    missing: list[Iterable[str]],
-    profiles: Iterable[str],
-) -> dict[str, Any]:
-    """``finalize`` the event, keep the present fields of the parts that could not be built, and
-    state the user's UTC offset at the event time when the record names its time zone."""
-    zone = text(record.get("src_timezone"))  # an IANA name; the name itself stays in unmapped
-    if zone is not None:
-        minutes = _offset_minutes(zone, event["time"] // 900_000)
-        if minutes is not None:
-            event["timezone_offset"] = minutes
-    finalize(event, record, consumed, profiles=profiles)
-    if missing:
-        unmapped = event.get("unmapped") or {}
-        for fields in missing:
-            for field in fields:
-                value = record.get(field)
-                if value:  # finalize's rule: falsy values are absent defaults
-                    unmapped[field] = value
-        if unmapped:
-            event["unmapped"] = unmapped
-    return event
-
-
-@lru_cache(maxsize=4096)
-def _offset_minutes(zone: str, quarter_hour: int) -> int | None:
-    """UTC offset (minutes) of an IANA time zone during one quarter hour; None for an unknown zone.
-
-    Offsets only change on quarter-hour boundaries, so the cache key loses nothing.
-    """
-    try:
-        moment = datetime.fromtimestamp(quarter_hour * 900, ZoneInfo(zone))
-    except (ValueError, KeyError, OSError, OverflowError):  # not a zone name, or a time out of range
-        return None
-    offset = moment.utcoffset()
-    return None if offset is None else int(offset.total_seconds()) // 60
 
 
 def iso_ms(value: object) -> int | None:
@@ -146,7 +105,7 @@ FINDING_STATUS: Final[dict[str, tuple[int, str]]] = {
 }
 
 #: ``acked`` ("true"/"false" strings or booleans) → finding status: an acknowledged alert is handled.
-ACKED_STATUS: Final[dict[str, tuple[int, str]]] = {"false": (1, "New"), "true": (4, "Resolved")}
+ACKED_STATUS: Final[dict[bool, tuple[int, str]]] = {False: (1, "New"), True: (4, "Resolved")}
 
 
 def finding_status(event: dict[str, Any], record: dict[str, Any], missing: list[Iterable[str]]) -> None:
@@ -161,8 +120,8 @@ def finding_status(event: dict[str, Any], record: dict[str, Any], missing: list[
         if acked:
             missing.append(("acked",))
         return
-    key = ("true" if acked else "false") if type(acked) is bool else normalise(acked)
-    found = ACKED_STATUS.get(key)
+    said = flag(acked)
+    found = None if said is None else ACKED_STATUS[said]
     if found is not None:
         event["status_id"], event["status"] = found
     elif acked:

@@ -22,14 +22,17 @@ Rules, first match wins (the order only matters where the spec's rules overlap):
 6. kind ``network`` with ``action`` in the Network Activity list → Network Activity 4001.
 7. kind ``connection``, or kind ``page`` whose ``type`` is connection or missing (Netskope's
    page events are its connection records) → Network Activity 4001.
-8. Anything else → None: delivered raw, unchanged.
+8. A kind no rule above handles that a registered class claims whole (``registry.OcsfClass.kinds``)
+   → that class.
+9. Anything else → None: delivered raw, unchanged.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from netskope_provider.ocsf.common import routing_key
+from netskope_provider.ocsf.common import flag, routing_key
+from netskope_provider.registry import CLASSES, KIND_CLASSES, LOG_TYPE_KINDS
 
 AUTHENTICATION: Final = 3002
 ENTITY_MANAGEMENT: Final = 3004
@@ -40,27 +43,11 @@ DATA_SECURITY_FINDING: Final = 2006
 FILE_HOSTING_ACTIVITY: Final = 6006
 DEVICE_INVENTORY_INFO: Final = 5001
 
-CLASS_UIDS: Final[tuple[int, ...]] = (
-    AUTHENTICATION,
-    ENTITY_MANAGEMENT,
-    ACCOUNT_CHANGE,
-    NETWORK_ACTIVITY,
-    DETECTION_FINDING,
-    DATA_SECURITY_FINDING,
-    FILE_HOSTING_ACTIVITY,
-    DEVICE_INVENTORY_INFO,
-)
 
-CLASS_NAMES: Final[dict[int, str]] = {
-    AUTHENTICATION: "Authentication",
-    ENTITY_MANAGEMENT: "Entity Management",
-    ACCOUNT_CHANGE: "Account Change",
-    NETWORK_ACTIVITY: "Network Activity",
-    DETECTION_FINDING: "Detection Finding",
-    DATA_SECURITY_FINDING: "Data Security Finding",
-    FILE_HOSTING_ACTIVITY: "File Hosting Activity",
-    DEVICE_INVENTORY_INFO: "Device Inventory Info",
-}
+def class_names() -> dict[int, str]:
+    """Class uid → name of every registered class (for messages and summaries)."""
+    return {uid: cls.name for uid, cls in CLASSES.items()}
+
 
 # The spec's lists, in the spec's own casing and order (docs and tests read these).
 APPLICATION_AUTHENTICATION_ACTIVITIES: Final[tuple[str, ...]] = (
@@ -160,17 +147,9 @@ FILE_HOSTING_ACTIVITIES: Final[tuple[str, ...]] = (
     "Publish",
 )
 
-#: Log type → the record_type its records carry, for records that omit ``record_type``.
-LOG_TYPE_KINDS: Final[dict[str, str]] = {
-    "application": "application",
-    "page": "page",
-    "network": "network",
-    "infrastructure": "infrastructure",
-    "audit": "audit",
-    "incident": "incident",
-    "endpoint": "epdlp",
-    "alert": "alert",
-}
+#: The registry's live tables (registering a log type or class updates them in place).
+_LOG_TYPE_KINDS: Final = LOG_TYPE_KINDS
+_KIND_CLASSES: Final = KIND_CLASSES
 
 
 def _keys(values: tuple[str, ...]) -> frozenset[str]:
@@ -186,30 +165,12 @@ _AUDIT_CLASSES: Final[dict[str, int]] = {
     **dict.fromkeys(_keys(AUDIT_ENTITY_MANAGEMENT_EVENTS), ENTITY_MANAGEMENT),
     **dict.fromkeys(_keys(AUDIT_AUTHENTICATION_EVENTS), AUTHENTICATION),
 }
-_TRUE: Final = frozenset({"yes", "true", "1"})
-_FALSE: Final = frozenset({"no", "false", "0"})
-
-
-def _flag(value: object) -> str:
-    """``alert`` as "yes"/"no"/"" whether it came as a word or a JSON boolean."""
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    if value == 1 or value == 0:
-        return "yes" if value else "no"
-    key = routing_key(value)
-    if key in _TRUE:
-        return "yes"
-    if key in _FALSE:
-        return "no"
-    return key
 
 
 def record_kind(record: dict[str, Any], log_type: str) -> str:
     """The record's normalised ``record_type``, or the one its log type implies when it has none."""
     kind = routing_key(record.get("record_type"))
-    return kind or LOG_TYPE_KINDS.get(routing_key(log_type), "")
+    return kind or _LOG_TYPE_KINDS.get(routing_key(log_type), "")
 
 
 def classify(record: dict[str, Any], log_type: str) -> int | None:
@@ -224,8 +185,9 @@ def classify(record: dict[str, Any], log_type: str) -> int | None:
         return DATA_SECURITY_FINDING
     if kind == "epdlp" and routing_key(record.get("type")) == "endpoint":
         return DATA_SECURITY_FINDING
-    alert = _flag(record.get("alert"))
-    if alert == "yes" and alert_type in _DETECTION_TYPES:
+    raw_alert = record.get("alert")
+    alert = flag(raw_alert)
+    if alert is True and alert_type in _DETECTION_TYPES:
         return DETECTION_FINDING
     if kind == "audit":
         return _AUDIT_CLASSES.get(routing_key(record.get("audit_log_event")))
@@ -233,7 +195,7 @@ def classify(record: dict[str, Any], log_type: str) -> int | None:
         activity = routing_key(record.get("activity"))
         if activity in _APP_AUTH or "login" in activity:
             return AUTHENTICATION
-        if activity in _FILE_HOSTING and alert in ("no", ""):
+        if activity in _FILE_HOSTING and (alert is False or not routing_key(raw_alert)):
             return FILE_HOSTING_ACTIVITY
         return None
     if kind == "network":
@@ -242,4 +204,4 @@ def classify(record: dict[str, Any], log_type: str) -> int | None:
         return NETWORK_ACTIVITY
     if kind == "page" and routing_key(record.get("type")) in ("connection", ""):
         return NETWORK_ACTIVITY
-    return None
+    return _KIND_CLASSES.get(kind)

@@ -14,7 +14,7 @@ enforces, so they are checked here by hand:
 * an enum's caption sibling (``activity_name``, ``severity``, ``os.type``, ``malware[].
   classifications``, ...) is the caption of its id, except for 99 Other, whose sibling carries the
   source's own word (the OCSF server only warns here; this project treats it as an error);
-* the class is one of the eight this provider emits.
+* the class is one this provider emits (``netskope_provider.registry.CLASSES``).
 
 Speed: jsonschema walks an OCSF event in about a millisecond, too slow for the corpora the tests
 validate. So each generated schema is also compiled here into plain Python checks for the
@@ -39,6 +39,8 @@ from typing import Any
 
 import orjson
 
+from netskope_provider.registry import CLASSES
+
 try:
     from jsonschema import Draft202012Validator
     from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
@@ -49,18 +51,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 OCSF_VERSION = "1.5.0"
-
-#: The eight OCSF classes this provider emits (uid -> schema name).
-NETSKOPE_CLASSES: dict[int, str] = {
-    3001: "account_change",
-    3002: "authentication",
-    3004: "entity_management",
-    4001: "network_activity",
-    2004: "detection_finding",
-    2006: "data_security_finding",
-    6006: "file_hosting",
-    5001: "inventory_info",
-}
 
 #: Keyword under which each generated (sub)schema records the attributes its undeclared profiles
 #: would add; jsonschema ignores unknown keywords, so it costs nothing during validation.
@@ -350,16 +340,16 @@ def _range_errors(node: dict[str, Any] | list[Any], path: str, errors: list[str]
 
 
 def validate_event(event: Any, *, thorough: bool = False) -> list[str]:
-    """Every reason ``event`` is not a valid OCSF 1.5.0 event of one of the eight classes (empty if valid).
+    """Every reason ``event`` is not a valid OCSF 1.5.0 event of a class this provider emits (empty if valid).
 
     ``thorough`` runs jsonschema even when the compiled check passes the event.
     """
     if not isinstance(event, dict):
         return [f"<event>: an OCSF event must be a JSON object, got {type(event).__name__}"]
     class_uid = event.get("class_uid")
-    if type(class_uid) is not int or class_uid not in NETSKOPE_CLASSES:
-        return [f"class_uid: {class_uid!r} is not one of this provider's classes {sorted(NETSKOPE_CLASSES)}"]
-    class_name = NETSKOPE_CLASSES[class_uid]
+    if type(class_uid) is not int or class_uid not in CLASSES:
+        return [f"class_uid: {class_uid!r} is not one of this provider's classes {sorted(CLASSES)}"]
+    class_name = CLASSES[class_uid].schema
     schema = _schema()
     errors: list[str] = []
 
