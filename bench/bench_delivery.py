@@ -21,7 +21,7 @@ from pathlib import Path
 
 import boto3
 
-from netskope_provider.cloudwatch import DeliveryReport, deliver, ensure_log_group
+from netskope_provider.delivery import DeliveryReport, deliver, ensure_log_group
 
 WINDOW_MS = 3_600_000
 

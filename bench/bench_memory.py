@@ -3,7 +3,7 @@
 Prints figures only (no pass/fail). For each window size, a simulated tenant serves the window
 from its own process; then each stage runs in a fresh interpreter, as an Airflow task would:
 the fetch operator pulls the window into a staged file, the transform operator maps it to OCSF,
-and the delivery streams the events file to a no-op sink (``cloudwatch.deliver``, as the
+and the delivery streams the events file to a no-op sink (``delivery.deliver``, as the
 delivery operator calls it, without the AWS round trip). Each stage reports its ``ru_maxrss``
 (the interpreter with Airflow imported is the floor) and its records/s; the end-to-end rate is
 records / (fetch + transform + delivery seconds), i.e. per worker. Streaming means the peak must
@@ -60,7 +60,7 @@ def task_context(log_type: str) -> dict[str, object]:
 
 def run_stage(stage: str, log_type: str, staging_base: str, previous: dict | None) -> dict[str, object]:
     """One stage in this interpreter; returns its output manifest, seconds and peak RSS."""
-    from netskope_provider import cloudwatch, staging
+    from netskope_provider import delivery, staging
     from netskope_provider.operators.fetch import NetskopeFetchOperator
     from netskope_provider.operators.transform import NetskopeToOcsfOperator
 
@@ -75,8 +75,8 @@ def run_stage(stage: str, log_type: str, staging_base: str, previous: dict | Non
         records = manifest["fetched"]
     else:  # what OcsfToCloudWatchLogsOperator does, with a sink in place of AwsLogsHook().conn
         location = staging.staging_path(previous["events"]["location"], previous["staging_conn_id"])
-        events = (staging.decode_event(line) for line in staging.read_lines(location))
-        report = cloudwatch.deliver(events, NoOpSink(), "/bench/netskope", "bench", retention_days=14)
+        events = (staging.decode_event(line)[1:] for line in staging.read_lines(location))
+        report = delivery.deliver(events, NoOpSink(), "/bench/netskope", "bench", retention_days=14)
         if report.delivered + report.rejected != previous["events"]["records"]:
             raise SystemExit(f"delivery lost events: {report.as_dict()} for {previous['events']['records']} staged")
         manifest, records = report.as_dict(), previous["fetched"]

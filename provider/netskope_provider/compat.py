@@ -65,15 +65,6 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(airflow3_home if AIRFLOW_V_3_0_PLUS else airflow2_home), name)
 
 
-def core_timetable(timetable: Any) -> Any:
-    """The scheduler-side timetable of a DAG's timetable (Airflow 3 DAGs hold an SDK one; 2.x DAGs the core one)."""
-    if not AIRFLOW_V_3_0_PLUS:
-        return timetable
-    from airflow.serialization.encoders import coerce_to_core_timetable
-
-    return coerce_to_core_timetable(timetable)
-
-
 def dag_test(dag: Any, logical_date: datetime | None = None, **kwargs: Any) -> Any:
     """``dag.test()`` for one logical date (Airflow 2.x calls it ``execution_date``); returns the DagRun."""
     if AIRFLOW_V_3_0_PLUS:
@@ -120,24 +111,8 @@ __all__ = [
     "Param",
     "Stats",
     "Variable",
-    "core_timetable",
     "dag_test",
     "mask_secret",
     "redact",
-    "stored_xcom_values",
     "task_return_value",
 ]
-
-
-def stored_xcom_values() -> list[Any]:
-    """Every XCom value in the metadata database, deserialised (for audits such as the token-leak scan)."""
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        if AIRFLOW_V_3_0_PLUS:
-            from airflow.models.xcom import XComModel
-
-            return [XComModel.deserialize_value(row) for row in session.query(XComModel)]
-        from airflow.models.xcom import BaseXCom
-
-        return [row.value for row in session.query(BaseXCom)]  # 2.x deserialises on load (init_on_load)

@@ -26,6 +26,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from pendulum.parsing.exceptions import ParserError
 
 from netskope_provider.compat import RETRY_EXPONENTIAL_BACKOFF
+from netskope_provider.exceptions import NetskopeConfigError
 
 #: Pool that bounds concurrent Netskope API calls across all eight DAGs.
 DEFAULT_POOL = "netskope_api"
@@ -51,6 +52,11 @@ RUN_SETTING_DEFAULTS: dict[str, str] = {
     #: ``cloudwatch.deliver``'s policy for events outside CloudWatch's accepted time range:
     #: ``ingest_time`` (deliver, stamped with the delivery time), ``reject`` (quarantine) or ``fail``.
     "timestamp_policy": "ingest_time",
+    #: Seconds to wait before reading a stream back after PutLogEvents calls without an answer
+    #: (GetLogEvents is eventually consistent; see docs/delivery.md).
+    "verify_wait_seconds": "15",
+    #: Longest custom window (``window_start``/``window_end``) a run accepts, in days.
+    "max_window_days": "31",
 }
 
 #: name -> default, for settings read when the DAG file is parsed (environment only).
@@ -93,13 +99,19 @@ def dag_setting(name: str, log_type: str) -> str:
     return default
 
 
-def _parse_bool(value: str, source: str) -> bool:
-    lowered = value.strip().lower()
+def parse_bool(value: object, source: str) -> bool:
+    """A yes/no setting (a bool, or ``true``/``false``, ``1``/``0``, ``yes``/``no``, ``on``/``off``).
+
+    Anything else is a ``NetskopeConfigError`` (a ``ValueError``) naming ``source``.
+    """
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
-    raise ValueError(f"{source}={value!r} is not a boolean; use true or false")
+    raise NetskopeConfigError(f"{source}={value!r} is not a boolean: it must be true or false")
 
 
 def _parse_cron(value: str, source: str) -> str:
@@ -153,7 +165,7 @@ class DagSettings:
             schedule=_parse_cron(*read("schedule")),
             settle=timedelta(seconds=_parse_int(*read("settle_seconds"))),
             start_date=start_date,
-            catchup=_parse_bool(*read("catchup")),
+            catchup=parse_bool(*read("catchup")),
             retries=_parse_int(*read("retries")),
             retry_delay=timedelta(seconds=_parse_int(*read("retry_delay_seconds"), minimum=1)),
             max_retry_delay=timedelta(seconds=_parse_int(*read("max_retry_delay_seconds"), minimum=1)),
@@ -268,6 +280,24 @@ def staging_retention(override: str | int | None = None) -> timedelta:
     """How long a successful run's staged files are kept."""
     raw = run_setting("staging_retention_hours", None if override is None else str(override))
     return timedelta(hours=_parse_int(raw, "netskope_staging_retention_hours"))
+
+
+def verify_wait_seconds(override: str | float | None = None) -> float:
+    """Seconds to wait before reading a stream back after puts without an answer."""
+    raw = run_setting("verify_wait_seconds", None if override is None else str(override))
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"netskope_verify_wait_seconds={raw!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 600:
+        raise ValueError(f"netskope_verify_wait_seconds={seconds} must be between 0 and 600")
+    return seconds
+
+
+def max_window_days(override: str | int | None = None) -> int:
+    """The longest custom window a run accepts, in days."""
+    raw = run_setting("max_window_days", None if override is None else str(override))
+    return _parse_int(raw, "netskope_max_window_days", minimum=1)
 
 
 def log_group_for(log_type: str, override: str | None = None) -> str:

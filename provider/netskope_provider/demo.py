@@ -142,15 +142,15 @@ def expected_messages(sim: Any, log_type: str, start: int, end: int) -> Counter[
 
 def stream_documents(logs: Any, log_type: str, start: int, end: int, log_group: str | None = None) -> list[Any]:
     """Every message of a window's log stream, parsed; empty when the stream does not exist."""
-    from netskope_provider import cloudwatch
+    from netskope_provider import delivery
+    from netskope_provider.exceptions import CloudWatchDeliveryError
 
     group = log_group or f"/netskope/ocsf/{log_type}"
     try:
         return [
-            orjson.loads(m)
-            for _, m in cloudwatch.read_stream(logs, group, cloudwatch.stream_name(log_type, start, end))
+            orjson.loads(m) for _, m in delivery.read_stream(logs, group, delivery.stream_name(log_type, start, end))
         ]
-    except cloudwatch.CloudWatchDeliveryError:
+    except CloudWatchDeliveryError:
         return []
 
 
@@ -217,7 +217,10 @@ def main() -> int:
     end = int(time.time()) // HOUR * HOUR - HOUR
     start = end - HOUR
     say("[2/5] Starting a simulated Netskope tenant and moto_server (local CloudWatch Logs) on 127.0.0.1 ...")
-    with moto_server() as aws_url, SimulatorServer(SimulatorConfig(seed=2026, start=start, end=end)) as sim:
+    # Legacy record shape until the incident and endpoint strategies stop relying on per-record
+    # insertion times (issue #15 item 2): real dataexport/datasearch records carry none.
+    config = SimulatorConfig(seed=2026, start=start, end=end, insertion_time_everywhere=True)
+    with moto_server() as aws_url, SimulatorServer(config) as sim:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
             {
                 "conn_type": "aws",

@@ -13,10 +13,11 @@ user names, IPs and file names. On S3 every object is written with server-side e
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,12 +27,15 @@ from isal import igzip
 
 from netskope_provider.compat import ObjectStoragePath
 from netskope_provider.config import run_setting
+from netskope_provider.exceptions import StagingError
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
 _S3_PROTOCOLS = {"s3", "s3a"}
 #: Extra arguments of every S3 PutObject / multipart upload: staged records are encrypted at rest.
 S3_WRITE_OPTIONS = {"ServerSideEncryption": "AES256"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+_DOTS = re.compile(r"\.{2,}")
 #: Bytes buffered before one compressed write; keeps the per-line cost low.
 _WRITE_CHUNK = 1 << 20
 #: ISA-L gzip level 1 (of 0-3): ~5x faster than zlib level 3 for about the same size (6.2 vs 6.7 : 1
@@ -86,8 +90,17 @@ def s3_write_options() -> dict[str, str]:
 
 
 def safe_name(value: str) -> str:
-    """Make a run id (``manual__2026-11-02T05:00:00+00:00``) usable as a folder name on any store."""
-    return _UNSAFE.sub("_", value)
+    """A DAG or run id as one folder name on any store, never ``.``, ``..``, empty or with a separator.
+
+    An id that is already a plain name (letters, digits, ``._-``, starting with a letter or digit,
+    no ``..``) is kept; any other (``manual__2026-11-02T05:00:00+00:00``, ``.``, ``a/../b``) becomes
+    its readable part plus a hash of the whole id, so two different ids never share a folder.
+    """
+    if _PLAIN.fullmatch(value) and ".." not in value:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    readable = _DOTS.sub("_", _UNSAFE.sub("_", value)).strip("._-")[:80]
+    return f"{readable}-{digest}" if readable else digest
 
 
 def make_private_dirs(path: ObjectStoragePath) -> ObjectStoragePath:
@@ -106,12 +119,6 @@ def make_private_dirs(path: ObjectStoragePath) -> ObjectStoragePath:
     return path
 
 
-def task_folder(context: Mapping[str, Any], base: str, conn_id: str | None = None) -> ObjectStoragePath:
-    """The staging folder of the task try running in ``context``."""
-    ti = context["ti"]
-    return run_folder(base, ti.dag_id, ti.run_id, ti.try_number, conn_id, map_index=getattr(ti, "map_index", -1))
-
-
 def run_folder(
     base: str, dag_id: str, run_id: str, try_number: int, conn_id: str | None = None, *, map_index: int = -1
 ) -> ObjectStoragePath:
@@ -121,8 +128,80 @@ def run_folder(
     sub-windows never write the same file.
     """
     leaf = str(try_number) if map_index < 0 else f"m{map_index}-{try_number}"
-    folder = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / leaf
-    return make_private_dirs(folder)
+    return make_private_dirs(run_root(base, dag_id, run_id, conn_id) / leaf)
+
+
+def run_root(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> ObjectStoragePath:
+    """``<base>/<dag_id>/<run_id>``: every staged file of one DAG run (all tries) lies below it."""
+    return staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id)
+
+
+@dataclass(frozen=True)
+class TaskStaging:
+    """Where one task try stages: the store (``base`` URL and connection) and the try's identity.
+
+    The pipeline's stages take this instead of an Airflow context, so a DAG task, the
+    reconciliation's heal and a test stage the same way. Every path is built with :func:`safe_name`.
+    """
+
+    base: str
+    conn_id: str | None
+    dag_id: str
+    run_id: str
+    try_number: int = 1
+    map_index: int = -1
+
+    @classmethod
+    def of_task(cls, ti: Any, base: str, conn_id: str | None) -> TaskStaging:
+        """The staging of a running task instance (``dag_id``, ``run_id``, ``try_number``, ``map_index``)."""
+        return cls(base, conn_id or None, ti.dag_id, ti.run_id, ti.try_number, getattr(ti, "map_index", -1))
+
+    @property
+    def mapped(self) -> bool:
+        """True for one sub-window of a split window (a mapped task): its siblings share the run folder."""
+        return self.map_index >= 0
+
+    def folder(self) -> ObjectStoragePath:
+        """This try's private folder (created)."""
+        return run_folder(self.base, self.dag_id, self.run_id, self.try_number, self.conn_id, map_index=self.map_index)
+
+    def quarantine(self, stage: str) -> Quarantine:
+        """The quarantine of records this try's ``stage`` could not deliver (file made on first use)."""
+        return Quarantine(
+            quarantine_file(
+                self.base, self.dag_id, self.run_id, self.try_number, stage, self.conn_id, map_index=self.map_index
+            )
+        )
+
+    def clean(self, retention: timedelta, own_files: Sequence[str]) -> list[str]:
+        """After a successful delivery: remove the run's staged files (or mark them delivered), sweep expired runs.
+
+        With ``retention`` the run is only marked delivered. A sub-window removes just ``own_files``
+        (its siblings may still read theirs); otherwise the whole run folder goes. Nothing outside
+        ``<base>/<dag_id>/<run_id>`` is ever removed. Returns the expired runs swept.
+        """
+        root = run_root(self.base, self.dag_id, self.run_id, self.conn_id)
+        if retention:
+            mark_delivered(self.base, self.dag_id, self.run_id, self.conn_id)
+        elif self.mapped:
+            remove_staged([confined(location, root, self.conn_id) for location in own_files])
+        else:
+            remove_run(self.base, self.dag_id, self.run_id, self.conn_id)
+        return sweep_expired(self.base, self.dag_id, retention, self.conn_id)
+
+
+def confined(location: str, root: ObjectStoragePath, conn_id: str | None = None) -> ObjectStoragePath:
+    """``location`` as a path, after checking it lies strictly inside ``root`` (``StagingError`` otherwise)."""
+    path = staging_path(location, conn_id)
+    inner, outer = _normal(path), _normal(root)
+    if path.protocol != root.protocol or not inner.startswith(outer.rstrip("/") + "/"):
+        raise StagingError(f"Staged file {location} is outside its run folder {root}; refusing to touch it")
+    return path
+
+
+def _normal(path: ObjectStoragePath) -> str:
+    """A path with ``.``/``..`` resolved (and symlinks, locally), for containment checks."""
+    return os.path.realpath(path.path) if _is_local(path) else os.path.normpath("/" + path.path)
 
 
 class LineWriter:
@@ -192,15 +271,19 @@ def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
             yield line.rstrip(b"\n")
 
 
-def encode_event(timestamp_ms: int, message: bytes) -> bytes:
-    """One deliverable event as a staged line: ``<epoch ms>\\t<message>`` (JSON never holds a raw tab)."""
-    return b"%d\t%s" % (timestamp_ms, message)
+def encode_event(home: int, timestamp_ms: int, message: bytes) -> bytes:
+    """One deliverable event as a staged line: ``<home start>\t<epoch ms>\t<message>`` (JSON never holds a raw tab).
+
+    ``home`` is the start of the interval whose log stream the event belongs in.
+    """
+    return b"%d\t%d\t%s" % (home, timestamp_ms, message)
 
 
-def decode_event(line: bytes) -> tuple[int, bytes]:
-    """Inverse of :func:`encode_event`."""
-    timestamp, _, message = line.partition(b"\t")
-    return int(timestamp), message
+def decode_event(line: bytes) -> tuple[int, int, bytes]:
+    """Inverse of :func:`encode_event`: ``(home, timestamp_ms, message)``."""
+    home, _, rest = line.partition(b"\t")
+    timestamp, _, message = rest.partition(b"\t")
+    return int(home), int(timestamp), message
 
 
 def quarantine_file(
@@ -223,14 +306,13 @@ def quarantine_file(
     return folder / f"{try_number}-{stage}{suffix}.ndjson.gz"  # folders are made with the first rejected record
 
 
-def remove_staged(locations: Iterable[str], conn_id: str | None = None) -> None:
+def remove_staged(paths: Iterable[ObjectStoragePath]) -> None:
     """Delete staged files (one sub-window's), then their folders and the run folder if that left them empty.
 
     A sub-window may not remove its whole run: sibling sub-windows may still be reading their files.
     """
     folders = []
-    for location in locations:
-        path = staging_path(location, conn_id)
+    for path in paths:
         if path.exists():
             path.unlink()
         folders.append(path.parent)
@@ -244,14 +326,15 @@ def remove_staged(locations: Iterable[str], conn_id: str | None = None) -> None:
 
 def remove_run(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
     """Delete every staged file of one DAG run (all tries)."""
-    folder = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id)
+    folder = run_root(base, dag_id, run_id, conn_id)
+    confined(str(folder), staging_path(base, conn_id) / safe_name(dag_id), conn_id)
     if folder.exists():
         folder.fs.rm(folder.path, recursive=True)
 
 
 def mark_delivered(base: str, dag_id: str, run_id: str, conn_id: str | None = None) -> None:
     """Mark a run's staged files as delivered, so :func:`sweep_expired` applies the success retention."""
-    marker = staging_path(base, conn_id) / safe_name(dag_id) / safe_name(run_id) / DELIVERED_MARKER
+    marker = run_root(base, dag_id, run_id, conn_id) / DELIVERED_MARKER
     with open_for_write(marker) as out:
         out.write(b"delivered\n")  # an empty S3 upload would skip the encryption arguments
 

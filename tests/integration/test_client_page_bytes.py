@@ -17,7 +17,12 @@ MAX_PAGE_BYTES = 256 * 1024
 @pytest.fixture(scope="module")
 def sim():
     config = SimulatorConfig(
-        seed=5, start=S, end=END, now=END + 60, volume={"application": 1_600, "incident": 1_300, "audit": 1_200}
+        seed=5,
+        start=S,
+        end=END,
+        now=END + 60,
+        volume={"application": 1_600, "incident": 1_300, "audit": 1_200},
+        insertion_time_everywhere=True,  # legacy shape: the incident strategy still needs it (#15)
     )
     with SimulatorServer(config) as server:
         yield server

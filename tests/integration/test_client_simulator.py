@@ -45,6 +45,7 @@ def sim():
         volume={"application": 25_000 - 10, "incident": 1_500, "endpoint": 1_500},
         iterator_wait_seconds=0,
         iterator_batch_seconds=600,  # several iterator pages per window
+        insertion_time_everywhere=True,  # legacy shape: the incident/endpoint strategies still need it (#15)
     )
     with SimulatorServer(config) as server:
         for log_type, prefix in (("application", "fffa"), ("incident", "fffb"), ("endpoint", "fffc")):
@@ -122,6 +123,7 @@ def test_all_eight_log_types_concurrently_under_the_tenant_rate_limit():
         rate_limit_per_second=4,
         iterator_wait_seconds=0,
         faults=FaultConfig(throttle_next=6),  # a 429 storm on top of the real limit
+        insertion_time_everywhere=True,
     )
     with SimulatorServer(config) as sim:
         client = client_for(sim, page_size=250)
@@ -164,6 +166,7 @@ def test_exact_under_server_errors_resets_timeouts_and_truncated_bodies(log_type
         faults=faults,
         iterator_wait_seconds=0,
         iterator_batch_seconds=300,
+        insertion_time_everywhere=True,
     )
     with SimulatorServer(config) as sim:
         client = client_for(sim, page_size=100, rate_limit_per_second=100, max_retries=10, timeout=(2, 0.3))
@@ -176,7 +179,13 @@ def test_exact_under_server_errors_resets_timeouts_and_truncated_bodies(log_type
 
 def test_iterator_conflict_409_is_waited_out():
     config = SimulatorConfig(
-        seed=41, start=S, end=END, now=NOW, volume={"endpoint": 300}, faults=FaultConfig(conflict_next=1)
+        seed=41,
+        start=S,
+        end=END,
+        now=NOW,
+        volume={"endpoint": 300},
+        faults=FaultConfig(conflict_next=1),
+        insertion_time_everywhere=True,
     )
     with SimulatorServer(config) as sim:
         client = client_for(sim)
@@ -245,6 +254,7 @@ def small_sim():
         volume={"audit": 400, "incident": 400, "endpoint": 400},
         iterator_wait_seconds=0,
         iterator_batch_seconds=900,
+        insertion_time_everywhere=True,
     )
     with SimulatorServer(config) as server:
         for log_type, prefix in (("audit", "fffd"), ("incident", "fffe"), ("endpoint", "ffff")):

@@ -12,15 +12,16 @@ import time
 import tracemalloc
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from flaky_cloudwatch import FlakyCloudWatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netskope_provider import cloudwatch
-from netskope_provider.cloudwatch import (
+from netskope_provider.delivery import (
     CHUNK_EVENTS,
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
@@ -28,9 +29,6 @@ from netskope_provider.cloudwatch import (
     MAX_BATCH_SPAN_MS,
     MAX_EVENT_BYTES,
     PIPELINE_EVENT_BYTES,
-    CloudWatchDeliveryError,
-    CloudWatchEventRejectedError,
-    CloudWatchPermissionError,
     PresentMessages,
     deliver,
     ensure_log_group,
@@ -38,6 +36,11 @@ from netskope_provider.cloudwatch import (
     plan_batches,
     read_stream,
     stream_name,
+)
+from netskope_provider.exceptions import (
+    CloudWatchDeliveryError,
+    CloudWatchEventRejectedError,
+    CloudWatchPermissionError,
 )
 
 DAY_MS = 86_400_000
@@ -285,6 +288,10 @@ def test_delivers_exact_content_in_timestamp_order(logs, group):
         "batches": 1,
         "puts": 1,
         "throttled": 0,
+        "unanswered_puts": 0,
+        "landed_unanswered": 0,
+        "resent": 0,
+        "read_backs": 0,
         "rejected_reasons": {},
     }
     back = stored(logs, group, "s1")
@@ -497,31 +504,85 @@ def test_read_stream_pages_through_everything(logs, group):
 # --- AWS errors -------------------------------------------------------------------------------
 
 
-def test_throttling_is_retried(logs, group):
-    class Throttled(Wrapper):
-        failures = 3
+@pytest.fixture(scope="module")
+def flaky(moto_server) -> Iterator[FlakyCloudWatch]:
+    proxy = FlakyCloudWatch(moto_server.url)
+    yield proxy
+    proxy.close()
 
-        def put_log_events(self, **kwargs):
-            if self.failures:
-                self.failures -= 1
-                raise client_error("ThrottlingException")
-            return self.client.put_log_events(**kwargs)
 
+@pytest.fixture
+def via_proxy(flaky: FlakyCloudWatch) -> tuple[Any, Any]:
+    """Clients through the proxy as the pipeline builds them: reads retried by botocore, puts never."""
+    import boto3
+    from botocore.config import Config
+
+    flaky.set(**dict.fromkeys(("throttle_next", "throttle_reads_next", "drop_replies_next", "error_next"), 0))
+
+    def client(retries: dict) -> Any:
+        return boto3.client("logs", endpoint_url=flaky.url, region_name="us-east-1", config=Config(retries=retries))
+
+    return client({"mode": "standard", "max_attempts": 10}), client({"mode": "standard", "total_max_attempts": 1})
+
+
+def padded_events(count: int) -> list[tuple[int, bytes]]:
+    """~4 KB events: the byte limit cuts ~250-event batches, so a delivery makes several puts."""
+    return [(ts, message + b" " * 4_000) for ts, message in window_events(count)]
+
+
+def test_throttled_puts_are_read_back_and_only_what_is_missing_is_sent(flaky, via_proxy, group, logs):
+    flaky.set(throttle_next=3)
     events = window_events(100)
-    report = deliver(events, Throttled(logs), group, "s")
-    assert (report.throttled, report.puts, report.delivered) == (3, 1, 100)
-    assert len(stored(logs, group, "s")) == 100
+    report = deliver(events, via_proxy[0], group, "s", put_client=via_proxy[1], verify_wait_seconds=0)
+    assert (report.throttled, report.unanswered_puts, report.landed_unanswered) == (3, 3, 0)
+    assert report.read_backs == 3 and report.delivered == 100 and report.resent == 300
+    assert Counter(m for _, m in stored(logs, group, "s")) == Counter(m.decode() for _, m in events)
 
 
-def test_throttling_gives_up_after_the_retry_budget(monkeypatch):
-    monkeypatch.setattr(cloudwatch, "BACKOFF_BASE_S", 0.001)
+@pytest.mark.parametrize("fault", ["drop_replies_next", "error_next"])
+def test_puts_stored_without_an_answer_are_never_sent_twice(flaky, via_proxy, group, logs, fault):
+    """The put lands but its answer is lost (reset) or is a 500: the read-back finds it, nothing is re-sent."""
+    flaky.set(**{fault: 3})
+    events = padded_events(1_000)
+    report = deliver(events, via_proxy[0], group, "s", put_client=via_proxy[1], verify_wait_seconds=0)
+    assert flaky.state()[fault] == 0
+    assert report.unanswered_puts == 3 and report.read_backs == 1 and report.resent == 0
+    assert 0 < report.landed_unanswered < 1_000 and report.delivered == 1_000
+    assert Counter(m for _, m in stored(logs, group, "s")) == Counter(m.decode() for _, m in events)
 
+
+def test_puts_that_never_get_an_answer_fail_after_bounded_read_backs(flaky, via_proxy, group, logs):
+    flaky.set(throttle_next=100)
+    with pytest.raises(CloudWatchDeliveryError, match="no answer after 4 read-backs; the task retry reads"):
+        deliver(window_events(10), via_proxy[0], group, "s", put_client=via_proxy[1], verify_wait_seconds=0)
+    assert stored(logs, group, "s") == []
+    flaky.set(throttle_next=0)
+    assert deliver(window_events(10), logs, group, "s").delivered == 10
+
+
+def test_a_lost_answer_with_events_that_cannot_be_read_again_leaves_it_to_the_task_retry(flaky, via_proxy, group):
+    flaky.set(drop_replies_next=1)
+    events = window_events(10)
+    with pytest.raises(CloudWatchDeliveryError, match="cannot be read again"):
+        deliver(iter(events), via_proxy[0], group, "s", put_client=via_proxy[1], verify_wait_seconds=0)
+
+
+def test_a_throttled_read_back_is_retried_by_botocore(flaky, via_proxy, group):
+    events = window_events(50)
+    deliver(events, via_proxy[0], group, "s", put_client=via_proxy[1])
+    flaky.set(throttle_reads_next=2)
+    report = deliver(events, via_proxy[0], group, "s", put_client=via_proxy[1])
+    assert flaky.state()["throttle_reads_next"] == 0
+    assert (report.already_present, report.delivered) == (50, 0)
+
+
+def test_a_sink_without_read_back_fails_on_a_lost_answer():
     class AlwaysThrottled:
         def put_log_events(self, **kwargs):
             raise client_error("ThrottlingException")
 
-    with pytest.raises(ClientError, match="Throttling"):
-        deliver(window_events(3), AlwaysThrottled(), "/g", "s")
+    with pytest.raises(CloudWatchDeliveryError, match="cannot be read back"):
+        deliver(window_events(3), AlwaysThrottled(), "/g", "s", verify_wait_seconds=0)
 
 
 @pytest.mark.parametrize(
@@ -657,32 +718,21 @@ def test_read_stream_follows_empty_pages_until_the_token_repeats():
     assert list(read_stream(ScriptedLogs(), "/g", "s")) == [(1, "a"), (2, "b"), (3, "c")]
 
 
-def test_throttled_read_back_on_a_rerun_is_retried(logs, group):
-    class ThrottledReads(Wrapper):
-        failures = 2
+def test_a_concurrent_update_of_the_group_that_set_the_retention_is_accepted(logs):
+    """OperationAborted: another task changed the group at that moment; fine if the retention is now right."""
 
-        def get_log_events(self, **kwargs):
-            if self.failures:
-                self.failures -= 1
-                raise client_error("ThrottlingException", "GetLogEvents")
-            return self.client.get_log_events(**kwargs)
-
-    events = window_events(50)
-    deliver(events, logs, group, "s")
-    report = deliver(events, ThrottledReads(logs), group, "s")
-    assert (report.already_present, report.delivered) == (50, 0)
-
-
-def test_concurrent_group_update_is_retried(logs):
     class Busy(Wrapper):
-        failures = 1
+        def __init__(self, client, applies):
+            super().__init__(client)
+            self.applies = applies
 
         def put_retention_policy(self, **kwargs):
-            if self.failures:
-                self.failures -= 1
-                raise client_error("OperationAbortedException", "PutRetentionPolicy")
-            return self.client.put_retention_policy(**kwargs)
+            if self.applies:  # the other task's identical change went through
+                self.client.put_retention_policy(**kwargs)
+            raise client_error("OperationAbortedException", "PutRetentionPolicy")
 
     name = f"/netskope/test/{uuid.uuid4().hex}"
-    ensure_log_group(Busy(logs), name, retention_days=7)
+    ensure_log_group(Busy(logs, applies=True), name, retention_days=7)
     assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["retentionInDays"] == 7
+    with pytest.raises(ClientError, match="OperationAborted"):
+        ensure_log_group(Busy(logs, applies=False), name, retention_days=14)

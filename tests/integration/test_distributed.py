@@ -23,8 +23,7 @@ from deployment import WORKER_NAME_ENV, Deployment, deployment_env, iso
 
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
 from netskope_provider.log_types import LOG_TYPES
-from netskope_provider.operators.fetch import RAW_FILE
-from netskope_provider.operators.transform import EVENTS_FILE
+from netskope_provider.pipeline import EVENTS_FILE, RAW_FILE
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 from netskope_provider.staging import safe_name
 
@@ -140,7 +139,14 @@ def run() -> Iterator[IsolatedRun]:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=23, start=WINDOWS[0][0], end=WINDOWS[-1][1], volume=dict.fromkeys(LOG_TYPES, 40))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=23,
+        start=WINDOWS[0][0],
+        end=WINDOWS[-1][1],
+        volume=dict.fromkeys(LOG_TYPES, 40),
+        insertion_time_everywhere=True,
+    )
     with SimulatorServer(config) as sim:
         yield sim
 

@@ -1,7 +1,7 @@
 """Fault injection: the real pipeline (fetch -> to_ocsf -> deliver) against a misbehaving tenant and AWS.
 
 The tenant is the simulator with ``FaultConfig`` faults; AWS is the real ``moto_server``, reached
-either directly or through :class:`FlakyCloudWatch`, a small proxy that plays CloudWatch's bad
+either directly or through :class:`FlakyCloudWatch`, a proxy process that plays CloudWatch's bad
 days (throttling, events refused inside a successful call, a call that never answers). Every case
 ends with the window's log stream equal to the simulator's ground truth: nothing lost, nothing twice.
 """
@@ -12,19 +12,16 @@ import json
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-import requests
 from conftest import cloudwatch_window_events, expected_cloudwatch_events
+from flaky_cloudwatch import FlakyCloudWatch
 from pipeline_tasks import run_pipeline, run_task
 
 from netskope_provider import staging
@@ -69,6 +66,7 @@ def simulator() -> Iterator[SimulatorServer]:
         volume=volume,
         iterator_wait_seconds=0,
         iterator_batch_seconds=300,
+        insertion_time_everywhere=True,  # legacy shape: the incident/endpoint strategies still need it (#15)
     )
     with SimulatorServer(config) as sim:
         yield sim
@@ -178,107 +176,9 @@ def test_token_rotated_mid_run_is_reread_from_secrets_manager(tenant, moto_serve
 # --- CloudWatch misbehaves -----------------------------------------------------------------------
 
 
-class FlakyCloudWatch:
-    """An HTTP proxy in front of moto_server that plays CloudWatch Logs' bad days on ``PutLogEvents``.
-
-    * ``throttle_next``: answer the next N calls with ``ThrottlingException``;
-    * ``refuse_oldest`` / ``refuse_newest`` on the next ``refusing_puts`` calls: store all but the
-      first / last events and report them in ``rejectedLogEventsInfo`` (AWS's index semantics), the
-      way CloudWatch drops events it finds too old or too new inside a successful call;
-    * ``hold_after``: forward that many calls, then hold every later one without ever answering.
-    Everything else is forwarded unchanged.
-    """
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.throttle_next = 0
-        self.refusing_puts = 0
-        self.refuse_oldest = 0
-        self.refuse_newest = 0
-        self.hold_after: int | None = None
-        self.forwarded_puts = 0
-        self.held_puts = 0
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("X-Amz-Target", "").endswith(".PutLogEvents"):
-                    proxy._put_log_events(self, body)
-                else:
-                    self._answer(*proxy._forward(self, body))
-
-            def _answer(self, status: int, content_type: str, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, str, bytes]:
-        headers = {k: v for k, v in handler.headers.items() if k.lower() not in {"host", "content-length"}}
-        response = requests.post(self.upstream + handler.path, data=body, headers=headers, timeout=30)
-        return (
-            response.status_code,
-            response.headers.get("Content-Type", "application/x-amz-json-1.1"),
-            response.content,
-        )
-
-    def _put_log_events(self, handler: Any, body: bytes) -> None:
-        with self._lock:
-            throttle = self.throttle_next > 0
-            self.throttle_next -= throttle
-            hold = not throttle and self.hold_after is not None and self.forwarded_puts >= self.hold_after
-            self.held_puts += hold
-            self.forwarded_puts += not throttle and not hold
-            refuse = not throttle and not hold and self.refusing_puts > 0
-            self.refusing_puts -= refuse
-        if throttle:
-            payload = orjson.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
-            handler._answer(400, "application/x-amz-json-1.1", payload)
-            return
-        if hold:
-            self.release.wait(60)
-            handler.close_connection = True
-            return
-        info: dict[str, int] = {}
-        if refuse:
-            request = orjson.loads(body)
-            events = request["logEvents"]
-            oldest, newest = min(self.refuse_oldest, len(events)), min(self.refuse_newest, len(events))
-            request["logEvents"] = events[oldest : len(events) - newest]
-            body = orjson.dumps(request)
-            if oldest:
-                info["tooOldLogEventEndIndex"] = oldest
-            if newest:
-                info["tooNewLogEventStartIndex"] = len(events) - newest
-        status, content_type, payload = self._forward(handler, body)
-        if info and status == 200:
-            payload = orjson.dumps({**orjson.loads(payload or b"{}"), "rejectedLogEventsInfo": info})
-        handler._answer(status, content_type, payload)
-
-    def close(self) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
 def flaky_cloudwatch(moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyCloudWatch]:
-    """The proxy, wired as AWS connection ``aws_flaky`` (botocore's own retries off: ours are under test)."""
+    """The proxy process, wired as AWS connection ``aws_flaky``; read-backs after lost answers wait 0.2 s."""
     proxy = FlakyCloudWatch(moto_server.url)
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_FLAKY",
@@ -287,31 +187,31 @@ def flaky_cloudwatch(moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
                 "conn_type": "aws",
                 "login": "testing",
                 "password": "testing",
-                "extra": {
-                    "region_name": "us-east-1",
-                    "endpoint_url": proxy.url,
-                    "config_kwargs": {"retries": {"mode": "standard", "total_max_attempts": 1}},
-                },
+                "extra": {"region_name": "us-east-1", "endpoint_url": proxy.url},
             }
         ),
     )
+    monkeypatch.setenv("NETSKOPE_VERIFY_WAIT_SECONDS", "0.2")
     yield proxy
     proxy.close()
 
 
 def test_cloudwatch_throttling_is_waited_out(tenant, moto_server, flaky_cloudwatch: FlakyCloudWatch) -> None:
-    flaky_cloudwatch.throttle_next = 4
+    """A throttled put is never repeated blindly: the stream is read back and what it lacks is sent again."""
+    flaky_cloudwatch.set(throttle_next=3)
     summary = run_pipeline("audit", *WINDOW, run_id="cw_throttled", aws_conn_id="aws_flaky")
-    assert flaky_cloudwatch.throttle_next == 0
-    assert summary["delivery"]["throttled"] == 4
+    assert flaky_cloudwatch.state()["throttle_next"] == 0
+    report = summary["delivery"]
+    assert report["throttled"] == report["unanswered_puts"] == 3 and report["read_backs"] >= 1
+    assert report["landed_unanswered"] == 0 and report["resent"] > 0
     assert_cloudwatch_is_ground_truth(tenant, moto_server, "audit")
 
 
 def test_cloudwatch_partial_rejections_are_resent(tenant, moto_server, flaky_cloudwatch: FlakyCloudWatch) -> None:
     """Events CloudWatch drops inside a successful call are sent again (restamped): none lost, none twice."""
-    flaky_cloudwatch.refusing_puts, flaky_cloudwatch.refuse_oldest, flaky_cloudwatch.refuse_newest = 2, 5, 3
+    flaky_cloudwatch.set(refusing_puts=2, refuse_oldest=5, refuse_newest=3)
     summary = run_pipeline("application", *WINDOW, run_id="cw_refused", aws_conn_id="aws_flaky")
-    assert flaky_cloudwatch.refusing_puts == 0
+    assert flaky_cloudwatch.state()["refusing_puts"] == 0
     assert summary["delivery"]["restamped"] == 2 * (5 + 3)
     assert summary["refused"] == 0 and summary["delivered"] == summary["fetched"]
     assert_cloudwatch_is_ground_truth(tenant, moto_server, "application")
@@ -375,17 +275,17 @@ def test_worker_killed_mid_delivery_then_the_retry_leaves_one_copy(tenant, moto_
     window = {"log_type": "application", "start": WINDOW[0], "end": WINDOW[1], "run_id": "killed_delivery"}
     fetched = run_task("fetch", **window)
     mapped = run_task("to_ocsf", **window, manifest=fetched)
-    flaky_cloudwatch.hold_after = 1  # one batch reaches CloudWatch, the others hang until the worker dies
+    flaky_cloudwatch.set(hold_after=1)  # one batch reaches CloudWatch, the others hang until the worker dies
     worker = start_worker("deliver", **window, try_number=1, manifest=mapped, aws_conn_id="aws_flaky")
     try:
-        wait_for(lambda: flaky_cloudwatch.held_puts >= 1 or not worker.is_alive(), "a batch to hang")
+        wait_for(lambda: flaky_cloudwatch.state()["held_puts"] >= 1 or not worker.is_alive(), "a batch to hang")
     finally:
         kill(worker)
     logs = moto_server.client("logs")
     got_out = sum(cloudwatch_window_events(logs, "application", *WINDOW).values())
     assert 0 < got_out < mapped["events"]["records"], "the killed try delivered part of the window"
 
-    flaky_cloudwatch.hold_after = None
+    flaky_cloudwatch.set(hold_after=None, release=True)
     summary = run_task("deliver", **window, try_number=2, manifest=mapped, aws_conn_id="aws_flaky")
     assert summary["delivery"]["already_present"] == got_out
     assert summary["delivery"]["delivered"] == mapped["events"]["records"] - got_out

@@ -195,8 +195,7 @@ def test_no_file_under_airflow_home_holds_the_token(runs) -> None:
 def test_no_xcom_and_no_rendered_template_field_holds_the_token(runs) -> None:
     from airflow.models.renderedtifields import RenderedTaskInstanceFields
     from airflow.utils.session import create_session
-
-    from netskope_provider.compat import stored_xcom_values
+    from airflow_helpers import stored_xcom_values
 
     xcoms = [json.dumps(value, default=str) for value in stored_xcom_values()]
     with create_session() as session:

@@ -21,12 +21,12 @@ from pipeline_tasks import run_pipeline
 
 from netskope_provider import metrics
 from netskope_provider.assets import delivered_asset
-from netskope_provider.cloudwatch import stream_name
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS, DagBag, dag_test
+from netskope_provider.delivery import stream_name
 from netskope_provider.links import CloudWatchWindowLink
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.ocsf.mapper import map_record
-from netskope_provider.operators.cloudwatch import summary_table
+from netskope_provider.pipeline import summary_table
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 
 HOUR = 3600
@@ -68,7 +68,10 @@ class RecordingStats:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=71, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=71, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60), insertion_time_everywhere=True
+    )
     with SimulatorServer(config) as sim:
         yield sim
 

@@ -13,13 +13,16 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from netskope_provider import cloudwatch, staging
+from netskope_provider import delivery, staging
 from netskope_provider.compat import AirflowFailException
+from netskope_provider.exceptions import BalanceError
 from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
-from netskope_provider.operators.fetch import NetskopeFetchOperator, window_manifest
-from netskope_provider.operators.transform import NetskopeToOcsfOperator, check_balance
+from netskope_provider.operators.fetch import NetskopeFetchOperator
+from netskope_provider.operators.transform import NetskopeToOcsfOperator
+from netskope_provider.pipeline import check_balance
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 from netskope_provider.simulator.records import generate
+from netskope_provider.windows import Window
 
 START = int(datetime.now(UTC).replace(minute=0, second=0, microsecond=0).timestamp()) - 3 * 3600
 END = START + 3600
@@ -44,11 +47,12 @@ def base(tmp_path: Path) -> str:
 
 def stage_raw(base: str, log_type: str, lines: list[bytes], context=None) -> dict:
     """What the fetch task hands over: a staged raw file and its manifest."""
-    folder = staging.task_folder(context or task_context(f"netskope_{log_type}"), base)
+    ti = (context or task_context(f"netskope_{log_type}"))["ti"]
+    folder = staging.TaskStaging.of_task(ti, base, None).folder()
     staged = staging.write_lines(folder / "raw.ndjson.gz", lines)
     return {
         "log_type": log_type,
-        "window": window_manifest(START, END),
+        "window": Window(START, END).as_dict(),
         "staging_base": base,
         "staging_conn_id": "",
         "fetched": staged.as_dict(),
@@ -62,7 +66,8 @@ def test_staged_files_are_private_and_round_trip(base: str) -> None:
     lines = [b'{"id":%d,"big":18446744073709551615}' % i for i in range(25_000)]
     folder = staging.run_folder(base, "netskope_page", "scheduled__2026-11-02T04:00:00+00:00", 2)
     staged = staging.write_lines(folder / "raw.ndjson.gz", lines)
-    assert folder.path.endswith("/netskope_page/scheduled__2026-11-02T04_00_00_00_00/2")
+    assert folder.path.endswith(f"/netskope_page/{staging.safe_name('scheduled__2026-11-02T04:00:00+00:00')}/2")
+    assert "/scheduled__2026-11-02T04_00_00_00_00-" in folder.path, "readable, made unique by a hash"
     assert mode(folder.path) == 0o700 and mode(folder.parent.path) == 0o700
     assert mode((folder / "raw.ndjson.gz").path) == 0o600
     assert staged.records == 25_000 and staged.bytes == os.path.getsize((folder / "raw.ndjson.gz").path)
@@ -182,7 +187,8 @@ def test_transform_accounts_for_every_record(base: str, log_type: str) -> None:
     assert len(events) == manifest["events"]["records"] == 300
     classes = Counter()
     raw_delivered = []
-    for timestamp_ms, message in events:
+    for home, timestamp_ms, message in events:
+        assert home == START, "a window's events belong in its stream"
         document = orjson.loads(message)
         if "class_uid" in document and "metadata" in document:
             classes[str(document["class_uid"])] += 1
@@ -212,15 +218,19 @@ def test_transform_fails_when_the_staged_file_lost_records(base: str) -> None:
 def test_balance_check_names_the_numbers() -> None:
     manifest = {
         "log_type": "page",
-        "window": window_manifest(START, END),
+        "window": Window(START, END).as_dict(),
         "fetched": 10,
         "ocsf_total": 5,
         "raw": 3,
         "rejected": 1,
+        "events": {"records": 8},
+        "homes": [{"start": START, "end": END, "stream": "s", "events": 8}],
     }
-    with pytest.raises(AirflowFailException, match=r"fetched 10 != OCSF 5 \+ raw 3 \+ rejected 1"):
+    with pytest.raises(BalanceError, match=r"fetched 10 != OCSF 5 \+ raw 3 \+ rejected 1"):
         check_balance(manifest)
     check_balance({**manifest, "rejected": 2})
+    with pytest.raises(BalanceError, match="7 placed in streams"):
+        check_balance({**manifest, "rejected": 2, "homes": [{"start": START, "end": END, "stream": "s", "events": 7}]})
 
 
 # --- delivery ------------------------------------------------------------------------------------
@@ -235,9 +245,7 @@ def mapped_audit(base: str) -> dict:
 
 
 def stream_messages(moto_server, summary: dict) -> list[str]:
-    return [
-        m for _, m in cloudwatch.read_stream(moto_server.client("logs"), summary["log_group"], summary["log_stream"])
-    ]
+    return [m for _, m in delivery.read_stream(moto_server.client("logs"), summary["log_group"], summary["log_stream"])]
 
 
 def test_delivery_puts_every_event_once_and_reruns_add_nothing(moto_server, mapped_audit: dict, base: str) -> None:
@@ -247,11 +255,11 @@ def test_delivery_puts_every_event_once_and_reruns_add_nothing(moto_server, mapp
     )
     summary = deliver.execute(task_context())
     assert summary["log_group"] == "/netskope/ocsf/audit"
-    assert summary["log_stream"] == cloudwatch.stream_name("audit", START, END)
+    assert summary["log_stream"] == delivery.stream_name("audit", START, END)
     assert summary["delivered"] == 200 == summary["ocsf_total"] + summary["raw"]
     assert summary["fetched"] == 201 and summary["rejected"] == 1
     staged = {
-        staging.decode_event(line)[1].decode()
+        staging.decode_event(line)[2].decode()
         for line in staging.read_lines(staging.staging_path(mapped_audit["events"]["location"]))
     }
     assert sorted(stream_messages(moto_server, summary)) == sorted(staged)
@@ -264,13 +272,13 @@ def test_delivery_puts_every_event_once_and_reruns_add_nothing(moto_server, mapp
 def test_delivery_killed_midway_then_retried_leaves_one_copy(moto_server, mapped_audit: dict) -> None:
     moto_server.reset()
     events = [
-        staging.decode_event(line)
+        staging.decode_event(line)[1:]
         for line in staging.read_lines(staging.staging_path(mapped_audit["events"]["location"]))
     ]
     logs = moto_server.client("logs")
-    group, stream = "/netskope/ocsf/audit", cloudwatch.stream_name("audit", START, END)
-    cloudwatch.ensure_log_group(logs, group)
-    cloudwatch.deliver(events[:77], logs, group, stream)  # what the crashed try got out
+    group, stream = "/netskope/ocsf/audit", delivery.stream_name("audit", START, END)
+    delivery.ensure_log_group(logs, group)
+    delivery.deliver(events[:77], logs, group, stream)  # what the crashed try got out
 
     summary = OcsfToCloudWatchLogsOperator(task_id="deliver", transform_manifest=mapped_audit).execute(
         task_context(try_number=2)
@@ -294,7 +302,7 @@ def test_events_cloudwatch_cannot_take_are_quarantined_under_the_reject_policy(m
     moto_server.reset()
     old_start = START - 20 * 86400
     lines = [orjson.dumps(r) for r in generate("audit", 30, old_start, old_start + 3600, seed=4)]
-    handed_over = {**stage_raw(base, "audit", lines), "window": window_manifest(old_start, old_start + 3600)}
+    handed_over = {**stage_raw(base, "audit", lines), "window": Window(old_start, old_start + 3600).as_dict()}
     mapped = NetskopeToOcsfOperator(task_id="to_ocsf", fetch_manifest=handed_over).execute(task_context())
     summary = OcsfToCloudWatchLogsOperator(
         task_id="deliver", transform_manifest=mapped, timestamp_policy="reject"

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, canonical_json, cloudwatch_window_events, expected_cloudwatch_events, fresh_airflow_db
 from test_operability import RecordingStats
 
-from netskope_provider import cloudwatch, metrics, reconcile
+from netskope_provider import delivery, metrics, reconciliation
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.compat import DagBag, dag_test, task_return_value
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
@@ -20,14 +20,17 @@ HOUR = 3600
 NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
 #: Three closed hours, all older than the default settle delay.
 PERIOD = (NOW_HOUR - 4 * HOUR, NOW_HOUR - HOUR)
-W1, W2, W3 = reconcile.windows(*PERIOD)
+W1, W2, W3 = reconciliation.windows(*PERIOD)
 #: audit has a count query (data/*), incident does not (re-pull of ids).
 LOG_TYPES = ("audit", "incident")
 
 
 @pytest.fixture
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30))
+    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
+    config = SimulatorConfig(
+        seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30), insertion_time_everywhere=True
+    )
     with SimulatorServer(config) as sim:
         yield sim
 
@@ -44,18 +47,18 @@ def deliver_ground_truth(simulator: SimulatorServer, logs, log_type: str, window
         (window[0] * 1000, message) for message in expected_cloudwatch_events(simulator, log_type, *window).elements()
     ]
     group = f"/netskope/ocsf/{log_type}"
-    cloudwatch.ensure_log_group(logs, group)
-    cloudwatch.deliver(events, logs, group, cloudwatch.stream_name(log_type, *window))
+    delivery.ensure_log_group(logs, group)
+    delivery.deliver(events, logs, group, delivery.stream_name(log_type, *window))
     return len(events)
 
 
 def test_windows_partition_the_period_and_refuse_unaligned_bounds() -> None:
-    assert reconcile.windows(7200, 18000) == [(7200, 10800), (10800, 14400), (14400, 18000)]
-    assert reconcile.windows(0, 1800, step=900) == [(0, 900), (900, 1800)]
+    assert reconciliation.windows(7200, 18000) == [(7200, 10800), (10800, 14400), (14400, 18000)]
+    assert reconciliation.windows(0, 1800, step=900) == [(0, 900), (900, 1800)]
     with pytest.raises(ValueError, match="after its start"):
-        reconcile.windows(3600, 3600)
+        reconciliation.windows(3600, 3600)
     with pytest.raises(ValueError, match="multiple of the window length 3600"):
-        reconcile.windows(3600, 9000)
+        reconciliation.windows(3600, 9000)
 
 
 def test_check_finds_missing_window_late_records_and_surplus(simulator, client, moto_server) -> None:
@@ -67,11 +70,11 @@ def test_check_finds_missing_window_late_records_and_surplus(simulator, client, 
     simulator.inject("audit", generate("audit", 3, W1[0], W1[0] + 60, seed=5))  # inserted late into a delivered window
     simulator.inject("incident", generate("incident", 2, W2[0], W2[0] + 60, seed=6))
     surplus = (W2[0] * 1000, canonical_json({"duplicate": True}))
-    cloudwatch.deliver([surplus], logs, "/netskope/ocsf/audit", cloudwatch.stream_name("audit", *W2))
+    delivery.deliver([surplus], logs, "/netskope/ocsf/audit", delivery.stream_name("audit", *W2))
 
     found = {}
     for log_type in LOG_TYPES:
-        for check in reconcile.check_log_type(client, logs, f"/netskope/ocsf/{log_type}", log_type, [W1, W2, W3]):
+        for check in reconciliation.check_log_type(client, logs, f"/netskope/ocsf/{log_type}", log_type, [W1, W2, W3]):
             assert check.source == len(simulator.ground_truth(log_type, check.start, check.end))
             assert check.delivered == sum(cloudwatch_window_events(logs, log_type, check.start, check.end).values())
             found[log_type, check.start] = (check.gap, check.method)
@@ -97,32 +100,32 @@ def test_sub_window_streams_count_toward_their_window_and_wider_streams_toward_n
     deliver_ground_truth(simulator, logs, "audit", (W2[0], W3[1]))  # a two-hour custom window
     logs.create_log_stream(logGroupName="/netskope/ocsf/audit", logStreamName="netskope/audit/not-a-window")
 
-    checks = reconcile.check_log_type(client, logs, "/netskope/ocsf/audit", "audit", [W1, W2, W3])
+    checks = reconciliation.check_log_type(client, logs, "/netskope/ocsf/audit", "audit", [W1, W2, W3])
     assert delivered == len(simulator.ground_truth("audit", *W1)) > 0
     assert [check.delivered for check in checks] == [delivered, 0, 0]
-    assert reconcile.stream_window(cloudwatch.stream_name("audit", *halves[1]), "audit") == halves[1]
-    assert reconcile.stream_window("netskope/audit/not-a-window", "audit") is None
+    assert reconciliation.stream_window(delivery.stream_name("audit", *halves[1]), "audit") == halves[1]
+    assert reconciliation.stream_window("netskope/audit/not-a-window", "audit") is None
 
 
 def test_missing_log_group_counts_as_nothing_delivered(simulator, client, moto_server) -> None:
     moto_server.reset()
-    checks = reconcile.check_log_type(client, moto_server.client("logs"), "/netskope/ocsf/none", "audit", [W1])
+    checks = reconciliation.check_log_type(client, moto_server.client("logs"), "/netskope/ocsf/none", "audit", [W1])
     assert [(c.delivered, c.gap) for c in checks] == [(0, len(simulator.ground_truth("audit", *W1)))]
-    assert reconcile.mismatches(checks) == checks
+    assert reconciliation.mismatches(checks) == checks
 
 
 def test_table_lists_every_window_and_marks_mismatches() -> None:
     checks = [
-        reconcile.WindowCheck("audit", W1[0], W1[1], source=10, delivered=10, method="count"),
-        reconcile.WindowCheck("audit", W2[0], W2[1], source=12, delivered=9, method="count"),
-        reconcile.WindowCheck("incident", W3[0], W3[1], source=4, delivered=5, method="repull"),
+        reconciliation.WindowCheck("audit", W1[0], W1[1], source=10, delivered=10, method="count"),
+        reconciliation.WindowCheck("audit", W2[0], W2[1], source=12, delivered=9, method="count"),
+        reconciliation.WindowCheck("incident", W3[0], W3[1], source=4, delivered=5, method="repull"),
     ]
-    lines = reconcile.format_table(checks).splitlines()
+    lines = reconciliation.format_table(checks).splitlines()
     assert lines[0].split() == ["log", "type", "window", "start", "(UTC)", "tenant", "delivered", "gap", "method"]
-    start = datetime.fromtimestamp(W2[0], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.fromtimestamp(W2[0], tz=UTC).isoformat()
     assert lines[3].split() == ["audit", start, "12", "9", "+3", "count", "MISSING"]
     assert lines[4].split()[-3:] == ["-1", "repull", "SURPLUS"] and lines[2].split()[-1] == "ok"
-    assert reconcile.mismatches(checks) == checks[1:]
+    assert reconciliation.mismatches(checks) == checks[1:]
     assert checks[1].as_dict()["gap"] == 3
 
 
@@ -275,7 +278,9 @@ def load_reconcile_dag(monkeypatch, **env: str):
 
 
 def test_dag_is_daily_in_the_api_pool_with_heal_off_unless_asked(monkeypatch) -> None:
-    from netskope_provider.compat import CronDataIntervalTimetable, core_timetable
+    from airflow_helpers import core_timetable
+
+    from netskope_provider.compat import CronDataIntervalTimetable
 
     summary = lambda timetable: core_timetable(timetable).summary
     dag = load_reconcile_dag(monkeypatch, NETSKOPE_SCHEDULE="*/5 * * * *")  # the log-type DAGs' setting does not apply

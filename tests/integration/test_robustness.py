@@ -16,12 +16,12 @@ from conftest import REPO
 from pipeline_tasks import run_task
 from scripted_tenant import Reply, ScriptedTenant, ok
 
-from netskope_provider import cloudwatch, config, staging
+from netskope_provider import config, delivery, staging
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.ocsf import map_record
-from netskope_provider.operators.fetch import window_manifest
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 from netskope_provider.simulator.records import generate
+from netskope_provider.windows import Window
 
 HOUR = 3600
 NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
@@ -108,7 +108,7 @@ def staged_fetch(base: str, log_type: str, lines: list[bytes]) -> dict:
     staged = staging.write_lines(folder / "raw.ndjson.gz", lines)
     return {
         "log_type": log_type,
-        "window": window_manifest(*WINDOW),
+        "window": Window(*WINDOW).as_dict(),
         "staging_base": base,
         "staging_conn_id": "",
         "fetched": staged.as_dict(),
@@ -128,7 +128,7 @@ def test_an_oversized_record_is_quarantined_with_its_reason_and_the_rest_deliver
     assert (
         len(kept) == 1 and "event limit" in kept[0]["reason"] and "x" * 1000 in orjson.dumps(kept[0]["record"]).decode()
     )
-    stream = list(cloudwatch.read_stream(moto_server.client("logs"), summary["log_group"], summary["log_stream"]))
+    stream = list(delivery.read_stream(moto_server.client("logs"), summary["log_group"], summary["log_stream"]))
     assert len(stream) == 19
 
 
@@ -137,7 +137,7 @@ def test_a_staged_line_with_invalid_utf8_is_rejected_with_its_reason(base: str) 
     window = {"log_type": "network", "start": WINDOW[0], "end": WINDOW[1], "run_id": "robustness"}
     mapped = run_task("to_ocsf", **window, manifest=staged_fetch(base, "network", lines))
     assert mapped["fetched"] == 6 and mapped["rejected"] == 1 and mapped["ocsf_total"] + mapped["raw"] == 5
-    assert [reason for reason in mapped["rejected_reasons"] if "not JSON" in reason]
+    assert [reason for reason in mapped["rejected_reasons"] if "not valid JSON" in reason]
 
 
 # --- settings ------------------------------------------------------------------------------------

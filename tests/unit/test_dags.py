@@ -11,6 +11,7 @@ import pendulum
 import pytest
 from airflow.exceptions import ParamValidationError
 from airflow.timetables.base import TimeRestriction
+from airflow_helpers import core_timetable
 from conftest import REPO
 
 from netskope_provider import cli
@@ -21,11 +22,12 @@ from netskope_provider.compat import (
     AirflowRescheduleException,
     CronDataIntervalTimetable,
     DagBag,
-    core_timetable,
 )
 from netskope_provider.dag_factory import DAG_FILE, DAG_FILE_NAME
+from netskope_provider.exceptions import WindowError
 from netskope_provider.log_types import LOG_TYPES
-from netskope_provider.operators.fetch import NetskopeFetchOperator, resolve_window
+from netskope_provider.operators.fetch import NetskopeFetchOperator
+from netskope_provider.windows import Window, resolve
 
 DAG_IDS = sorted(f"netskope_{name}" for name in LOG_TYPES)
 #: The log-type DAGs plus the reconciliation DAG (tests/integration/test_reconcile.py covers its shape and runs).
@@ -137,14 +139,11 @@ def test_run_without_data_interval_fails_and_says_how_to_trigger() -> None:
 
 
 def test_custom_window_wins_over_the_data_interval() -> None:
-    context = {
-        "data_interval_start": datetime(2026, 11, 2, 4, tzinfo=UTC),
-        "data_interval_end": datetime(2026, 11, 2, 5, tzinfo=UTC),
-    }
-    assert resolve_window(context, None, None) == (1793592000, 1793595600)
-    assert resolve_window(context, "2026-11-01T00:00:00Z", "2026-11-02T00:00:00+00:00") == (
-        1793577600 - 86400,
-        1793577600,
+    interval = (datetime(2026, 11, 2, 4, tzinfo=UTC), datetime(2026, 11, 2, 5, tzinfo=UTC))
+    assert resolve(None, None, *interval) == (Window(1793592000, 1793595600), False)
+    assert resolve("2026-11-01T00:00:00Z", "2026-11-02T00:00:00+00:00", *interval) == (
+        Window(1793577600 - 86400, 1793577600),
+        True,
     )
 
 
@@ -158,8 +157,8 @@ def test_custom_window_wins_over_the_data_interval() -> None:
     ],
 )
 def test_bad_custom_window_is_refused_with_a_hint(start: str, end: str, hint: str) -> None:
-    with pytest.raises(AirflowFailException, match=hint):
-        resolve_window({}, start, end)
+    with pytest.raises(WindowError, match=hint):
+        resolve(start, end, None, None)
 
 
 def test_open_window_is_rescheduled_until_it_has_settled() -> None:

@@ -20,6 +20,7 @@ import orjson
 from netskope_provider.api.client import DEFAULT_TIMEOUT, NetskopeClient
 from netskope_provider.api.host import check_tenant_host
 from netskope_provider.compat import BaseHook, mask_secret
+from netskope_provider.config import parse_bool
 from netskope_provider.exceptions import NetskopeConfigError, NetskopeError
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 #: botocore's DEBUG logs dump whole responses, the secret value included, before we can mask it.
 _AWS_BODY_LOGGERS = ("botocore.parsers", "botocore.endpoint", "botocore.response", "urllib3.connectionpool")
 _EXTRA_PREFIX = "extra__netskope__"
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
 #: Connection extras passed straight to ``NetskopeClient`` (name -> type).
 _CLIENT_EXTRAS: dict[str, type] = {
     "rate_limit_per_second": float,
@@ -95,7 +94,9 @@ class NetskopeHook(BaseHook):
         host = conn.host or ""
         if conn.port and ":" not in host.rsplit("]", 1)[-1]:
             host = f"{host}:{conn.port}"
-        allow_other_host = _as_bool(extras.get("allow_non_goskope_host"), "allow_non_goskope_host")
+        allow_other_host = parse_bool(
+            extras.get("allow_non_goskope_host") or False, "Connection extra allow_non_goskope_host"
+        )
         host = check_tenant_host(host, scheme=scheme, allow_non_goskope_host=allow_other_host)
         options: dict[str, Any] = {
             name: _typed(extras[name], kind, name)
@@ -217,15 +218,6 @@ def _epoch(value: int | datetime) -> int:
             )
         return int(seconds)
     return value
-
-
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool) or value is None:
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
-    raise NetskopeConfigError(f"Connection extra {name} must be true or false, got {value!r}.")
 
 
 def _typed(value: Any, kind: type, name: str) -> Any:

@@ -175,37 +175,64 @@ def dumps(value: Any, option: int = 0) -> bytes:
         return text + b"\n" if option & orjson.OPT_APPEND_NEWLINE else text
 
 
+class LineOutcome(NamedTuple):
+    """What became of one input line (``map_outcomes``), with what delivery needs to place it."""
+
+    #: 1-based position of the line in the input (blank lines count).
+    number: int
+    kind: Kind
+    #: The output line, newline-terminated (raw: the input line byte for byte); the input line when rejected.
+    line: bytes
+    #: The parsed record (None when the line is not JSON).
+    record: Any
+    #: The OCSF event's ``time`` (epoch ms) when ``kind == "ocsf"``, else None.
+    time_ms: int | None
+    reason: str | None
+
+
+def map_outcomes(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) -> Iterator[LineOutcome]:
+    """Map NDJSON lines; yield every non-blank line's outcome; tally into ``counts``.
+
+    Raw records are yielded byte for byte as read. Rejected lines are yielded too (their input
+    line and reason), so a caller can keep them whole; ``map_lines`` drops them into ``counts``.
+    """
+    for number, line in enumerate(lines, 1):
+        data = (line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line).strip()
+        if not data:
+            continue
+        try:
+            record = loads(data)
+        except (ValueError, UnicodeDecodeError) as error:
+            not_json = f"not valid JSON ({error.__class__.__name__}: {error})"
+            counts.tally("rejected", None, not_json)
+            yield LineOutcome(number, "rejected", data, None, None, not_json)
+            continue
+        kind, class_uid, event, reason = _map(record, log_type)
+        counts.tally(kind, class_uid, reason)
+        if kind == "ocsf":
+            yield LineOutcome(number, "ocsf", dumps(event, _NEWLINE), record, event["time"], None)
+        elif kind == "raw":
+            raw = (
+                line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
+            )
+            yield LineOutcome(number, "raw", raw, record, None, reason)
+        else:
+            yield LineOutcome(number, "rejected", data, record, None, reason)
+
+
 def map_lines(lines: Iterable[bytes | str], log_type: str, counts: MapCounts) -> Iterator[bytes]:
     """Map NDJSON lines; yield one output line (newline-terminated) per record; tally into ``counts``.
 
     Blank lines are skipped. Raw records are yielded byte for byte as read; rejected lines are not
     yielded but recorded (line number, reason, first bytes) in ``counts.rejections``.
     """
-    for number, line in enumerate(lines, 1):
-        data = (line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line).strip()
-        if not data:
-            continue
-        reason: str | None
-        try:
-            record = loads(data)
-        except (ValueError, UnicodeDecodeError) as error:
-            kind, class_uid, event, reason = (
-                "rejected",
-                None,
-                None,
-                f"not valid JSON ({error.__class__.__name__}: {error})",
+    for outcome in map_outcomes(lines, log_type, counts):
+        if outcome.kind == "rejected":
+            counts.rejections.append(
+                Rejection(outcome.number, outcome.reason or "", outcome.line[:MAX_REJECTED_LINE_BYTES])
             )
         else:
-            kind, class_uid, event, reason = _map(record, log_type)
-        counts.tally(kind, class_uid, reason)
-        if kind == "ocsf":
-            yield dumps(event, _NEWLINE)
-        elif kind == "raw":
-            yield (
-                line if isinstance(line, bytes) and line[-1:] == b"\n" and len(line) == len(data) + 1 else data + b"\n"
-            )
-        else:
-            counts.rejections.append(Rejection(number, reason or "", data[:MAX_REJECTED_LINE_BYTES]))
+            yield outcome.line
 
 
 def map_records(records: Iterable[object], log_type: str, counts: MapCounts) -> Iterator[bytes]:

@@ -4,34 +4,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from netskope_provider import cloudwatch, config, metrics, reconcile
-from netskope_provider.compat import AirflowFailException, AirflowRescheduleException, BaseOperator, Variable
+from netskope_provider import config, delivery, metrics, pipeline, reconciliation, staging
+from netskope_provider.compat import AirflowFailException, BaseOperator, Variable
 from netskope_provider.config import DagSettings, Tenant
+from netskope_provider.exceptions import NetskopeConfigError
 from netskope_provider.log_types import LOG_TYPES, get_log_type
-from netskope_provider.operators.fetch import resolve_window
-from netskope_provider.operators.split import split_window
+from netskope_provider.windows import Window
 
 if TYPE_CHECKING:
     from netskope_provider.compat import Context
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
 
 def heal_setting(value: object, source: str) -> bool:
-    """A heal switch from a param, Variable or env value; anything but a clear yes/no is an error."""
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
+    """A heal switch from a param, Variable or env value; empty is off, anything but a clear yes/no is an error."""
+    if value in (None, ""):
         return False
-    raise AirflowFailException(f"{source}={value!r} is not a boolean; use true or false")
+    try:
+        return config.parse_bool(value, source)
+    except NetskopeConfigError as error:
+        raise AirflowFailException(str(error)) from None
 
 
 class NetskopeReconcileOperator(BaseOperator):
@@ -39,10 +32,11 @@ class NetskopeReconcileOperator(BaseOperator):
 
     The period is the run's data interval (or params ``window_start``/``window_end``), cut into
     ``window_seconds`` windows as the log-type DAGs cut them. Healing re-runs fetch -> OCSF ->
-    deliver for each window that misses records, with the same operators as the log type's DAG and
-    its split (``NETSKOPE_SPLIT_MINUTES``); delivery sends only what a stream lacks, so a heal adds
-    each missing record once. Then it checks those windows again. Windows holding *more* than the tenant are reported, never healed:
-    removing events means deleting the stream first (see docs/reconcile.md).
+    deliver (``pipeline.run_window``) for each window that misses records, cut like its log type's
+    DAG (``NETSKOPE_SPLIT_MINUTES``); delivery sends only what a stream lacks, so a heal adds each
+    missing record once. Then it checks those windows again. Windows holding *more* than the
+    tenant are reported, never healed: removing events means deleting the stream first (see
+    docs/reconcile.md).
 
     :param log_types: log types to check; ``None`` reads param ``log_types``, else all eight.
     :param heal: re-run short windows; ``None`` reads param ``heal``, then Variable
@@ -61,7 +55,7 @@ class NetskopeReconcileOperator(BaseOperator):
         *,
         log_types: Sequence[str] | None = None,
         heal: bool | None = None,
-        window_seconds: int = reconcile.HOUR,
+        window_seconds: int = reconciliation.HOUR,
         settle_seconds: int = 0,
         netskope_conn_id: str | None = None,
         aws_conn_id: str | None = None,
@@ -84,39 +78,33 @@ class NetskopeReconcileOperator(BaseOperator):
         self.tenant = tenant
 
     def execute(self, context: Context) -> dict[str, object]:
-        from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
-
         from netskope_provider.hooks.netskope import NetskopeHook
 
-        start, end = resolve_window(context, self.window_start, self.window_end)
-        ready_at = datetime.fromtimestamp(end, tz=UTC) + timedelta(seconds=self.settle_seconds)
-        if datetime.now(UTC) < ready_at:
-            self.log.info("Period ends at %s; waiting until %s (settle delay) before counting it", end, ready_at)
-            raise AirflowRescheduleException(ready_at)
+        period = pipeline.run_window_of(context, self.window_start, self.window_end, settle_seconds=self.settle_seconds)
         try:
-            periods = reconcile.windows(start, end, self.window_seconds)
+            periods = reconciliation.windows(period.start, period.end, self.window_seconds)
         except ValueError as error:
             raise AirflowFailException(str(error)) from None
         heal = self._heal_enabled(context)
         log_types = self._log_types(context)
-        logs = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", self.aws_conn_id)).conn
+        _, logs, _ = pipeline.logs_clients(self.aws_conn_id)
         hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", self.netskope_conn_id))
         with hook.get_client() as client:
             checks = self._check(client, logs, dict.fromkeys(log_types, periods))
-            found = reconcile.mismatches(checks)
+            found = reconciliation.mismatches(checks)
             self.log.info(
                 "Reconciliation of %d windows x %d log types:\n%s",
                 len(periods),
                 len(log_types),
-                reconcile.format_table(checks),
+                reconciliation.format_table(checks),
             )
             short = [check for check in found if check.gap > 0]
-            rerun = [check for check in short if heal and self._heal(context, logs, check)]
+            rerun = [check for check in short if heal and self._heal(context["ti"], logs, check)]
             healed = self._check(client, logs, _by_log_type(rerun)) if rerun else []
             if healed:
-                self.log.info("After re-running %d windows:\n%s", len(rerun), reconcile.format_table(healed))
+                self.log.info("After re-running %d windows:\n%s", len(rerun), reconciliation.format_table(healed))
             tenant = client.host
-        remaining = reconcile.mismatches(healed) + [check for check in found if check not in rerun]
+        remaining = reconciliation.mismatches(healed) + [check for check in found if check not in rerun]
         if remaining:
             self.log.warning(
                 "%d windows do not match the tenant%s; see the table above and docs/reconcile.md",
@@ -134,7 +122,7 @@ class NetskopeReconcileOperator(BaseOperator):
                 healed=sum(1 for check in healed if check.log_type == log_type and not check.gap),
             )
         return {
-            "period": {"start": start, "end": end},
+            "period": {"start": period.start, "end": period.end},
             "windows": len(checks),
             "mismatches": [check.as_dict() for check in found],
             "healed": [check.as_dict() for check in healed if not check.gap],
@@ -143,11 +131,11 @@ class NetskopeReconcileOperator(BaseOperator):
 
     def _check(
         self, client: Any, logs: Any, periods: Mapping[str, Sequence[tuple[int, int]]]
-    ) -> list[reconcile.WindowCheck]:
+    ) -> list[reconciliation.WindowCheck]:
         return [
             check
             for log_type, windows in periods.items()
-            for check in reconcile.check_log_type(
+            for check in reconciliation.check_log_type(
                 client, logs, config.log_group_for(log_type, self.log_group), log_type, windows
             )
         ]
@@ -170,79 +158,53 @@ class NetskopeReconcileOperator(BaseOperator):
             return heal_setting(variable, "Variable netskope_reconcile_heal")
         return heal_setting(os.environ.get("NETSKOPE_RECONCILE_HEAL", ""), "NETSKOPE_RECONCILE_HEAL")
 
-    def _heal(self, context: Context, logs: Any, check: reconcile.WindowCheck) -> bool:
+    def _heal(self, ti: Any, logs: Any, check: reconciliation.WindowCheck) -> bool:
         """Re-run a short window as its log type's DAG cuts it; False (and a warning) when its streams are cut otherwise.
 
         Delivery only fills the streams it writes: re-running a window whose records sit in streams of
         another layout (a different split or schedule, a wider custom window) would copy them again.
         """
         split = DagSettings.for_log_type(check.log_type).split
-        step = int(split.total_seconds()) if split else check.end - check.start
-        slices = split_window(check.start, check.end, step)
+        window = Window(check.start, check.end)
+        slices = window.split(int(split.total_seconds()) if split else window.seconds)
         group = config.log_group_for(check.log_type, self.log_group)
-        present = reconcile.streams_within(
-            reconcile.existing_streams(logs, group, check.log_type), check.start, check.end
+        present = reconciliation.streams_within(
+            reconciliation.existing_streams(logs, group, check.log_type), check.start, check.end
         )
-        expected = {cloudwatch.stream_name(check.log_type, *part) for part in slices}
+        expected = {delivery.stream_name(check.log_type, part.start, part.end) for part in slices}
         if not set(present) <= expected:
             self.log.warning(
                 "Not re-running %s %s: its records sit in streams %s, not the %d-second windows its DAG delivers "
                 "now; re-run those windows by hand (docs/reconcile.md)",
                 check.log_type,
-                _iso(check.start),
+                window,
                 sorted(set(present) - expected),
-                step,
+                slices[0].seconds,
             )
             return False
         self.log.info(
-            "Re-running %s [%s, %s) as %d window(s): %d records missing",
-            check.log_type,
-            _iso(check.start),
-            _iso(check.end),
-            len(slices),
-            check.gap,
+            "Re-running %s %s as %d window(s): %d records missing", check.log_type, window, len(slices), check.gap
         )
         for part in slices:
-            self._rerun(context, check.log_type, *part)
-        return True
-
-    def _rerun(self, context: Context, log_type: str, start: int, end: int) -> None:
-        """fetch -> to_ocsf -> deliver for one window with the log type's operators, staged under its DAG's folder."""
-        from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
-        from netskope_provider.operators.fetch import NetskopeFetchOperator
-        from netskope_provider.operators.transform import NetskopeToOcsfOperator
-
-        ti = context["ti"]
-        rerun_context: Any = {  # a stand-in task instance until the heal runs through a pipeline function
-            "ti": SimpleNamespace(
-                dag_id=Tenant(self.tenant).dag_id(log_type),
-                run_id=f"reconcile__{ti.run_id}__{start}",
+            area = staging.TaskStaging(
+                config.staging_base(),
+                config.run_setting("staging_conn_id") or None,
+                dag_id=Tenant(self.tenant).dag_id(check.log_type),
+                run_id=f"reconcile__{ti.run_id}__{part.start}",
                 try_number=ti.try_number,
             )
-        }
-        fetched = NetskopeFetchOperator(
-            task_id=f"heal_fetch_{log_type}",
-            log_type=log_type,
-            netskope_conn_id=self.netskope_conn_id,
-            window_start=_iso(start),
-            window_end=_iso(end),
-        ).execute(rerun_context)
-        mapped = NetskopeToOcsfOperator(task_id=f"heal_to_ocsf_{log_type}", fetch_manifest=fetched).execute(
-            rerun_context
-        )
-        OcsfToCloudWatchLogsOperator(
-            task_id=f"heal_deliver_{log_type}",
-            transform_manifest=mapped,
-            aws_conn_id=self.aws_conn_id,
-            log_group=self.log_group,
-        ).execute(rerun_context)
+            pipeline.run_window(
+                check.log_type,
+                part,
+                area,
+                netskope_conn_id=self.netskope_conn_id,
+                aws_conn_id=self.aws_conn_id,
+                log_group=self.log_group,
+            )
+        return True
 
 
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat()
-
-
-def _by_log_type(checks: Sequence[reconcile.WindowCheck]) -> dict[str, list[tuple[int, int]]]:
+def _by_log_type(checks: Sequence[reconciliation.WindowCheck]) -> dict[str, list[tuple[int, int]]]:
     grouped: dict[str, list[tuple[int, int]]] = {}
     for check in checks:
         grouped.setdefault(check.log_type, []).append((check.start, check.end))

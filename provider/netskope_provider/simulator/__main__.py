@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 
-from netskope_provider.simulator.config import FaultConfig, SimulatorConfig
+from netskope_provider.simulator.config import ITERATOR_CLOCKS, ITERATOR_PAGE_RECORDS, FaultConfig, SimulatorConfig
 from netskope_provider.simulator.records import LOG_TYPE_NAMES
 from netskope_provider.simulator.server import SimulatorServer
 
@@ -45,6 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--now", type=int, default=None, help="fix the tenant clock at this epoch (default: real time)")
     parser.add_argument("--iterator-wait", type=int, default=1, help="wait_time of an iterator page once caught up")
     parser.add_argument(
+        "--iterator-clock",
+        choices=ITERATOR_CLOCKS,
+        default="insertion",
+        help="what iterator epochs and timestamp_hwm count in (undocumented by Netskope; default insertion)",
+    )
+    parser.add_argument(
+        "--iterator-page-records", type=int, default=ITERATOR_PAGE_RECORDS, help="records in a full iterator page"
+    )
+    parser.add_argument(
+        "--insertion-time-everywhere",
+        action="store_true",
+        help="legacy: serve _insertion_epoch_timestamp from dataexport and datasearch too (real tenants do not)",
+    )
+    parser.add_argument("--no-gzip", action="store_true", help="never compress answers, even when the client asks")
+    parser.add_argument(
         "--volume",
         type=_volume,
         action="append",
@@ -68,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write cert.pem (the CA bundle to trust) and key.pem to DIR and keep them (implies --tls)",
     )
-    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per endpoint (429 beyond)")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second per endpoint, 429 beyond (default: 1000, which no client reaches)",
+    )
     parser.add_argument("--error-rate", type=float, default=0.0, help="probability of an HTTP 503 per request")
     parser.add_argument("--reset-rate", type=float, default=0.0, help="probability of a connection reset per request")
     parser.add_argument("--truncate-rate", type=float, default=0.0, help="probability of a truncated body per request")
@@ -77,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    """The tenant the command line describes."""
     end = args.end if args.end is not None else int(time.time())
     start = args.start if args.start is not None else end - int(args.hours * 3600)
-    config = SimulatorConfig(
+    return SimulatorConfig(
         seed=args.seed,
         token=args.token,
         start=start,
@@ -92,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         host=args.bind,
         port=args.port,
         iterator_wait_seconds=args.iterator_wait,
+        iterator_clock=args.iterator_clock,
+        iterator_page_records=args.iterator_page_records,
+        insertion_time_everywhere=args.insertion_time_everywhere,
+        gzip=not args.no_gzip,
         tls=args.tls or bool(args.tls_name) or args.tls_dir is not None,
         tls_names=tuple(args.tls_name),
         tls_dir=args.tls_dir,
@@ -103,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             html_rate=args.html_rate,
         ),
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = config_from_args(build_parser().parse_args(argv))
     # Stop cleanly on SIGTERM too (tests and `make demo` terminate it), so the TLS temp dir is removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = SimulatorServer(config).start()

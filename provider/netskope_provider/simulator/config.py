@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
-from netskope_provider.simulator.records import LOG_TYPE_NAMES, MAX_RECORDS
+from netskope_provider.simulator.records import LOG_TYPE_NAMES, MAX_RECORDS, LagBand, check_lag_bands
+
+#: What ``operation=<epoch>`` and ``timestamp_hwm`` of an iterator count in (undocumented; see docs/simulator.md).
+IteratorClock = Literal["insertion", "event"]
+ITERATOR_CLOCKS: tuple[IteratorClock, ...] = ("insertion", "event")
+#: Records in a full iterator page: "Netskope Iterator endpoints deliver 10,000 record pages per API call".
+ITERATOR_PAGE_RECORDS = 10_000
 
 #: Records per log type when the config does not say: small, yet enough to cover every listed value.
 DEFAULT_VOLUME: dict[str, int] = {
@@ -56,12 +64,13 @@ class FaultConfig:
 
 @dataclass
 class SimulatorConfig:
-    """What the simulated tenant holds and how it behaves.
+    """What the simulated tenant holds and how it behaves; the defaults are the realistic tenant.
 
     ``start``/``end`` bound the insertion times of the generated records (default: the hour before
-    the server starts). ``now`` fixes the tenant clock (epoch seconds); ``None`` follows real time.
-    Records whose insertion time is after "now" exist (``ground_truth`` returns them) but are not
-    served yet, which is how late arrivals happen.
+    the server starts). Each record happened before it was inserted, by its log type's lag
+    (``insertion_lags``). ``now`` fixes the tenant clock (epoch seconds); ``None`` follows real
+    time. Records whose insertion time is after "now" exist (``ground_truth`` returns them) but are
+    not served yet, which is how late arrivals happen.
     """
 
     seed: int = 7
@@ -85,8 +94,22 @@ class SimulatorConfig:
     tls_dir: str | None = None
     #: ``wait_time`` an iterator response carries once the index has caught up with "now".
     iterator_wait_seconds: int = 1
-    #: An iterator page spans at most this many seconds of insertion time (Netskope: "one hour batches").
-    iterator_batch_seconds: int = 3600
+    #: Records in a full iterator page (documented: 10,000); smaller pages make paging visible in small tests.
+    iterator_page_records: int = ITERATOR_PAGE_RECORDS
+    #: With a number, an iterator page also stops where this many seconds (on the iterator clock) from
+    #: its first record end (one reading of "one hour batches"); ``None``: full pages only.
+    iterator_batch_seconds: int | None = None
+    #: What ``operation=<epoch>``, the page order and ``timestamp_hwm`` count in: ``"insertion"`` (a
+    #: cursor over the insertion stream; late records reach every index) or ``"event"`` (a cursor over
+    #: event time; a record inserted behind an index's position never reaches that index).
+    iterator_clock: IteratorClock = "insertion"
+    #: Per log type, a mix of :class:`LagBand` replacing the generated records' own insertion lags.
+    insertion_lags: dict[str, Sequence[LagBand]] = field(default_factory=dict)
+    #: Legacy: every endpoint serves ``_insertion_epoch_timestamp`` (real ``dataexport``/``datasearch``
+    #: records carry none). Only for callers that still rely on it; see docs/simulator.md.
+    insertion_time_everywhere: bool = False
+    #: Answer ``Accept-Encoding: gzip`` with a gzip body, as the tenant does.
+    gzip: bool = True
 
     def resolved_span(self) -> tuple[int, int]:
         """The insertion span ``[start, end)`` of generated data, defaulting to the last hour."""
@@ -110,3 +133,33 @@ class SimulatorConfig:
         if bad:
             raise ValueError(f"SimulatorConfig.volume counts must be integers from 0 to {MAX_RECORDS}, got {bad}")
         return {**DEFAULT_VOLUME, **self.volume}
+
+    def resolved_lags(self) -> dict[str, tuple[LagBand, ...]]:
+        unknown = set(self.insertion_lags) - set(LOG_TYPE_NAMES)
+        if unknown:
+            raise ValueError(
+                f"SimulatorConfig.insertion_lags has unknown log types {sorted(unknown)}; expected some of: "
+                f"{', '.join(LOG_TYPE_NAMES)}"
+            )
+        return {name: check_lag_bands(name, bands) for name, bands in self.insertion_lags.items()}
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first setting that cannot work."""
+        self.resolved_span()
+        self.resolved_volume()
+        self.resolved_lags()
+        if self.rate_limit_per_second is not None and self.rate_limit_per_second <= 0:
+            raise ValueError("SimulatorConfig.rate_limit_per_second must be positive, or None for no limit")
+        if self.iterator_batch_seconds is not None and self.iterator_batch_seconds < 1:
+            raise ValueError("SimulatorConfig.iterator_batch_seconds must be at least 1, or None for full pages")
+        if self.iterator_wait_seconds < 0:
+            raise ValueError("SimulatorConfig.iterator_wait_seconds must be at least 0")
+        if not 1 <= self.iterator_page_records <= ITERATOR_PAGE_RECORDS:
+            raise ValueError(f"SimulatorConfig.iterator_page_records must be from 1 to {ITERATOR_PAGE_RECORDS}")
+        if self.iterator_clock not in ITERATOR_CLOCKS:
+            raise ValueError(
+                f"SimulatorConfig.iterator_clock must be one of {', '.join(ITERATOR_CLOCKS)}, got {self.iterator_clock!r}"
+            )
+        unknown = {name for allowed in (self.scopes or {}).values() for name in allowed} - set(LOG_TYPE_NAMES)
+        if unknown:
+            raise ValueError(f"SimulatorConfig.scopes names unknown log types {sorted(unknown)}")

@@ -22,11 +22,12 @@ import time
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, cycle
-from typing import Any
+from operator import sub
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -44,10 +45,39 @@ _ID_FLOOR = 1 << 60
 _ID_MULTIPLIER = 0xD6E8FEB86659FD93
 
 LOG_TYPE_NAMES: tuple[str, ...] = tuple(LOG_TYPES)
+#: The field that holds when the tenant stored a record. Only ``data/*`` responses carry it in every
+#: published sample; ``dataexport`` and ``datasearch`` records have ``timestamp`` alone.
+INSERTION_TIME = "_insertion_epoch_timestamp"
+
+
+class LagBand(NamedTuple):
+    """A share of records inserted ``low`` to ``high`` seconds (``[low, high)``) after their event time."""
+
+    share: float
+    low: int
+    high: int
+
+
+def check_lag_bands(log_type: str, bands: Sequence[LagBand]) -> tuple[LagBand, ...]:
+    """``bands`` as a tuple of :class:`LagBand`, or a ``ValueError`` that says what a valid mix is."""
+    checked = []
+    for band in bands:
+        share, low, high = band
+        if not (isinstance(low, int) and isinstance(high, int) and 0 <= low < high and share > 0):
+            raise ValueError(
+                f"insertion lag band {band!r} of {log_type} is invalid: pass LagBand(share > 0, low >= 0, "
+                "high > low) with integer seconds, e.g. LagBand(0.9, 5, 60), LagBand(0.1, 3600, 21600)"
+            )
+        checked.append(LagBand(float(share), low, high))
+    if not checked:
+        raise ValueError(f"insertion lags of {log_type} need at least one LagBand(share, low, high)")
+    return tuple(checked)
+
 
 # --------------------------------------------------------------------------------------------------
-# The spec's value lists (``/work/shared/seed/netskope-source-setup.txt``), kept verbatim so the
-# generated corpus provably covers them.
+# The spec's value lists (AWS "Source configuration for Netskope",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/netskope-source-setup.md), kept
+# verbatim so the generated corpus provably covers them.
 
 APP_LOGIN_ACTIVITIES = ("Login Attempt", "Login Failed", "Login Successful", "Logout")
 APP_OTHER_LOGIN_ACTIVITIES = ("SSO Login", "Login Blocked")
@@ -194,6 +224,10 @@ INFRASTRUCTURE_METRICS = (
     ("session_count", "counter"),
 )
 ENDPOINT_SUBTYPES = ("SUBTYPE_DEVICE_CONTROL", "SUBTYPE_ENDPOINT_DLP", "SUBTYPE_EPDLP_PRINT", "SUBTYPE_USB_BLOCK")
+#: The subtype of endpoint-DLP records (``record_type: epdlp``), served alone by ``datasearch/epdlp`` and
+#: ``dataexport/events/epdlp``.
+ENDPOINT_DLP = "epdlp"
+_ENDPOINT_DLP_SUBTYPES = frozenset({"SUBTYPE_ENDPOINT_DLP", "SUBTYPE_EPDLP_PRINT"})
 
 # --------------------------------------------------------------------------------------------------
 # Realistic building blocks.
@@ -533,12 +567,13 @@ class Template:
     delay: tuple[int, int]  #: insertion delay range in seconds, [lo, hi)
     id_fields: tuple[str, ...]  #: 64-bit id fields (> 2**53) drawn per record
     id_salts: tuple[int, ...]  #: one ``_big_id`` salt per id field
-    subtype: str  #: normalised alert type ("" when not an alert)
+    subtype: str  #: normalised alert type, ``epdlp`` for endpoint DLP, "" otherwise
     id_hex: int  #: ``_id`` length
     extra: str  #: which per-record fields follow the ids (a key of ``_EXTRA_FIELDS``)
     duration: int  #: page events: connection duration in seconds
     head_names: tuple[str, ...]  #: names of the per-record fields, in order
     head_format: str  #: ``%`` format of the per-record fields as JSON members, ending with ","
+    head_format_bare: str  #: the same without ``_insertion_epoch_timestamp`` (the third per-record field)
     match: bytes  #: incidents: ``dlp_match_info[0]`` as JSON without ``{``, after the forensic id ("" otherwise)
 
 
@@ -550,10 +585,12 @@ def _make_template(record: dict[str, Any], meta: dict[str, Any]) -> Template:
     members = [("_id", '"%s"'), ("timestamp", "%d"), ("_insertion_epoch_timestamp", "%d")]
     members += [(name, "%d") for name in ids] + list(_EXTRA_FIELDS[extra])
     head_format = "{" + "".join(f'"{name}":{spec},' for name, spec in members)
+    head_format_bare = "{" + "".join(f'"{name}":{spec},' for name, spec in members if name != INSERTION_TIME)
     match = b""
     if extra == "incident":
         match = orjson.dumps(meta["match"])[1:]
         head_format += '"dlp_match_info":[{"dlp_forensic_id":%d,%s],'
+        head_format_bare += '"dlp_match_info":[{"dlp_forensic_id":%d,%s],'
     body = orjson.dumps(record)
     fields = orjson.loads(body)
     return Template(
@@ -569,6 +606,7 @@ def _make_template(record: dict[str, Any], meta: dict[str, Any]) -> Template:
         duration=meta.get("duration", 0),
         head_names=tuple(name for name, _ in members),
         head_format=head_format,
+        head_format_bare=head_format_bare,
         match=match,
     )
 
@@ -611,7 +649,10 @@ def _application(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, 
         rec["loginurl"] = f"https://{rec['domain']}/login"
     for key, value in _EMPTY_DEFAULTS.items():
         rec.setdefault(key, value)
-    meta = {"delay": (600, 14400) if api else (2, 120), "zero": ("connection_id",) if rng.random() < 0.3 else ()}
+    meta: dict[str, Any] = {
+        "delay": (600, 14400) if api else (2, 120),
+        "zero": ("connection_id",) if rng.random() < 0.3 else (),
+    }
     meta["ids"] = ("connection_id", "transaction_id", "request_id", "app_session_id", "browser_session_id")
     if alert == "yes" and rec["alert_type"] == "DLP":
         meta["ids"] += ("dlp_incident_id", "dlp_parent_id")
@@ -966,7 +1007,7 @@ def _endpoint(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
     sub_type, _ = _pick_coverage(k, ENDPOINT_SUBTYPES, rng, ENDPOINT_SUBTYPES + ("SUBTYPE_ENDPOINT_DLP",) * 2)
     user = rng.choice(_USERS)
     name, mime, size = rng.choice(_FILES)
-    dlp = sub_type in ("SUBTYPE_ENDPOINT_DLP", "SUBTYPE_EPDLP_PRINT")
+    dlp = sub_type in _ENDPOINT_DLP_SUBTYPES
     rec: dict[str, Any] = {
         "access_method": "Endpoint",
         "type": "endpoint",
@@ -998,6 +1039,8 @@ def _endpoint(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
         "severity": rng.choice(("low", "medium", "high")),
         "nsdeviceuid": f"{_hexstr(rng, 8)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 4)}-{_hexstr(rng, 12)}",
     }
+    ids: tuple[str, ...]
+    zero: tuple[str, ...]
     if dlp:
         rec.update(_dlp_fields(rng))
         rec["policy_name"] = rec["policy_name_enforced"] or "Endpoint DLP - PCI"
@@ -1008,7 +1051,8 @@ def _endpoint(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
         if rng.random() < 0.5:
             rec["record_type"] = "endpoint"
         ids, zero = (), ("dlp_incident_id",)
-    return rec, {"delay": (10, 3600), "ids": ids, "zero": zero, "extra": ""}
+    meta = {"delay": (10, 3600), "ids": ids, "zero": zero, "extra": "", "subtype": ENDPOINT_DLP if dlp else ""}
+    return rec, meta
 
 
 _BUILDERS: dict[str, Callable[[int, random.Random], tuple[dict[str, Any], dict[str, Any]]]] = {
@@ -1082,9 +1126,16 @@ def _template_index(i: int) -> int:
 
 
 class Corpus:
-    """The generated records of one log type, sorted by insertion time, built lazily per record."""
+    """The generated records of one log type, sorted by insertion time, built lazily per record.
 
-    def __init__(self, log_type: str, count: int, start: int, end: int, seed: int) -> None:
+    ``lags`` replaces the templates' own insertion delays (evidence-based, see docs/simulator.md) by a
+    mix of :class:`LagBand`: record ``i`` falls in a band with probability ``share`` (normalised)
+    and lags uniformly within it.
+    """
+
+    def __init__(
+        self, log_type: str, count: int, start: int, end: int, seed: int, lags: Sequence[LagBand] | None = None
+    ) -> None:
         _check_log_type(log_type)
         if not 0 <= count <= MAX_RECORDS:
             raise ValueError(f"count must be between 0 and {MAX_RECORDS}, got {count}")
@@ -1097,17 +1148,36 @@ class Corpus:
         self._key = zlib.crc32(f"{seed}:{log_type}".encode()) << 24 ^ seed
         self._machine = f"{_mix(self._key) & 0xFFFFFFFFFF:010x}"
         self.insertion = _sorted_uniform(random.Random(f"{seed}:{log_type}:insertion"), count, self.start, self.end)
-        # Delay of record i: its template's range, picked by a one-multiply hash (this loop runs a million times).
+        self.delay = self._template_delays(count) if lags is None else self._band_delays(count, lags)
+        self._event_index: tuple[array[int], array[int]] | None = None
+
+    def _template_delays(self, count: int) -> array[int]:
+        """Delay of record i: its template's range, picked by a one-multiply hash (this loop runs a million times)."""
         ranges = [(t.delay[0], t.delay[1] - t.delay[0]) for t in self._templates]
         by_record = [ranges[(i * _STRIDE) % POOL_SIZE] for i in range(min(count, POOL_SIZE))]
         key = self._key
-        self.delay = array(
+        return array(
             "q",
             (
                 lo + ((((key ^ i) * _ID_MULTIPLIER) & _MASK64) >> 24) % width
                 for i, (lo, width) in zip(range(count), cycle(by_record))
             ),
         )
+
+    def _band_delays(self, count: int, lags: Sequence[LagBand]) -> array[int]:
+        """Delay of record i from a mix of bands: the high 32 bits of a hash pick the band, the low ones the lag."""
+        bands = check_lag_bands(self.log_type, lags)
+        total = math.fsum(band.share for band in bands)
+        cuts = list(accumulate(int(band.share / total * 2**32) for band in bands))
+        cuts[-1] = 2**32
+        spans = [(band.low, band.high - band.low) for band in bands]
+        key = self._key ^ 0x5A5A5A5A
+        delays = array("q", bytes(8 * count))
+        for i in range(count):
+            h = _mix(key ^ i)
+            low, width = spans[bisect_right(cuts, h >> 32)]
+            delays[i] = low + (h & 0xFFFFFFFF) % width
+        return delays
 
     def __len__(self) -> int:
         return len(self.insertion)
@@ -1117,6 +1187,10 @@ class Corpus:
 
     def subtype(self, i: int) -> str:
         return self._templates[_template_index(i)].subtype
+
+    def template_field(self, i: int, name: str) -> Any:
+        """A field every record of record ``i``'s template shares (e.g. ``acked``), without building the record."""
+        return self._templates[_template_index(i)].fields.get(name)
 
     def record_id(self, i: int) -> str:
         """ObjectId-like: insertion time, machine part, index (so id order follows insertion order)."""
@@ -1128,11 +1202,29 @@ class Corpus:
         return base
 
     def key(self, i: int) -> tuple[int, str]:
+        """The tenant order: insertion time, then ``_id``."""
         return self.insertion[i], self.record_id(i)
+
+    def event_key(self, i: int) -> tuple[int, str]:
+        """The event-time order: ``timestamp``, then ``_id``."""
+        return self.insertion[i] - self.delay[i], self.record_id(i)
 
     def bisect_insertion(self, lo: int, hi: int) -> tuple[int, int]:
         """Index range of records whose insertion time is in ``[lo, hi]`` (both inclusive)."""
         return bisect_left(self.insertion, lo), bisect_right(self.insertion, hi)
+
+    def event_index(self) -> tuple[array[int], array[int]]:
+        """Record numbers in event-time order and their timestamps (for bisecting), built on first use.
+
+        A stable sort on ``timestamp`` alone keeps records of one second in insertion order, which
+        is ``_id`` order, so the result is ``(timestamp, _id)`` order. Two threads may build it at
+        once; both get the same arrays.
+        """
+        if self._event_index is None:
+            stamps = array("q", map(sub, self.insertion, self.delay))
+            order = array("q", sorted(range(len(stamps)), key=stamps.__getitem__))
+            self._event_index = order, array("q", (stamps[i] for i in order))
+        return self._event_index
 
     def _head(self, i: int) -> tuple[Template, tuple[Any, ...]]:
         """Record ``i``'s template and the values of its per-record fields (``Template.head_names`` order)."""
@@ -1156,46 +1248,72 @@ class Corpus:
             values += (incident_id, incident_id, incident_id)  # one incident: its DLP, parent and forensic ids agree
         return template, tuple(values)
 
-    def record_parts(self, i: int) -> tuple[bytes, bytes]:
+    def record_parts(self, i: int, insertion_time: bool = True) -> tuple[bytes, bytes]:
         """Record ``i`` as two JSON byte strings to concatenate: per-record fields, then the template's.
 
-        Servers write the parts straight into a page, saving a copy of every record.
+        Servers write the parts straight into a page, saving a copy of every record. Without
+        ``insertion_time`` the record has no ``_insertion_epoch_timestamp`` (the shape of
+        ``dataexport`` and ``datasearch`` records).
         """
         template, values = self._head(i)
+        head_format = template.head_format
+        if not insertion_time:
+            head_format = template.head_format_bare
+            values = values[:2] + values[3:]
         if template.match:
-            head = template.head_format % (*values, values[-1], template.match.decode())
+            head = head_format % (*values, values[-1], template.match.decode())
         else:
-            head = template.head_format % values
+            head = head_format % values
         return head.encode(), template.body
 
-    def record_bytes(self, i: int) -> bytes:
+    def record_bytes(self, i: int, insertion_time: bool = True) -> bytes:
         """Record ``i`` as JSON bytes."""
-        return b"".join(self.record_parts(i))
+        return b"".join(self.record_parts(i, insertion_time))
 
-    def record(self, i: int) -> dict[str, Any]:
+    def record(self, i: int, insertion_time: bool = True) -> dict[str, Any]:
         """Record ``i`` as a dict equal to ``orjson.loads(record_bytes(i))``, sharing no mutable values."""
         template, values = self._head(i)
         record = dict(template.fields)  # copying a dict is several times faster than updating one
         record.update(zip(template.head_names, values))
+        if not insertion_time:
+            del record[INSERTION_TIME]
         for name, value in template.mutable:
             record[name] = orjson.loads(value)
         if template.match:
             record["dlp_match_info"] = [{"dlp_forensic_id": values[-1], **orjson.loads(b"{" + template.match)}]
         return record
 
-    def iter_records(self) -> Iterator[dict[str, Any]]:
+    def iter_records(self, insertion_time: bool = True) -> Iterator[dict[str, Any]]:
         for i in range(len(self)):
-            yield self.record(i)
+            yield self.record(i, insertion_time)
 
 
-def generate(log_type: str, count: int, start: int, end: int, seed: int) -> list[dict[str, Any]]:
+def record_subtype(log_type: str, record: dict[str, Any]) -> str:
+    """What the subtype filters match for a record: normalised ``alert_type``, ``epdlp`` for endpoint DLP."""
+    if log_type == "endpoint":
+        dlp = record.get("record_type") == ENDPOINT_DLP or record.get("sub_type") in _ENDPOINT_DLP_SUBTYPES
+        return ENDPOINT_DLP if dlp else ""
+    return normalise_alert_type(str(record.get("alert_type", "")))
+
+
+def generate(
+    log_type: str,
+    count: int,
+    start: int,
+    end: int,
+    seed: int,
+    *,
+    lags: Sequence[LagBand] | None = None,
+    insertion_time: bool = True,
+) -> list[dict[str, Any]]:
     """``count`` records of ``log_type`` with insertion times in ``[start, end)``, deterministic in ``seed``.
 
     Records are sorted by ``_insertion_epoch_timestamp`` then ``_id``. With ``count >= POOL_SIZE``
-    every value the spec lists for this log type occurs at least once.
+    every value the spec lists for this log type occurs at least once. ``insertion_time=False``
+    gives the shape ``dataexport``/``datasearch`` serve (no ``_insertion_epoch_timestamp``).
     """
-    corpus = Corpus(log_type, count, start, end, seed)
-    return list(corpus.iter_records())
+    corpus = Corpus(log_type, count, start, end, seed, lags)
+    return list(corpus.iter_records(insertion_time))
 
 
 __all__ = [
@@ -1207,11 +1325,16 @@ __all__ = [
     "AUDIT_AUTH_EVENTS",
     "AUDIT_ENTITY_EVENTS",
     "AUDIT_UNLISTED_EVENTS",
+    "ENDPOINT_DLP",
+    "INSERTION_TIME",
     "LOG_TYPE_NAMES",
     "NETWORK_LISTED_ACTIONS",
     "NETWORK_UNLISTED_ACTIONS",
     "POOL_SIZE",
     "Corpus",
+    "LagBand",
+    "check_lag_bands",
     "generate",
     "normalise_alert_type",
+    "record_subtype",
 ]

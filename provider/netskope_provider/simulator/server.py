@@ -1,15 +1,15 @@
-"""A simulated Netskope tenant: the REST API v2 event endpoints over real HTTP on 127.0.0.1.
+"""A simulated Netskope tenant over real HTTP(S) on 127.0.0.1.
 
-:class:`Tenant` answers API requests (pure request -> response logic, no sockets); the request
-handler adds the transport: rate limiting, fault injection, iterator concurrency (409) and
-writing the bytes. :class:`SimulatorServer` runs it in a background thread.
+:class:`~netskope_provider.simulator.tenant.SimulatedTenant` answers API requests (no sockets);
+this module adds the transport: request bodies, rate limits and their headers, fault injection,
+iterator concurrency (409), gzip and writing the bytes. :class:`SimulatorServer` runs it in a
+background thread.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
 import socket
 import ssl
 import struct
@@ -17,341 +17,39 @@ import sys
 import tempfile
 import threading
 import time
-from array import array
-from collections import Counter, deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
+from isal import igzip
 
 from netskope_provider.simulator.config import FaultConfig, SimulatorConfig
-from netskope_provider.simulator.records import LOG_TYPE_NAMES, Corpus, normalise_alert_type
-from netskope_provider.simulator.store import Filter, Item, LogStore
+from netskope_provider.simulator.store import Filter
+from netskope_provider.simulator.tenant import (
+    API_PREFIX,
+    Response,
+    Route,
+    SimulatedTenant,
+    SimulatorStats,
+    json_response,
+)
 from netskope_provider.simulator.tls import server_context, write_self_signed
 
-API_PREFIX = "/api/v2/"
-MAX_PAGE = 10000
-#: Page size of ``data/*`` and ``datasearch/*`` when the request names no ``limit``.
-DEFAULT_LIMIT = 100
-DATA_TYPES = ("application", "page", "network", "infrastructure", "audit", "alert")
-DATASEARCH_TYPES = ("incident", "application", "page", "network", "alert")
-#: ``dataexport/events/{type}``: every log type, plus ``connection`` (an alias of page).
-EXPORT_EVENT_TYPES = {**{name: name for name in LOG_TYPE_NAMES}, "connection": "page"}
-EXPORT_ALERT_SUBTYPES = (
-    "dlp",
-    "watchlist",
-    "ctep",
-    "compromisedcredential",
-    "malsite",
-    "malware",
-    "policy",
-    "remediation",
-    "quarantine",
-    "securityassessment",
-    "uba",
-    "device",
-    "content",
-    "c2",
-    "ips",
-    "anomaly",
-    "legalhold",
-)
-#: Window used by ``datasearch`` when the request has no ``starttime`` (Netskope applies a rolling default).
-DATASEARCH_DEFAULT_WINDOW = 3600
-_COUNT_FIELDS = re.compile(r"\s*(\w+)\s*:\s*count\(\s*(_id|id)\s*\)\s*")
+#: Requests per second per endpoint when the config sets no limit: a bucket no test reaches, so
+#: every answer still carries RateLimit-* headers as the tenant's do.
+UNTHROTTLED_RATE = 1000.0
+#: gzip level: ISA-L at level 1 compresses a 35 MB page in ~0.1 s (zlib level 1: ~0.45 s) to ~16 %.
+GZIP_LEVEL = 1
 _HTML_LOGIN = (
     b"<!DOCTYPE html><html><head><title>Netskope - Sign In</title></head><body>"
     b'<form method="post" action="/login/authenticate"><input name="username"><input type="password" name="password">'
     b"<button>Sign in</button></form></body></html>"
 )
+_BODY_CHUNK = 1 << 16
 
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
-
-
-def _json(status: int, payload: dict[str, Any], **headers: str) -> Response:
-    return Response(status, orjson.dumps(payload), dict(headers))
-
-
-def _query_error(message: str) -> Response:
-    """Netskope reports a bad query as HTTP 200 with ``ok: 0``."""
-    return _json(200, {"ok": 0, "message": message})
-
-
-class BadQuery(ValueError):
-    """A query parameter the tenant cannot use; becomes an ``ok: 0`` envelope."""
-
-
-@dataclass
-class SimulatorStats:
-    """Counters of what the simulator did; read them in tests (they only grow)."""
-
-    requests: Counter[str] = field(default_factory=Counter)  #: by path
-    statuses: Counter[int] = field(default_factory=Counter)  #: by HTTP status sent
-    faults: Counter[str] = field(default_factory=Counter)  #: by fault kind injected
-    records_served: Counter[str] = field(default_factory=Counter)  #: by log type
-    throttled: int = 0  #: 429 responses (rate limit and storms)
-    conflicts: int = 0  #: 409 responses (iterator index in use)
-    #: The most recent requests as (path, query parameters), oldest first; headers (the token) are not kept.
-    queries: deque[tuple[str, dict[str, str]]] = field(default_factory=lambda: deque(maxlen=10_000))
-    #: Bugs in the simulator itself, answered with HTTP 500 (a test should assert this stays empty).
-    internal_errors: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, name: str, key: Any = None, amount: int = 1) -> None:
-        with self._lock:
-            target = getattr(self, name)
-            if isinstance(target, Counter):
-                target[key] += amount
-            else:
-                setattr(self, name, target + amount)
-
-    def record(self, name: str, entry: Any) -> None:
-        """Append to the ``queries`` or ``internal_errors`` log."""
-        with self._lock:
-            getattr(self, name).append(entry)
-
-
-@dataclass
-class _IteratorState:
-    floor: int  #: serve records inserted at or after this epoch
-    after: tuple[int, str] | None = None  #: key of the last record served
-    #: The previous page (records and envelope tail), for ``resend``; kept as record references, not
-    #: bytes, because every pull may use a fresh index and a page can be tens of megabytes.
-    last: tuple[Sequence[Item], bytes] | None = None
-
-
-class Tenant:
-    """The API behaviour of a Netskope tenant: auth, scopes, queries, iterators; no sockets."""
-
-    def __init__(self, config: SimulatorConfig) -> None:
-        if config.rate_limit_per_second is not None and config.rate_limit_per_second <= 0:
-            raise ValueError("SimulatorConfig.rate_limit_per_second must be positive, or None for no limit")
-        if config.iterator_batch_seconds < 1 or config.iterator_wait_seconds < 0:
-            raise ValueError(
-                "SimulatorConfig: iterator_batch_seconds must be at least 1 and iterator_wait_seconds at least 0"
-            )
-        self.config = config
-        self.start, self.end = config.resolved_span()
-        self.volume = config.resolved_volume()
-        self._tokens: dict[str, frozenset[str] | None] = {}
-        for token, allowed in (config.scopes or {}).items():
-            unknown = set(allowed) - set(LOG_TYPE_NAMES)
-            if unknown:
-                raise ValueError(f"SimulatorConfig.scopes names unknown log types {sorted(unknown)}")
-            self._tokens[token] = frozenset(allowed)
-        self._tokens.setdefault(config.token, None)
-        self.token = config.token
-        self._now = config.now
-        self._stores: dict[str, LogStore] = {}
-        self._iterators: dict[tuple[str, str], _IteratorState] = {}
-        self._lock = threading.Lock()
-        self._stores_lock = threading.Lock()
-        self.stats = SimulatorStats()
-
-    # -- state the test controls -----------------------------------------------------------------
-
-    def now(self) -> int:
-        return self._now if self._now is not None else int(time.time())
-
-    def set_now(self, epoch: int | None) -> None:
-        """Fix the tenant clock at ``epoch`` (``None``: follow real time again)."""
-        self._now = epoch
-
-    def set_token(self, new: str) -> None:
-        """Rotate the primary token: the old one fails with 401 at once, the new one keeps its scope."""
-        with self._lock:
-            scope = self._tokens.pop(self.token, None)
-            self._tokens[new] = scope
-            self.token = new
-
-    def store(self, log_type: str) -> LogStore:
-        """The records of ``log_type``, generated on first use (so unused types cost nothing)."""
-        if log_type not in LOG_TYPE_NAMES:
-            raise ValueError(f"Unknown Netskope log type {log_type!r}; expected one of: {', '.join(LOG_TYPE_NAMES)}")
-        with self._stores_lock:  # not self._lock: building a big corpus must not stall authentication
-            store = self._stores.get(log_type)
-            if store is None:
-                corpus = Corpus(log_type, self.volume[log_type], self.start, self.end, self.config.seed)
-                store = self._stores[log_type] = LogStore(corpus)
-            return store
-
-    # -- request handling ------------------------------------------------------------------------
-
-    def authorize(self, headers: Any, log_type: str | None) -> Response | None:
-        """401 for a missing or wrong token, 403 when the token's scope lacks ``log_type`` (``None``: no scope check)."""
-        token = headers.get("Netskope-Api-Token")
-        if token is None:
-            auth = headers.get("Authorization") or ""
-            token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-        if not token:
-            return _json(401, {"message": "Missing Netskope-Api-Token header"})
-        with self._lock:
-            if token not in self._tokens:
-                return _json(401, {"message": "Invalid or expired token"})
-            allowed = self._tokens[token]
-        if allowed is not None and log_type is not None and log_type not in allowed:
-            return _json(403, {"message": "You cannot consume this service"})
-        return None
-
-    @staticmethod
-    def route(path: str) -> tuple[str, str, str] | None:
-        """``(kind, log_type, subtype)`` for an API path, ``None`` when the tenant has no such endpoint."""
-        parts = path[len(API_PREFIX) :].strip("/").split("/") if path.startswith(API_PREFIX) else []
-        match parts:
-            case ["events", "data", name] if name in DATA_TYPES:
-                return "data", name, ""
-            case ["events", "datasearch", name] if name in DATASEARCH_TYPES:
-                return "datasearch", name, ""
-            case ["events", "dataexport", "events", name] if name in EXPORT_EVENT_TYPES:
-                return "iterator", EXPORT_EVENT_TYPES[name], ""
-            case ["events", "dataexport", "alerts", name] if name in EXPORT_ALERT_SUBTYPES:
-                return "iterator", "alert", name
-        return None
-
-    def handle(self, kind: str, log_type: str, subtype: str, path: str, params: dict[str, str]) -> Response:
-        try:
-            if kind == "iterator":
-                return self._iterator(path, log_type, subtype, params)
-            return self._query(kind, log_type, params)
-        except BadQuery as exc:
-            return _query_error(str(exc))
-
-    def _query(self, kind: str, log_type: str, params: dict[str, str]) -> Response:
-        """``data/*`` (insertion and event time) and ``datasearch/*`` (event time only)."""
-        unsupported = {"query", "timeperiod", "groupbys", "sortby", "acked"} & set(params)
-        if unsupported:
-            raise BadQuery(
-                f"the simulator does not support {', '.join(sorted(unsupported))}; filter with the time parameters"
-            )
-        now = self.now()
-        limit = _int_param(params, "limit", DEFAULT_LIMIT)
-        offset = _int_param(params, "offset", 0)
-        if limit < 0 or offset < 0:
-            raise BadQuery("limit and offset must be zero or positive integers")
-        if kind == "data" and limit > MAX_PAGE:
-            raise BadQuery(f"limit must be at most {MAX_PAGE}; page with offset")
-        limit = min(limit, MAX_PAGE)
-        time_after = _int_param(params, "starttime", None)
-        time_to = _int_param(params, "endtime", None)
-        if kind == "datasearch":
-            if "insertionstarttime" in params or "insertionendtime" in params:
-                raise BadQuery("datasearch filters on event time only: use starttime/endtime, not insertion times")
-            time_to = now if time_to is None else time_to
-            time_after = time_to - DATASEARCH_DEFAULT_WINDOW if time_after is None else time_after
-            ins_from, ins_to = None, now
-        else:
-            ins_from = _int_param(params, "insertionstarttime", None)
-            ins_to = _int_param(params, "insertionendtime", None)
-            if ins_from is not None and ins_to is not None and ins_from > ins_to:
-                raise BadQuery(f"insertionstarttime ({ins_from}) is after insertionendtime ({ins_to})")
-            ins_to = now if ins_to is None else min(ins_to, now)
-        if time_after is not None and time_to is not None and time_after > time_to:
-            raise BadQuery(f"starttime ({time_after}) is after endtime ({time_to})")
-        subtype = normalise_alert_type(params.get("type", "")) if log_type == "alert" else ""
-        store = self.store(log_type)
-        selected = store.select(Filter(ins_from, ins_to, time_after, time_to, subtype))
-        fields = params.get("fields")
-        if fields:
-            counted = _COUNT_FIELDS.fullmatch(fields)
-            if counted:
-                return _json(200, {"ok": 1, "result": [{counted.group(1): len(selected)}]})
-        page = selected[offset : offset + limit]
-        self.stats.count("records_served", log_type, len(page))
-        if fields:
-            names = [name.strip() for name in fields.split(",") if name.strip()]
-            rows = [{name: record[name] for name in names if name in record} for record in map(store.item_record, page)]
-            return _json(200, {"ok": 1, "result": rows})
-        return Response(200, store.envelope(page))
-
-    def _iterator(self, path: str, log_type: str, subtype: str, params: dict[str, str]) -> Response:
-        """``dataexport``: a server-side cursor per (endpoint, index)."""
-        index = params.get("index", "")
-        operation = params.get("operation", "")
-        if not index:
-            return _json(400, {"message": "index is required: pass index=<a name unique to this consumer>"})
-        now = self.now()
-        key = (path.rstrip("/"), index)
-        with self._lock:
-            state = self._iterators.get(key)
-            if operation == "resend":
-                last = state.last if state is not None else None
-            else:
-                state = _moved(state, operation, now)
-                if state is None:
-                    return _json(400, {"message": "operation must be an epoch in seconds, next, resend, head or tail"})
-                self._iterators[key] = state
-                floor, after = state.floor, state.after
-        store = self.store(log_type)
-        if operation == "resend":
-            # The previous page again, without moving; an empty page if this index served none yet.
-            return Response(200, store.envelope(*last) if last else store.envelope((), _iterator_tail(0, now)))
-        items, following = self._iterator_page(store, Filter(floor, now, subtype=subtype), after, operation == "tail")
-        hwm = store.item_insertion(following) - 1 if following is not None else now
-        wait = 0 if following is not None else self.config.iterator_wait_seconds
-        tail = _iterator_tail(wait, hwm)
-        with self._lock:
-            if items:
-                final = items[-1]
-                state.after = store.corpus.key(final) if isinstance(final, int) else final.key
-            compact = all(isinstance(item, int) for item in items)
-            state.last = (array("q", items) if compact else items, tail)  # 8 bytes a record when it can
-        self.stats.count("records_served", log_type, len(items))
-        return Response(200, store.envelope(items, tail))
-
-    def _iterator_page(
-        self, store: LogStore, flt: Filter, after: tuple[int, str] | None, empty: bool
-    ) -> tuple[list[Item], Item | None]:
-        """Up to 10,000 records within one batch of insertion time, and the first record left over."""
-        if empty:
-            return [], None
-        items: list[Item] = []
-        batch_end: int | None = None
-        for item in store.scan(flt, after):
-            ins = store.item_insertion(item)
-            if batch_end is None:
-                batch_end = ins + self.config.iterator_batch_seconds
-            if len(items) >= MAX_PAGE or ins >= batch_end:
-                return items, item
-            items.append(item)
-        return items, None
-
-
-def _moved(state: _IteratorState | None, operation: str, now: int) -> _IteratorState | None:
-    """Where ``operation`` puts an index (``None``: not an operation)."""
-    if operation.isascii() and operation.isdigit():
-        return _IteratorState(floor=int(operation))
-    if operation == "head":
-        return _IteratorState(floor=0)
-    if operation == "tail":
-        return _IteratorState(floor=now + 1)
-    if operation == "next":
-        # Undocumented on a never-used index; the simulator starts it at "now".
-        return state or _IteratorState(floor=now + 1)
-    return None
-
-
-def _iterator_tail(wait_time: int, hwm: int) -> bytes:
-    return b',"wait_time":%d,"timestamp_hwm":%d' % (wait_time, hwm)
-
-
-def _int_param(params: dict[str, str], name: str, default: int | None) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadQuery(f"{name} must be an integer (epoch seconds for times), got {raw[:40]!r}") from None
+#: Which records ``SimulatorServer.ground_truth`` selects: by insertion time or by event time.
+Clock = Literal["insertion", "event"]
 
 
 class _RateLimiter:
@@ -407,7 +105,7 @@ class _FaultDice:
         return chosen
 
     def _take(self, counter: str) -> bool:
-        left = getattr(self.faults, counter)
+        left: int = getattr(self.faults, counter)
         if left > 0:
             setattr(self.faults, counter, left - 1)
             return True
@@ -424,10 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.owner._serve(self)
 
-    def _method_not_allowed(self) -> None:
-        self.server.owner._send(self, _json(405, {"message": "Only GET is supported by these endpoints"}), set())
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = _method_not_allowed
+    # Every other method is answered too (405 on an event endpoint, 404 elsewhere), after its body
+    # is read: an unread body would be parsed as the next request on a keep-alive connection.
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
 
 class _Server(ThreadingHTTPServer):
@@ -450,8 +147,8 @@ class SimulatorServer:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self.tenant = Tenant(self.config)
-        self._limiter = _RateLimiter(self.config.rate_limit_per_second) if self.config.rate_limit_per_second else None
+        self.tenant = SimulatedTenant(self.config)
+        self._limiter = _RateLimiter(self.config.rate_limit_per_second or UNTHROTTLED_RATE)
         self._dice = _FaultDice(self.config.faults, self.config.seed)
         self._inflight: set[tuple[str, str]] = set()
         self._inflight_lock = threading.Lock()
@@ -506,7 +203,7 @@ class SimulatorServer:
     def port(self) -> int:
         if self._httpd is None:
             raise RuntimeError("the simulator is not running; use `with SimulatorServer(cfg) as sim:`")
-        return self._httpd.server_address[1]
+        return int(self._httpd.server_address[1])
 
     @property
     def host(self) -> str:
@@ -537,30 +234,61 @@ class SimulatorServer:
         return self.tenant.now()
 
     def set_now(self, epoch: int | None) -> None:
+        """Move the tenant clock (``None``: follow real time); records become visible as their insertion time passes."""
         self.tenant.set_now(epoch)
 
     def set_token(self, new: str) -> None:
         self.tenant.set_token(new)
 
-    def ground_truth(self, log_type: str, start: int, end: int) -> list[dict[str, Any]]:
-        """Every record of ``log_type`` with insertion time in ``[start, end)``, served yet or not."""
-        return self.tenant.store(log_type).records_between(start, end)
+    def ground_truth(
+        self, log_type: str, start: int, end: int, *, by: Clock = "insertion", served_by: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record of ``log_type`` whose insertion time (``by="event"``: event time) is in ``[start, end)``.
+
+        Visible yet or not, in tenant order (insertion time, then ``_id``). Records come as the
+        tenant stores them, with ``_insertion_epoch_timestamp``; ``served_by="dataexport"`` or
+        ``"datasearch"`` gives them in the shape those endpoints serve (``"data"``: as stored).
+        """
+        flt = Filter(insertion_from=start, insertion_to=end - 1)
+        if by == "event":
+            flt = Filter(time_after=start - 1, time_to=end - 1)
+        elif by != "insertion":
+            raise ValueError(f"ground_truth(by=...) takes 'insertion' or 'event', got {by!r}")
+        return self.tenant.store(log_type).records(flt, self._insertion_time(served_by))
+
+    def visible_at(self, log_type: str, moment: int, *, served_by: str | None = None) -> list[dict[str, Any]]:
+        """Everything the tenant holds of ``log_type`` at ``moment``: records inserted at or before it."""
+        return self.tenant.store(log_type).records(Filter(insertion_to=moment), self._insertion_time(served_by))
+
+    def _insertion_time(self, served_by: str | None) -> bool:
+        if served_by is None:
+            return True
+        if served_by not in ("data", "datasearch", "dataexport"):
+            raise ValueError(f"served_by takes 'data', 'datasearch' or 'dataexport' (or None), got {served_by!r}")
+        return self.tenant.insertion_time_served("iterator" if served_by == "dataexport" else served_by)
 
     def inject(self, log_type: str, records: list[dict[str, Any]]) -> int:
-        """Add records (late arrivals, edge cases); served once their insertion time is not after "now"."""
+        """Add records (late arrivals, edge cases); served once their insertion time is not after "now".
+
+        Each record needs ``_insertion_epoch_timestamp`` (when the tenant stores it); endpoints that
+        serve no insertion time serve the record without it.
+        """
         return self.tenant.store(log_type).inject(records)
 
     # -- transport -------------------------------------------------------------------------------
 
     def _serve(self, handler: _Handler) -> None:
+        method = handler.command
+        if not self._read_body(handler):
+            return
         split = urlsplit(handler.path)
         path = split.path
         params = {name: values[0] for name, values in parse_qs(split.query, keep_blank_values=True).items()}
         stats = self.tenant.stats
         stats.count("requests", path)
         stats.record("queries", (path, params))
-        route = Tenant.route(path)
-        iterator = route is not None and route[0] == "iterator"
+        route = SimulatedTenant.route(path)
+        iterator = route is not None and route.kind == "iterator" and method == "GET"
         faults = self._dice.roll(path, iterator) if path.startswith(API_PREFIX) else set()
         # Claim the iterator index before anything is observable (stats), so a test that sees this
         # request's fault counted knows a second request on the index will conflict.
@@ -578,11 +306,9 @@ class SimulatorServer:
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             handler.close_connection = True
             return
-        limit_headers: dict[str, str] = {}
-        if self._limiter is not None:
-            allowed, limit_headers = self._limiter.take(path)
-            if not allowed:
-                faults.add("throttle")
+        allowed, limit_headers = self._limiter.take(path)
+        if not allowed:
+            faults.add("throttle")
         try:
             if "slow" in faults:
                 time.sleep(self.faults.slow_seconds)
@@ -590,10 +316,12 @@ class SimulatorServer:
                 response = self._respond(handler, path, params, route, faults, busy=iterator and inflight is None)
             except Exception as exc:  # a simulator bug: answer it plainly instead of dropping the connection
                 stats.record("internal_errors", f"{path}: {exc!r}")
-                response = _json(
+                response = json_response(
                     500, {"message": f"Netskope simulator internal error (a bug in the simulator): {exc!r}"}
                 )
-            response.headers.update(limit_headers)
+            if response.status == 429:
+                limit_headers["RateLimit-Remaining"] = "0"
+            response.headers = {**limit_headers, **response.headers}
             # Release the index before the answer goes out: a client that reads it may ask again at
             # once, and must not find its own finished request still holding the index (a 409).
             self._release(inflight)
@@ -601,6 +329,30 @@ class SimulatorServer:
             self._send(handler, response, faults)
         finally:
             self._release(inflight)
+
+    @staticmethod
+    def _read_body(handler: _Handler) -> bool:
+        """Read and drop a request body (``Content-Length`` or chunked); ``False`` when it is malformed."""
+        stream = handler.rfile
+        try:
+            length = handler.headers.get("Content-Length")
+            if length is not None:
+                left = int(length)
+                while left > 0:
+                    chunk = stream.read(min(left, _BODY_CHUNK))
+                    if not chunk:
+                        raise ValueError("body shorter than Content-Length")
+                    left -= len(chunk)
+            elif "chunked" in (handler.headers.get("Transfer-Encoding") or "").lower():
+                while size := int(stream.readline(1024).split(b";")[0].strip(), 16):
+                    stream.read(size + 2)  # the chunk and its CRLF
+                while stream.readline(1024).strip():  # trailers, up to the blank line
+                    pass
+        except ValueError:
+            handler.send_error(400, "Malformed request body")
+            handler.close_connection = True
+            return False
+        return True
 
     def _release(self, inflight: tuple[str, str] | None) -> None:
         if inflight is not None:
@@ -612,48 +364,67 @@ class SimulatorServer:
         handler: _Handler,
         path: str,
         params: dict[str, str],
-        route: tuple[str, str, str] | None,
+        route: Route | None,
         faults: set[str],
         busy: bool,
     ) -> Response:
         if "error" in faults:
             status = self.faults.error_status
-            return _json(status, {"message": f"Simulated server error {status}; retry later"})
+            return json_response(status, {"message": f"Simulated server error {status}; retry later"})
         if "html" in faults:
             return Response(200, _HTML_LOGIN, content_type="text/html; charset=utf-8")
         if "throttle" in faults:
             self.tenant.stats.count("throttled")
-            headers = {"Retry-After": "1"}
-            return _json(429, {"message": "API rate limit exceeded"}, **headers)
+            return json_response(429, {"message": "API rate limit exceeded"}, **{"Retry-After": "1"})
         if route is None:
             denied = self.tenant.authorize(handler.headers, None)
-            return denied or _json(404, {"message": f"Not found: {path}"})
-        kind, log_type, subtype = route
-        denied = self.tenant.authorize(handler.headers, log_type)
+            return denied or json_response(404, {"message": f"Not found: {handler.command} {path}"})
+        denied = self.tenant.authorize(handler.headers, route.log_type)
         if denied is not None:
             return denied
+        if handler.command != "GET":
+            message = f"Method {handler.command} is not allowed on {route.path}; it answers GET"
+            return json_response(405, {"message": message}, Allow="GET")
         if busy:
             self.tenant.stats.count("conflicts")
             message = (
                 f"Concurrency conflict: index {params.get('index', '')!r} is in use by another request on this endpoint"
             )
-            return _json(409, {"ok": 0, "message": message, "wait_time": 1}, **{"Retry-After": "1"})
-        return self.tenant.handle(kind, log_type, subtype, path, params)
+            return json_response(409, {"ok": 0, "message": message, "wait_time": 1}, **{"Retry-After": "1"})
+        return self.tenant.handle(route, params)
 
     def _send(self, handler: _Handler, response: Response, faults: set[str]) -> None:
         body = response.body
+        headers = {"Content-Type": response.content_type, **response.headers}
+        if self.config.gzip and _accepts_gzip(handler.headers.get("Accept-Encoding")):
+            body = igzip.compress(body, GZIP_LEVEL)
+            headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
         self.tenant.stats.count("statuses", response.status)
         handler.send_response(response.status)
-        handler.send_header("Content-Type", response.content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        for name, value in response.headers.items():
+        headers["Content-Length"] = str(len(body))
+        for name, value in headers.items():
             handler.send_header(name, value)
         if "truncate" in faults:
             handler.send_header("Connection", "close")
             handler.close_connection = True
             body = body[: len(body) // 2]
         handler.end_headers()
+        if handler.command == "HEAD":
+            return
         try:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """``gzip`` (or ``*``) listed in ``Accept-Encoding`` without ``q=0``."""
+    for entry in (accept_encoding or "").split(","):
+        name, _, parameters = entry.partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = parameters.strip().lower()
+            return not quality.startswith("q=") or quality[2:].strip("0.") != ""
+    return False
+
+
+__all__ = ["UNTHROTTLED_RATE", "SimulatorServer"]

@@ -2,7 +2,7 @@
 
 Pure logic (no Airflow import): it takes a ``NetskopeClient`` and a boto3 ``logs`` client, so the
 reconciliation DAG, a notebook or a test can all run it. Every delivered window has one
-deterministic log stream (``cloudwatch.stream_name``), so "delivered" for a window is the exact
+deterministic log stream (``delivery.stream_name``), so "delivered" for a window is the exact
 number of events in the streams whose window lies inside it: the window's own stream, or the
 sub-window streams of a split DAG (``NETSKOPE_SPLIT_MINUTES``) or a shorter schedule.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from netskope_provider import cloudwatch
+from netskope_provider import delivery
+from netskope_provider.windows import iso, parse_compact
 
 HOUR = 3600
 
@@ -66,16 +66,16 @@ def source_count(client: Any, log_type: str, start: int, end: int) -> tuple[int,
 
 
 def stream_window(name: str, log_type: str) -> tuple[int, int] | None:
-    """The window ``[start, end)`` a stream named by ``cloudwatch.stream_name`` holds; None for other names."""
+    """The window ``[start, end)`` a stream named by ``delivery.stream_name`` holds; None for other names."""
     prefix = f"netskope/{log_type}/"
     bounds = name[len(prefix) :].split("-") if name.startswith(prefix) else ()
     if len(bounds) != 2:
         return None
     try:
-        start, end = (int(datetime.strptime(b, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()) for b in bounds)
+        start, end = (parse_compact(bound) for bound in bounds)
     except ValueError:
         return None
-    return (start, end) if cloudwatch.stream_name(log_type, start, end) == name else None
+    return (start, end) if delivery.stream_name(log_type, start, end) == name else None
 
 
 def existing_streams(logs_client: Any, log_group: str, log_type: str) -> dict[str, tuple[int, int]]:
@@ -101,7 +101,7 @@ def existing_streams(logs_client: Any, log_group: str, log_type: str) -> dict[st
 
 def delivered_count(logs_client: Any, log_group: str, log_stream: str) -> int:
     """Events in one stream, counted by reading it (stored-bytes metadata is not an event count)."""
-    return sum(1 for _ in cloudwatch.read_stream(logs_client, log_group, log_stream))
+    return sum(1 for _ in delivery.read_stream(logs_client, log_group, log_stream))
 
 
 def check_log_type(
@@ -138,7 +138,7 @@ def format_table(checks: Sequence[WindowCheck]) -> str:
     rows = [header] + [
         (
             c.log_type,
-            _iso(c.start),
+            iso(c.start),
             str(c.source),
             str(c.delivered),
             f"{c.gap:+d}" if c.gap else "0",
@@ -151,7 +151,3 @@ def format_table(checks: Sequence[WindowCheck]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths).rstrip())
     return "\n".join(lines)
-
-
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,11 +1,13 @@
-"""Deliver OCSF lines to CloudWatch Logs: batching, ordering, rejected events, idempotent reruns.
+"""Deliver events to one CloudWatch Logs stream: batching, ordering, refusals, exactly-once reruns.
 
-Pure module (no Airflow import): callers pass a boto3 ``logs`` client, e.g. ``AwsLogsHook().conn``.
+Pure module (no Airflow import): callers pass boto3 ``logs`` clients, e.g. from ``AwsLogsHook``.
 CloudWatch's ``PutLogEvents`` has strict batch rules, refuses events outside [now - 14 d (or the
 group's retention), now + 2 h] *inside a successful call*, and has no idempotency key. This module
 turns a stream of ``(timestamp_ms, message)`` pairs into valid, parallel puts so that every event
-ends up delivered, already present, or rejected with a reason — never silently lost — and a rerun
-of the same window leaves exactly one copy of each event. ``docs/delivery.md`` explains the rules.
+ends up delivered, already present, or rejected with a reason -- never silently lost -- and never
+twice: an existing stream is read back first, a put whose answer was lost is never repeated
+blindly (the stream is read back and only what is missing is sent). ``docs/delivery.md`` explains
+the rules; the caller holds the stream's lease (``netskope_provider.lease``) around the call.
 """
 
 from __future__ import annotations
@@ -16,17 +18,25 @@ import re
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from hashlib import blake2b
 from itertools import accumulate, repeat
 from operator import add, itemgetter, ne
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from netskope_provider.exceptions import (
+    CloudWatchConfigError,
+    CloudWatchDeliveryError,
+    CloudWatchEventRejectedError,
+    CloudWatchPermissionError,
+)
+from netskope_provider.windows import compact, iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -80,32 +90,44 @@ OVERSIZE_POLICIES = ("reject", "fail")
 CHUNK_EVENTS = 50_000
 CHUNK_BYTES = 8 * 1024 * 1024
 
-#: Retried with backoff: throttling, a busy service, and concurrent updates of one group.
-THROTTLE_CODES = frozenset(
+#: Answers after which a put may or may not have been stored: never repeated without a read-back.
+#: (Throttling is in doubt only in theory, but it costs nothing to treat it the same way.)
+AMBIGUOUS_CODES = frozenset(
     {
         "ThrottlingException",
         "Throttling",
         "TooManyRequestsException",
         "RequestLimitExceeded",
         "ServiceUnavailableException",
-        "OperationAbortedException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
     }
 )
+THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
+#: A put that fails in transit (no answer, reset, timeout) may still have been stored.
+AMBIGUOUS_TRANSPORT = (HTTPClientError, BotocoreConnectionError)
 DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
+#: Credentials AWS does not accept; a retry with the same connection cannot fix them.
+#: (``ExpiredTokenException`` is left to the task retry: refreshed role credentials fix it.)
 CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-    }
+    {"UnrecognizedClientException", "InvalidSignatureException", "InvalidClientTokenId", "SignatureDoesNotMatch"}
 )
-THROTTLE_RETRIES = 8
+#: Pause after a throttled put: random 0 .. min(cap, base * 2^streak) seconds (full jitter).
 BACKOFF_BASE_S = 0.1
 BACKOFF_CAP_S = 10.0
 #: Re-send rounds for events CloudWatch refused inside a successful call.
 RESEND_ROUNDS = 3
+#: Read-backs after puts whose answer was lost; each sends only what the stream does not hold.
+VERIFY_ROUNDS = 4
+#: Wait before such a read-back. GetLogEvents is eventually consistent and AWS states no bound;
+#: events put are normally readable within a few seconds, so 15 s leaves a wide margin (docs/delivery.md).
+VERIFY_WAIT_S = 15.0
+#: Puts without an answer held in memory for the read-back (each batch <= 1 MiB); more means
+#: CloudWatch is unreachable: the task fails and its retry reads the stream back.
+MAX_UNANSWERED_BATCHES = 32
 
 #: One staged event: (timestamp ms to send, message text, UTF-8 byte length, timestamp as given).
 Staged = tuple[int, str, int, int]
@@ -113,26 +135,8 @@ _TIMESTAMP = itemgetter(0)
 _SIZE = itemgetter(2)
 _GIVEN_TIMESTAMP = itemgetter(3)
 OnRejected = Callable[[int, bytes, str], None]
-
-
-class CloudWatchDeliveryError(Exception):
-    """Delivery to CloudWatch Logs could not complete; the message says what to do."""
-
-
-class CloudWatchPermissionError(CloudWatchDeliveryError):
-    """The AWS identity lacks an IAM permission; ``permission`` names it (e.g. ``logs:PutLogEvents``)."""
-
-    def __init__(self, message: str, *, permission: str) -> None:
-        super().__init__(message)
-        self.permission = permission
-
-
-class CloudWatchEventRejectedError(CloudWatchDeliveryError):
-    """An event broke a policy set to ``fail`` (timestamp out of range, or oversized)."""
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+#: Called before every put; raises when the caller may no longer write the stream (its lease is lost).
+Guard = Callable[[], None]
 
 
 @dataclass
@@ -141,8 +145,12 @@ class DeliveryReport:
 
     ``restamped`` is the part of ``delivered`` written with the delivery time as timestamp;
     ``bytes`` counts delivered message bytes (without the 26-byte overhead); ``batches`` the
-    batches built, ``puts`` the successful PutLogEvents calls, ``throttled`` the throttled calls
-    that were retried.
+    batches built, ``puts`` the PutLogEvents calls answered with success.
+
+    A put whose answer never came (timeout, reset, 5xx, throttling) is counted in
+    ``unanswered_puts`` (``throttled`` of them were throttled). Its events are settled by reading
+    the stream back (``read_backs`` times): those found were stored although the answer was lost
+    (``landed_unanswered``, part of ``delivered``); the others were sent again (``resent``).
     """
 
     events: int = 0
@@ -154,24 +162,37 @@ class DeliveryReport:
     batches: int = 0
     puts: int = 0
     throttled: int = 0
+    unanswered_puts: int = 0
+    landed_unanswered: int = 0
+    resent: int = 0
+    read_backs: int = 0
     rejected_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy, small enough for an XCom manifest."""
         return asdict(self)
 
+    def add(self, other: DeliveryReport) -> None:
+        """Add ``other``'s counts to these (a window delivered into several streams)."""
+        for name, value in asdict(other).items():
+            if name == "rejected_reasons":
+                for kind, count in value.items():
+                    self.rejected_reasons[kind] = self.rejected_reasons.get(kind, 0) + count
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
 
 def stream_name(log_type: str, start: int, end: int, prefix: str = "netskope") -> str:
-    """The one log stream of a log type's window ``[start, end)`` (epoch seconds).
+    """The log stream of a log type's interval ``[start, end)`` (epoch seconds).
 
-    Deterministic so that a rerun of the window finds what an earlier attempt wrote.
+    Deterministic so that every delivery of a record finds what an earlier one wrote.
     """
     if end <= start:
         raise ValueError(f"window end {end} must be after its start {start} (epoch seconds)")
     for label, part in (("prefix", prefix), ("log_type", log_type)):
         if not part or ":" in part or "*" in part:
             raise ValueError(f"{label} {part!r} must be non-empty without ':' or '*' (CloudWatch stream name rules)")
-    name = f"{prefix}/{log_type}/{_compact_utc(start)}-{_compact_utc(end)}"
+    name = f"{prefix}/{log_type}/{compact(start)}-{compact(end)}"
     if len(name) > 512:
         raise ValueError(f"stream name {name[:60]!r}... is longer than 512 characters: shorten the prefix")
     return name
@@ -183,7 +204,9 @@ def ensure_log_group(
     """Create the log group when missing, with ``retention_days`` when given (idempotent).
 
     An existing group is left as it is (its owner chose its retention); one that never expires is
-    reported with a warning, since its storage grows without bound.
+    reported with a warning, since its storage grows without bound. Without ``logs:CreateLogGroup``
+    an existing group is fine; a missing one fails at once, naming the permission. Throttling and 5xx
+    are retried by botocore (the client's retry configuration).
     """
     _check_group_name(log_group)
     if retention_days is not None and retention_days not in RETENTION_DAYS:
@@ -192,29 +215,40 @@ def ensure_log_group(
     if kms_key_id:
         create_args["kmsKeyId"] = kms_key_id
     try:
-        _call(logs_client.create_log_group, "logs:CreateLogGroup", log_group, **create_args)
+        _aws(logs_client.create_log_group, "logs:CreateLogGroup", log_group, **create_args)
         log.info("Created CloudWatch log group %s", log_group)
-    except ClientError as exc:
-        if _error_code(exc) != "ResourceAlreadyExistsException":
+    except CloudWatchPermissionError:
+        if not _group_exists(logs_client, log_group):
             raise
         _warn_if_never_expires(logs_client, log_group)
         return
+    except ClientError as exc:
+        if _error_code(exc) == "ResourceAlreadyExistsException":
+            _warn_if_never_expires(logs_client, log_group)
+            return
+        if _error_code(exc) != "OperationAbortedException":
+            raise  # OperationAborted: another task is creating the same group right now: set its retention too
     if retention_days is not None:
-        _call(
-            logs_client.put_retention_policy,
-            "logs:PutRetentionPolicy",
-            log_group,
-            logGroupName=log_group,
-            retentionInDays=retention_days,
-        )
+        try:
+            _aws(
+                logs_client.put_retention_policy,
+                "logs:PutRetentionPolicy",
+                log_group,
+                logGroupName=log_group,
+                retentionInDays=retention_days,
+            )
+        except ClientError as exc:
+            # Another task changed the group at the same moment (each task sets the same retention).
+            if _error_code(exc) != "OperationAbortedException" or _retention(logs_client, log_group) != retention_days:
+                raise
 
 
 def _warn_if_never_expires(logs_client: Any, log_group: str) -> None:
     try:
-        groups = logs_client.describe_log_groups(logGroupNamePrefix=log_group, limit=50).get("logGroups", ())
+        group = _describe_group(logs_client, log_group)
     except ClientError:
         return  # deliver() reports a missing logs:DescribeLogGroups
-    if any(group.get("logGroupName") == log_group and not group.get("retentionInDays") for group in groups):
+    if group is not None and not group.get("retentionInDays"):
         log.warning(
             "Log group %s has no retention: its events never expire and its storage cost grows without bound. "
             "Set one: aws logs put-retention-policy --log-group-name %s --retention-in-days 365 (the setting "
@@ -236,7 +270,7 @@ def read_stream(logs_client: Any, log_group: str, log_stream: str) -> Iterator[t
         }
         if token:
             args["nextToken"] = token
-        page = _call(logs_client.get_log_events, "logs:GetLogEvents", log_group, **args)
+        page = _aws(logs_client.get_log_events, "logs:GetLogEvents", log_group, **args)
         for event in page.get("events", ()):
             yield event["timestamp"], event["message"]
         next_token = page.get("nextForwardToken")
@@ -305,6 +339,8 @@ def deliver(
     log_group: str,
     log_stream: str,
     *,
+    put_client: Any = None,
+    guard: Guard | None = None,
     timestamp_policy: str = "ingest_time",
     oversize_policy: str = "reject",
     max_workers: int = 4,
@@ -312,20 +348,29 @@ def deliver(
     on_rejected: OnRejected | None = None,
     max_event_bytes: int = MAX_EVENT_BYTES,
     retention_days: int | None = None,
+    verify_wait_seconds: float = VERIFY_WAIT_S,
 ) -> DeliveryReport:
     """Put ``events`` (any order, streamed) into ``log_group``/``log_stream`` exactly once.
 
     Each event is ``(timestamp_ms, message)``; the message is UTF-8 bytes (``str`` is accepted).
 
     The stream is created when missing; when it exists, its messages are read back and only
-    the missing ones are sent. ``timestamp_policy`` decides events CloudWatch would refuse for
-    their timestamp: ``ingest_time`` stamps them with the delivery time (the message keeps the
-    true time), ``reject`` hands them to ``on_rejected`` with a reason, ``fail`` raises.
-    ``oversize_policy`` (``reject``/``fail``) does the same for messages over
-    ``max_event_bytes``. ``retention_days`` is the group's retention; None looks it up.
-    ``on_rejected`` is called on the calling thread. ``now_ms`` fixes the delivery clock
-    (tests). ``logs_client`` may be any object with ``put_log_events`` (a benchmark sink);
-    stream handling is skipped when it lacks the calls.
+    the missing ones are sent. ``put_client`` makes the PutLogEvents calls (default
+    ``logs_client``); give it botocore retries *off* (``retries={"total_max_attempts": 1}``),
+    because a retried put whose first answer was lost stores the events twice. A put without an
+    answer (timeout, reset, 5xx, throttling) is settled here instead: after
+    ``verify_wait_seconds`` the stream is read back and only what it lacks is sent again, for
+    up to ``VERIFY_ROUNDS`` rounds. That needs ``events`` to be re-iterable (a list, or an object
+    whose ``__iter__`` reads its source again); a one-shot iterator fails the delivery instead,
+    so a task retry reads back. ``guard`` is called before every put (the caller's lease check).
+
+    ``timestamp_policy`` decides events CloudWatch would refuse for their timestamp:
+    ``ingest_time`` stamps them with the delivery time (the message keeps the true time),
+    ``reject`` hands them to ``on_rejected`` with a reason, ``fail`` raises. ``oversize_policy``
+    (``reject``/``fail``) does the same for messages over ``max_event_bytes``. ``retention_days``
+    is the group's retention; None looks it up. ``on_rejected`` is called on the calling thread.
+    ``now_ms`` fixes the delivery clock (tests). ``logs_client`` may be any object with
+    ``put_log_events`` (a benchmark sink); stream handling is skipped when it lacks the calls.
     """
     if timestamp_policy not in TIMESTAMP_POLICIES:
         raise ValueError(f"timestamp_policy={timestamp_policy!r}: use one of {TIMESTAMP_POLICIES}")
@@ -340,6 +385,8 @@ def deliver(
     present = _open_stream(logs_client, log_group, log_stream)
     delivery = _Delivery(
         logs_client,
+        put_client or logs_client,
+        guard,
         log_group,
         log_stream,
         timestamp_policy,
@@ -348,6 +395,7 @@ def deliver(
         max_event_bytes,
         retention_days,
         max_workers,
+        verify_wait_seconds,
     )
     delivery.run(events, present, time.time_ns() // 1_000_000 if now_ms is None else now_ms)
     return delivery.report
@@ -366,11 +414,10 @@ class _PutOutcome:
     bytes: int = 0
     puts: int = 0
     throttled: int = 0
+    #: The batch, when its put got no answer: stored or not, only a read-back can tell.
+    unanswered: list[Staged] | None = None
     #: Events CloudWatch refused inside a successful call, with the refusal reason.
     bounced: list[tuple[Staged, str]] = field(default_factory=list)
-
-    def count_throttle(self) -> None:
-        self.throttled += 1
 
 
 class _Delivery:
@@ -379,6 +426,8 @@ class _Delivery:
     def __init__(
         self,
         client: Any,
+        put_client: Any,
+        guard: Guard | None,
         log_group: str,
         log_stream: str,
         timestamp_policy: str,
@@ -387,8 +436,11 @@ class _Delivery:
         max_event_bytes: int,
         retention_days: int | None,
         max_workers: int,
+        verify_wait_seconds: float,
     ) -> None:
         self.client = client
+        self.put_client = put_client
+        self.guard = guard
         self.log_group = log_group
         self.log_stream = log_stream
         self.timestamp_policy = timestamp_policy
@@ -397,10 +449,18 @@ class _Delivery:
         self.max_event_bytes = max_event_bytes
         self.retention_days = retention_days
         self.max_workers = max_workers
+        self.verify_wait_seconds = verify_wait_seconds
         self.report = DeliveryReport()
         self._inflight: deque[Future[_PutOutcome]] = deque()
         #: Events CloudWatch refused inside successful calls, awaiting the timestamp policy.
         self._bounced: list[tuple[Staged, str]] = []
+        #: Batches whose put got no answer, awaiting a read-back.
+        self._unanswered: list[list[Staged]] = []
+        #: Digests of rejected events: they are in the input but must not be in the stream.
+        self._rejected_digests: Counter[int] = Counter()
+        #: Throttled puts in a row: the pause before the next put grows with it.
+        self._throttle_streak = 0
+        self._resume_at = 0.0
 
     def run(self, events: Iterable[tuple[int, bytes | str]], present: PresentMessages | None, now_ms: int) -> None:
         oldest, newest = accepted_range(now_ms, self.retention_days)
@@ -419,18 +479,8 @@ class _Delivery:
                     chunk = []
                     chunk_bytes = 0
             self._send(pool, chunk)
-            self._settle_all()
-            for _ in range(RESEND_ROUNDS):
-                if not self._bounced:
-                    break
-                self._send(pool, self._requeue())
-                self._settle_all()
-        if self._bounced:
-            raise CloudWatchDeliveryError(
-                f"CloudWatch Logs kept refusing {len(self._bounced)} events of {self.log_group}/{self.log_stream} "
-                f"after {RESEND_ROUNDS} re-sends (last reason: {self._bounced[-1][1]}); check the clock of this "
-                "machine and the log group's retention, then rerun the delivery (delivered events are not duplicated)"
-            )
+            self._drain(pool)
+            self._settle_unanswered(pool, events)
 
     def _stage(
         self, ts: Any, message: bytes | str, present: PresentMessages | None, now_ms: int, oldest: int, newest: int
@@ -471,6 +521,21 @@ class _Delivery:
                 self._settle(self._inflight.popleft())
             self._inflight.append(pool.submit(self._put, batch))
 
+    def _drain(self, pool: ThreadPoolExecutor) -> None:
+        """Settle every put in flight, then re-send what CloudWatch refused inside successful calls."""
+        self._settle_all()
+        for _ in range(RESEND_ROUNDS):
+            if not self._bounced:
+                break
+            self._send(pool, self._requeue())
+            self._settle_all()
+        if self._bounced:
+            raise CloudWatchDeliveryError(
+                f"CloudWatch Logs kept refusing {len(self._bounced)} events of {self.log_group}/{self.log_stream} "
+                f"after {RESEND_ROUNDS} re-sends (last reason: {self._bounced[-1][1]}); check the clock of this "
+                "machine and the log group's retention, then rerun the delivery (delivered events are not duplicated)"
+            )
+
     def _settle_all(self) -> None:
         while self._inflight:
             self._settle(self._inflight.popleft())
@@ -484,19 +549,49 @@ class _Delivery:
         report.puts += outcome.puts
         report.throttled += outcome.throttled
         self._bounced.extend(outcome.bounced)
+        if outcome.unanswered is not None:
+            report.unanswered_puts += 1
+            self._unanswered.append(outcome.unanswered)
+            if len(self._unanswered) > MAX_UNANSWERED_BATCHES:
+                raise CloudWatchDeliveryError(
+                    f"CloudWatch Logs left {len(self._unanswered)} PutLogEvents calls to {self.log_group}/"
+                    f"{self.log_stream} without an answer (timeouts, resets, 5xx or throttling); stopping. "
+                    "The task retry reads the stream back and sends only what is missing (nothing twice)"
+                )
 
     def _put(self, batch: list[Staged]) -> _PutOutcome:
-        """One PutLogEvents call (throttling retried); events CloudWatch refused come back as bounced."""
+        """One PutLogEvents call, never repeated: without an answer the batch waits for a read-back."""
         outcome = _PutOutcome()
-        response = _call(
-            self.client.put_log_events,
-            "logs:PutLogEvents",
-            self.log_group,
-            on_throttle=outcome.count_throttle,
-            logGroupName=self.log_group,
-            logStreamName=self.log_stream,
-            logEvents=[{"timestamp": ts, "message": text} for ts, text, _, _ in batch],
-        )
+        pause = self._resume_at - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        if self.guard is not None:
+            self.guard()
+        try:
+            response = self.put_client.put_log_events(
+                logGroupName=self.log_group,
+                logStreamName=self.log_stream,
+                logEvents=[{"timestamp": ts, "message": text} for ts, text, _, _ in batch],
+            )
+        except AMBIGUOUS_TRANSPORT as exc:
+            log.warning(
+                "PutLogEvents to %s/%s got no answer (%s); will read back", self.log_group, self.log_stream, exc
+            )
+            outcome.unanswered = batch
+            return outcome
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code not in AMBIGUOUS_CODES and _status(exc) < 500:
+                raise _translated(exc, "logs:PutLogEvents", self.log_group) from exc
+            log.warning("PutLogEvents to %s/%s answered %s; will read back", self.log_group, self.log_stream, code)
+            outcome.unanswered = batch
+            if code in THROTTLE_CODES:
+                outcome.throttled = 1
+                self._throttle_streak += 1
+                delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**self._throttle_streak))
+                self._resume_at = max(self._resume_at, time.monotonic() + delay)
+            return outcome
+        self._throttle_streak = 0
         outcome.puts = 1
         refused = _refused_positions(
             (response or {}).get("rejectedLogEventsInfo") or {}, batch, time.time_ns() // 1_000_000, self.retention_days
@@ -508,6 +603,71 @@ class _Delivery:
         outcome.bytes = sum(map(_SIZE, accepted))
         return outcome
 
+    def _settle_unanswered(self, pool: ThreadPoolExecutor, events: Iterable[tuple[int, bytes | str]]) -> None:
+        """Read the stream back after puts without an answer; send again only what it does not hold.
+
+        For each message of an unanswered put the stream must end with as many copies as the
+        input has (less the rejected ones); the read-back shows how many it holds, so the
+        difference is what is missing. Bounded by ``VERIFY_ROUNDS``.
+        """
+        if not self._unanswered:
+            return
+        if not hasattr(self.client, "get_log_events"):
+            raise CloudWatchDeliveryError(
+                f"{self.report.unanswered_puts} PutLogEvents calls to {self.log_group}/{self.log_stream} got no "
+                "answer, and this client's stream cannot be read back to check them"
+            )
+        if iter(events) is events:
+            raise CloudWatchDeliveryError(
+                f"{self.report.unanswered_puts} PutLogEvents calls to {self.log_group}/{self.log_stream} got no "
+                "answer, and the events cannot be read again here to check them; the task retry reads the "
+                "stream back and sends only what is missing"
+            )
+        inputs: Counter[int] | None = None
+        for _ in range(VERIFY_ROUNDS):
+            if not self._unanswered:
+                return
+            time.sleep(self.verify_wait_seconds)
+            unanswered = [event for batch in self._unanswered for event in batch]
+            self._unanswered = []
+            wanted = {message_digest(text.encode()) for _, text, _, _ in unanswered}
+            if inputs is None:  # input copies of each message (later rounds ask for fewer messages)
+                inputs = Counter(d for _, m in events if (d := message_digest(_as_bytes(m))) in wanted)
+            held = Counter(
+                d
+                for _, m in read_stream(self.client, self.log_group, self.log_stream)
+                if (d := message_digest(m.encode())) in wanted
+            )
+            self.report.read_backs += 1
+            # Copies the stream lacks per message (rejected copies belong nowhere); every other copy is
+            # confirmed stored, so the lacking ones are among the unanswered.
+            lacking = {d: inputs[d] - self._rejected_digests[d] - held[d] for d in wanted}
+            missing: list[Staged] = []
+            for event in unanswered:
+                digest = message_digest(event[1].encode())
+                if lacking[digest] > 0:
+                    lacking[digest] -= 1
+                    missing.append(event)
+                else:  # stored although its put got no answer
+                    self.report.delivered += 1
+                    self.report.landed_unanswered += 1
+            log.info(
+                "Read %s/%s back after unanswered puts: %d of %d events were stored, sending %d again",
+                self.log_group,
+                self.log_stream,
+                len(unanswered) - len(missing),
+                len(unanswered),
+                len(missing),
+            )
+            self.report.resent += len(missing)
+            self._send(pool, missing)
+            self._drain(pool)
+        if self._unanswered:
+            raise CloudWatchDeliveryError(
+                f"PutLogEvents calls to {self.log_group}/{self.log_stream} still got no answer after "
+                f"{VERIFY_ROUNDS} read-backs; the task retry reads the stream back and sends only what is missing"
+            )
+
     def _requeue(self) -> list[Staged]:
         """Apply the timestamp policy to events CloudWatch refused; return those to send again."""
         now_ms = time.time_ns() // 1_000_000
@@ -517,7 +677,7 @@ class _Delivery:
             log.warning("CloudWatch Logs refused an event of %s/%s (%s)", self.log_group, self.log_stream, reason)
             if self.timestamp_policy == "fail":
                 raise CloudWatchEventRejectedError(
-                    f"CloudWatch Logs refused an event with timestamp {_iso_ms(ts)} of {self.log_group}/"
+                    f"CloudWatch Logs refused an event with timestamp {iso_ms(ts)} of {self.log_group}/"
                     f"{self.log_stream} ({reason}); use timestamp_policy='ingest_time' to deliver it stamped "
                     "with the delivery time, or 'reject' to count it as rejected",
                     reason=reason,
@@ -535,7 +695,7 @@ class _Delivery:
         reason = f"message has {size} bytes, over the {self.max_event_bytes}-byte event limit"
         if self.oversize_policy == "fail":
             raise CloudWatchEventRejectedError(
-                f"an event of {self.log_group}/{self.log_stream} with timestamp {_iso_ms(ts)}: {reason}; use "
+                f"an event of {self.log_group}/{self.log_stream} with timestamp {iso_ms(ts)}: {reason}; use "
                 "oversize_policy='reject' to count such events as rejected and deliver the rest",
                 reason=reason,
             )
@@ -543,8 +703,7 @@ class _Delivery:
 
     def _reject_time(self, ts: int, message: bytes | str, oldest: int, newest: int) -> None:
         reason = (
-            f"timestamp {_iso_ms(ts)} is outside what CloudWatch Logs accepts now "
-            f"({_iso_ms(oldest)} .. {_iso_ms(newest)})"
+            f"timestamp {iso_ms(ts)} is outside what CloudWatch Logs accepts now ({iso_ms(oldest)} .. {iso_ms(newest)})"
         )
         if self.timestamp_policy == "fail":
             raise CloudWatchEventRejectedError(
@@ -563,6 +722,7 @@ class _Delivery:
         report = self.report
         report.rejected += 1
         report.rejected_reasons[kind] = report.rejected_reasons.get(kind, 0) + 1
+        self._rejected_digests[message_digest(message)] += 1
         if self.on_rejected is not None:
             self.on_rejected(ts, message, reason)
 
@@ -616,7 +776,7 @@ def _open_stream(client: Any, log_group: str, log_stream: str) -> PresentMessage
     if not hasattr(client, "create_log_stream"):
         return None
     try:
-        _call(
+        _aws(
             client.create_log_stream,
             "logs:CreateLogStream",
             log_group,
@@ -639,7 +799,7 @@ def _group_retention_days(client: Any, log_group: str) -> int | None:
     if not hasattr(client, "describe_log_groups"):
         return None
     try:
-        page = client.describe_log_groups(logGroupNamePrefix=log_group, limit=50)
+        return _retention(client, log_group)
     except ClientError as exc:
         log.warning(
             "Cannot read the retention of %s (%s); assuming 14 days. Grant logs:DescribeLogGroups "
@@ -648,63 +808,74 @@ def _group_retention_days(client: Any, log_group: str) -> int | None:
             _error_code(exc),
         )
         return None
-    for group in page.get("logGroups", ()):
-        if group.get("logGroupName") == log_group:
-            return group.get("retentionInDays")
-    return None
 
 
-def _call(
-    operation: Callable[..., Any],
-    permission: str,
-    log_group: str,
-    *,
-    on_throttle: Callable[[], None] | None = None,
-    **kwargs: Any,
-) -> Any:
-    """Call a logs API, retrying throttling with capped, jittered backoff; explain denials."""
-    attempt = 0
-    while True:
-        try:
-            return operation(**kwargs)
-        except ClientError as exc:
-            code = _error_code(exc)
-            if code in DENIED_CODES:
-                raise CloudWatchPermissionError(
-                    f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
-                    f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"
-                    f"{log_group}:* (see docs/delivery.md for the full list)",
-                    permission=permission,
-                ) from exc
-            if code in CREDENTIAL_CODES:
-                raise CloudWatchDeliveryError(
-                    f"AWS did not accept the credentials used for CloudWatch log group {log_group!r} ({code}): "
-                    "check the AWS connection's access key, secret and session token (or its role)"
-                ) from exc
-            if code == "ResourceNotFoundException":
-                raise CloudWatchDeliveryError(
-                    f"CloudWatch log group {log_group!r} or its stream does not exist ({permission}): create the "
-                    "group with ensure_log_group (needs logs:CreateLogGroup) or fix its name; if the stream was "
-                    "deleted during delivery, rerun it"
-                ) from exc
-            if code == "InvalidParameterException" and permission == "logs:PutLogEvents":
-                raise CloudWatchDeliveryError(
-                    f"CloudWatch Logs refused a batch for {log_group!r}: {exc.response['Error'].get('Message')}. "
-                    "If it is about event size, this Region may still limit events to 256 KB: pass "
-                    "max_event_bytes=PIPELINE_EVENT_BYTES"
-                ) from exc
-            if code not in THROTTLE_CODES or attempt == THROTTLE_RETRIES:
-                raise
-        if on_throttle is not None:
-            on_throttle()
-        delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
-        log.info("%s throttled; retry %d in %.2f s", permission, attempt + 1, delay)
-        time.sleep(delay)
-        attempt += 1
+def _describe_group(client: Any, log_group: str) -> dict[str, Any] | None:
+    page = client.describe_log_groups(logGroupNamePrefix=log_group, limit=50)
+    return next((group for group in page.get("logGroups", ()) if group.get("logGroupName") == log_group), None)
+
+
+def _retention(client: Any, log_group: str) -> int | None:
+    return (_describe_group(client, log_group) or {}).get("retentionInDays")
+
+
+def _group_exists(client: Any, log_group: str) -> bool:
+    try:
+        return _describe_group(client, log_group) is not None
+    except ClientError:
+        return False  # cannot tell: report the missing logs:CreateLogGroup
+
+
+def _aws(operation: Callable[..., Any], permission: str, log_group: str, **kwargs: Any) -> Any:
+    """Call a logs API (botocore retries throttling and 5xx per the client's config); explain what a retry cannot fix."""
+    try:
+        return operation(**kwargs)
+    except ClientError as exc:
+        error = _translated(exc, permission, log_group)
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _translated(exc: ClientError, permission: str, log_group: str) -> Exception:
+    """The provider's error for an AWS error a retry cannot fix (``exc`` itself for any other)."""
+    code = _error_code(exc)
+    if code in DENIED_CODES:
+        return CloudWatchPermissionError(
+            f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
+            f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"
+            f"{log_group}:* (see docs/delivery.md for the full list)",
+            permission=permission,
+        )
+    if code in CREDENTIAL_CODES:
+        return CloudWatchConfigError(
+            f"AWS did not accept the credentials used for CloudWatch log group {log_group!r} ({code}): "
+            "check the AWS connection's access key, secret and session token (or its role)"
+        )
+    if code == "ResourceNotFoundException":
+        if permission == "logs:PutLogEvents":  # the stream (or group) vanished mid-delivery: a rerun recreates it
+            return CloudWatchDeliveryError(
+                f"The log stream or group {log_group!r} was deleted during delivery ({code}); rerun the delivery"
+            )
+        return CloudWatchConfigError(
+            f"CloudWatch log group {log_group!r} does not exist ({permission}): create the group with "
+            "ensure_log_group (needs logs:CreateLogGroup) or fix its name"
+        )
+    if code == "InvalidParameterException":
+        return CloudWatchConfigError(
+            f"CloudWatch Logs refused {permission} for {log_group!r}: {exc.response['Error'].get('Message')}. "
+            "If it is about event size, this Region may still limit events to 256 KB: pass "
+            "max_event_bytes=PIPELINE_EVENT_BYTES"
+        )
+    return exc
 
 
 def _error_code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
 
 
 def _check_group_name(log_group: str) -> None:
@@ -717,14 +888,3 @@ def _check_group_name(log_group: str) -> None:
 
 def _as_bytes(message: bytes | str) -> bytes:
     return message if type(message) is bytes else str(message).encode()
-
-
-def _compact_utc(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _iso_ms(epoch_ms: int) -> str:
-    try:
-        return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
-    except (OverflowError, OSError, ValueError):
-        return f"{epoch_ms} ms"

@@ -1,0 +1,526 @@
+"""One window's pipeline: fetch -> map -> deliver, as plain functions the operators, the reconciliation and tests call.
+
+Each stage streams records between staged files (``staging``) and returns a small typed manifest
+for XCom; the next stage takes that manifest. ``run_window`` chains the three for one window
+(the reconciliation's heal, tests). Every stage keeps the books: a record fetched is delivered as
+OCSF, delivered raw, or quarantined with its reason, and a stage whose counts do not balance fails.
+
+Errors a task retry cannot fix (:class:`~netskope_provider.exceptions.PermanentError`) leave the
+stages as ``AirflowFailException``, so the task fails at once instead of retrying.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar
+
+from netskope_provider import config, delivery, metrics, staging
+from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
+from netskope_provider.exceptions import BalanceError, NetskopeConfigError, PermanentError, WindowError
+from netskope_provider.log_types import get_log_type
+from netskope_provider.ocsf.common import epoch_ms
+from netskope_provider.ocsf.mapper import MapCounts, dumps, map_outcomes
+from netskope_provider.windows import Window, WindowDict, check_custom, resolve
+
+if TYPE_CHECKING:
+    from netskope_provider.api.client import NetskopeClient
+
+log = logging.getLogger(__name__)
+
+RAW_FILE = "raw.ndjson.gz"
+EVENTS_FILE = "events.ndjson.gz"
+#: Distinct rejection reasons kept in a manifest; the rest are summed under "other reasons".
+MAX_REASONS = 20
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StagedFileDict(TypedDict):
+    location: str
+    records: int
+    bytes: int
+
+
+class HomeDict(TypedDict):
+    """One log stream a window's events go to, and how many of them."""
+
+    start: int
+    end: int
+    stream: str
+    events: int
+
+
+class FetchManifest(TypedDict):
+    """What ``fetch`` hands to ``map_window``: the staged raw records of one window."""
+
+    log_type: str
+    tenant: str | None
+    window: WindowDict
+    staging_base: str
+    staging_conn_id: str | None
+    fetched: StagedFileDict
+
+
+class MapManifest(TypedDict):
+    """What ``map_window`` hands to ``deliver``: the staged events and the window's counts."""
+
+    log_type: str
+    tenant: str | None
+    window: WindowDict
+    staging_base: str
+    staging_conn_id: str | None
+    fetched: int
+    fetched_location: str
+    ocsf: dict[str, int]
+    ocsf_total: int
+    raw: int
+    raw_reasons: dict[str, int]
+    rejected: int
+    rejected_reasons: dict[str, int]
+    rejected_location: str | None
+    events: StagedFileDict
+    homes: list[HomeDict]
+
+
+class DeliverySummary(TypedDict):
+    """The delivery's result (the ``deliver`` task's XCom): every count of the window."""
+
+    log_type: str
+    tenant: str | None
+    window: WindowDict
+    log_group: str
+    log_stream: str
+    streams: list[str]
+    fetched: int
+    ocsf: dict[str, int]
+    ocsf_total: int
+    raw: int
+    rejected: int
+    delivered: int
+    refused: int
+    refused_location: str | None
+    delivery: dict[str, Any]
+
+
+def fails_fast(stage: Callable[P, R]) -> Callable[P, R]:
+    """Turn errors a retry cannot fix into ``AirflowFailException`` (the task fails without retrying)."""
+
+    @functools.wraps(stage)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return stage(*args, **kwargs)
+        except PermanentError as error:
+            raise AirflowFailException(str(error)) from error
+
+    return run
+
+
+# --- windows -------------------------------------------------------------------------------------
+
+
+@fails_fast
+def run_window_of(
+    context: Mapping[str, Any],
+    window_start: str | None,
+    window_end: str | None,
+    *,
+    settle_seconds: int = 0,
+    wait: bool = True,
+) -> Window:
+    """The window a task pulls: the custom window if set (checked), else the run's data interval.
+
+    With ``wait``, a window that has not settled yet (``end + settle_seconds`` in the future)
+    reschedules the task until then, freeing its worker and pool slot.
+    """
+    ti = context.get("ti")
+    window, custom = resolve(
+        window_start,
+        window_end,
+        context.get("data_interval_start"),
+        context.get("data_interval_end"),
+        dag_id=getattr(ti, "dag_id", "<dag_id>"),
+    )
+    now = int(time.time())
+    if custom:
+        check_custom(window, now=now, settle_seconds=settle_seconds, max_days=config.max_window_days())
+    log.info("Window %s (%s)", window, "custom window" if custom else "data interval")
+    ready_at = window.end + settle_seconds
+    if wait and now < ready_at:
+        log.info("The window has not settled yet; waiting until %s (settle delay %d s)", window, settle_seconds)
+        raise AirflowRescheduleException(datetime.fromtimestamp(ready_at, tz=UTC))
+    return window
+
+
+@fails_fast
+def split(window: Window, step_seconds: int, *, max_parts: int) -> list[Window]:
+    """``window`` cut into ``step_seconds`` sub-windows; more than ``max_parts`` is a mistake, not a plan."""
+    parts = window.split(step_seconds)
+    if len(parts) > max_parts:
+        raise WindowError(
+            f"Window {window} would split into {len(parts)} sub-windows of {step_seconds} s (limit {max_parts}); "
+            "raise NETSKOPE_SPLIT_MINUTES or pull a shorter window"
+        )
+    log.info("Window %s split into %d sub-windows of %d s", window, len(parts), step_seconds)
+    return parts
+
+
+def task_staging(
+    context: Mapping[str, Any], base: str | None = None, conn_id: str | None = None
+) -> staging.TaskStaging:
+    """The staging of the task try running in ``context``, on the configured store unless given."""
+    return staging.TaskStaging.of_task(
+        context["ti"], config.staging_base(base), config.run_setting("staging_conn_id", conn_id)
+    )
+
+
+# --- fetch ---------------------------------------------------------------------------------------
+
+
+@fails_fast
+def fetch(
+    log_type: str, window: Window, area: staging.TaskStaging, *, netskope_conn_id: str | None = None
+) -> FetchManifest:
+    """Stream one log type's records of ``window`` from the tenant into the try's staged raw file."""
+    from netskope_provider.hooks.netskope import NetskopeHook
+
+    log_type = _known_log_type(log_type)
+    hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id))
+    log.info("Pulling %s records inserted in %s", log_type, window)
+    with hook.get_client() as client:
+        staged: staging.StagedFile | None = None
+        try:
+            staged = staging.write_lines(area.folder() / RAW_FILE, _record_lines(client, log_type, window))
+        finally:  # a failed pull's API calls, 429s and retries count too
+            metrics.emit_fetch(client.host, log_type, staged.records if staged else 0, client.stats)
+    log.info(
+        "Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location
+    )
+    return {
+        "log_type": log_type,
+        "tenant": client.host,
+        "window": window.as_dict(),
+        "staging_base": area.base,
+        "staging_conn_id": area.conn_id,
+        "fetched": staged.as_dict(),  # type: ignore[typeddict-item]
+    }
+
+
+def _record_lines(client: NetskopeClient, log_type: str, window: Window) -> Iterator[bytes]:
+    """Each record of each page as one JSON line, releasing a page before the next is fetched.
+
+    A parsed 10,000-record page is ~100 MB for application records: holding the previous one
+    while the client fetches the next (as a nested generator expression does) doubles the peak.
+    """
+    for page in client.iter_window_pages(log_type, window.start, window.end):
+        yield from map(dumps, page)
+        del page
+
+
+# --- map -----------------------------------------------------------------------------------------
+
+
+@fails_fast
+def map_window(fetched: FetchManifest, area: staging.TaskStaging) -> MapManifest:
+    """Map the staged raw records to deliverable events: OCSF, raw, or quarantined with the reason.
+
+    Each event is staged with its CloudWatch timestamp (the OCSF ``time``, else the record's
+    ``timestamp``, else its insertion time, else the window start) and its home: the log stream
+    it belongs in.
+    """
+    log_type, window = fetched["log_type"], Window.from_dict(fetched["window"])
+    quarantine = area.quarantine("transform")
+    counts = MapCounts()
+    rejected_reasons: Counter[str] = Counter()
+    homes: Counter[Window] = Counter()
+    raw_lines = staging.read_lines(staging.staging_path(fetched["fetched"]["location"], area.conn_id))
+    try:
+        with staging.LineWriter(area.folder() / EVENTS_FILE) as out:
+            for outcome in map_outcomes(raw_lines, log_type, counts):
+                if outcome.kind == "rejected":
+                    reason = outcome.reason or "rejected by the OCSF mapper"
+                    rejected_reasons[reason] += 1
+                    quarantine.add(reason, outcome.line)
+                    continue
+                time_ms = outcome.time_ms or _record_time_ms(outcome.record, window)
+                home = window  # the window's own stream
+                homes[home] += 1
+                out.write(staging.encode_event(home.start, time_ms, outcome.line[:-1]))
+    finally:
+        rejected_location = quarantine.close()
+    events = out.close()
+    manifest: MapManifest = {
+        "log_type": log_type,
+        "tenant": fetched.get("tenant"),
+        "window": window.as_dict(),
+        "staging_base": fetched["staging_base"],
+        "staging_conn_id": fetched["staging_conn_id"],
+        "fetched": fetched["fetched"]["records"],
+        "fetched_location": fetched["fetched"]["location"],
+        "ocsf": {str(uid): count for uid, count in sorted(counts.by_class.items())},
+        "ocsf_total": counts.ocsf,
+        "raw": counts.raw,
+        "raw_reasons": _bounded(counts.raw_reasons),
+        "rejected": counts.rejected,
+        "rejected_reasons": _bounded(rejected_reasons),
+        "rejected_location": rejected_location,
+        "events": events.as_dict(),  # type: ignore[typeddict-item]
+        "homes": [
+            {
+                "start": home.start,
+                "end": home.end,
+                "stream": delivery.stream_name(log_type, home.start, home.end),
+                "events": n,
+            }
+            for home, n in sorted(homes.items())
+        ],
+    }
+    log.info(
+        "%s: fetched %d -> OCSF %d %s, raw %d, rejected %d",
+        log_type,
+        manifest["fetched"],
+        counts.ocsf,
+        manifest["ocsf"],
+        counts.raw,
+        counts.rejected,
+    )
+    if counts.raw_reasons:
+        log.info("Records kept raw although their class is supported: %s", manifest["raw_reasons"])
+    if counts.rejected:
+        log.warning(
+            "%d %s records rejected (%s); kept at %s",
+            counts.rejected,
+            log_type,
+            manifest["rejected_reasons"],
+            rejected_location,
+        )
+    check_balance(manifest)
+    return manifest
+
+
+def _record_time_ms(record: Any, window: Window) -> int:
+    """A raw record's CloudWatch timestamp: its event time, else its insertion time, else the window start."""
+    if isinstance(record, dict):
+        for key in ("timestamp", "_insertion_epoch_timestamp"):
+            found = epoch_ms(record.get(key))
+            if found is not None:
+                return found
+    return window.start * 1000
+
+
+def _bounded(reasons: Counter[str]) -> dict[str, int]:
+    top = dict(reasons.most_common(MAX_REASONS))
+    rest = sum(reasons.values()) - sum(top.values())
+    return {**top, "other reasons": rest} if rest else top
+
+
+def check_balance(manifest: Mapping[str, Any]) -> None:
+    """Fail unless fetched = OCSF + raw + rejected and the staged events are OCSF + raw (no record vanished)."""
+    fetched, ocsf, raw, rejected = (manifest[key] for key in ("fetched", "ocsf_total", "raw", "rejected"))
+    homed = sum(home["events"] for home in manifest["homes"])
+    if fetched != ocsf + raw + rejected or manifest["events"]["records"] != ocsf + raw or homed != ocsf + raw:
+        raise BalanceError(
+            f"Counts do not balance for {manifest['log_type']} window {manifest['window']['start_iso']}: "
+            f"fetched {fetched} != OCSF {ocsf} + raw {raw} + rejected {rejected}, or {manifest['events']['records']} "
+            f"events staged ({homed} placed in streams). Records were lost; clear the whole DAG run to redo it and "
+            "report the run's logs."
+        )
+
+
+# --- deliver -------------------------------------------------------------------------------------
+
+
+class StagedEvents:
+    """The staged events of one home, readable as often as needed (delivery re-reads after lost answers)."""
+
+    def __init__(self, location: str, conn_id: str | None, home_start: int) -> None:
+        self.path = staging.staging_path(location, conn_id)
+        self.home_start = home_start
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        for line in staging.read_lines(self.path):
+            home, time_ms, message = staging.decode_event(line)
+            if home == self.home_start:
+                yield time_ms, message
+
+
+def logs_clients(aws_conn_id: str | None = None) -> tuple[Any, Any, Any]:
+    """The ``AwsLogsHook`` and two ``logs`` clients: one with botocore retries, one without for PutLogEvents.
+
+    A retried put whose first answer was lost stores its events twice (PutLogEvents has no
+    idempotency key), so puts are never retried by botocore: ``delivery.deliver`` reads the
+    stream back instead. Every other call retries (standard mode, 10 attempts, unless the AWS
+    connection's ``config_kwargs`` set retries).
+    """
+    from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+    from botocore.config import Config
+
+    hook = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", aws_conn_id))
+    logs = hook.get_client_type(config=Config(retries={"mode": "standard", "max_attempts": 10}).merge(hook.config))
+    puts = hook.get_client_type(config=hook.config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1})))
+    return hook, logs, puts
+
+
+LinkSink = Callable[..., None]
+
+
+@fails_fast
+def deliver(
+    mapped: MapManifest,
+    area: staging.TaskStaging,
+    *,
+    aws_conn_id: str | None = None,
+    log_group: str | None = None,
+    timestamp_policy: str | None = None,
+    log_group_retention_days: int | None = None,
+    staging_retention_hours: int | None = None,
+    link: LinkSink | None = None,
+) -> DeliverySummary:
+    """Put a window's staged events into their log streams, exactly once; then clean the run's staging.
+
+    Events CloudWatch cannot take (under the timestamp policy) are quarantined with their reason.
+    Fails unless every staged event is delivered, already present or quarantined. ``link``
+    receives the console link's parts (region, partition, group, stream, endpoint) before the first put.
+    """
+    check_balance(mapped)
+    log_type, window = mapped["log_type"], Window.from_dict(mapped["window"])
+    group = config.log_group_for(log_type, log_group)
+    policy = config.run_setting("timestamp_policy", timestamp_policy)
+    verify_wait = config.verify_wait_seconds()
+    hook, logs, puts = logs_clients(aws_conn_id)
+    streams = [home["stream"] for home in mapped["homes"]]
+    if link is not None:
+        link(
+            region_name=hook.conn_region_name,
+            aws_partition=hook.conn_partition,
+            log_group=group,
+            log_stream=streams[0] if streams else delivery.stream_name(log_type, window.start, window.end),
+            endpoint_url=logs.meta.endpoint_url,
+        )
+    delivery.ensure_log_group(logs, group, retention_days=config.log_group_retention_days(log_group_retention_days))
+    quarantine = area.quarantine("delivery")
+    report = delivery.DeliveryReport()
+    try:
+        for home in mapped["homes"]:
+            log.info(
+                "Delivering %d %s events to %s / %s (timestamp policy %s)",
+                home["events"],
+                log_type,
+                group,
+                home["stream"],
+                policy,
+            )
+            report.add(
+                delivery.deliver(
+                    StagedEvents(mapped["events"]["location"], area.conn_id, home["start"]),
+                    logs,
+                    group,
+                    home["stream"],
+                    put_client=puts,
+                    timestamp_policy=policy,
+                    verify_wait_seconds=verify_wait,
+                    on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
+                )
+            )
+    finally:
+        refused_location = quarantine.close()
+    summary: DeliverySummary = {
+        "log_type": log_type,
+        "tenant": mapped.get("tenant"),
+        "window": window.as_dict(),
+        "log_group": group,
+        "log_stream": streams[0] if streams else "",
+        "streams": streams,
+        "fetched": mapped["fetched"],
+        "ocsf": mapped["ocsf"],
+        "ocsf_total": mapped["ocsf_total"],
+        "raw": mapped["raw"],
+        "rejected": mapped["rejected"],
+        "delivered": report.delivered + report.already_present,
+        "refused": report.rejected,
+        "refused_location": refused_location,
+        "delivery": report.as_dict(),
+    }
+    metrics.emit_delivery(summary, time.time())
+    log.info("Summary\n%s", summary_table(summary))
+    expected = mapped["ocsf_total"] + mapped["raw"]
+    if report.events != expected or report.delivered + report.already_present + report.rejected != expected:
+        raise BalanceError(
+            f"Delivery does not balance for {log_type} {window}: {expected} OCSF+raw events staged, "
+            f"{report.events} read, {summary['delivered']} delivered, {report.rejected} refused. "
+            "Clear the whole DAG run to redo the window."
+        )
+    if report.rejected:
+        log.warning(
+            "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",
+            report.rejected,
+            policy,
+            report.rejected_reasons,
+            refused_location,
+        )
+    swept = area.clean(
+        config.staging_retention(staging_retention_hours),
+        own_files=(mapped["fetched_location"], mapped["events"]["location"]),
+    )
+    if swept:
+        log.info("Removed staged files of %d expired runs of %s", len(swept), area.dag_id)
+    return summary
+
+
+def summary_table(summary: Mapping[str, Any]) -> str:
+    """The window's counts as a small aligned table, the last thing a person reads in the task log."""
+    report = summary["delivery"]
+    rows = [
+        ("fetched", summary["fetched"]),
+        *((f"OCSF class {uid}", count) for uid, count in summary["ocsf"].items()),
+        ("raw", summary["raw"]),
+        ("rejected", summary["rejected"]),
+        ("delivered", summary["delivered"]),
+        ("  new", report["delivered"]),
+        ("  already present", report["already_present"]),
+        ("  restamped", report["restamped"]),
+        ("refused by CloudWatch", summary["refused"]),
+    ]
+    if report.get("unanswered_puts"):
+        rows += [
+            ("puts without answer", report["unanswered_puts"]),
+            ("  stored anyway", report["landed_unanswered"]),
+            ("  sent again", report["resent"]),
+        ]
+    window = summary["window"]
+    streams = summary.get("streams") or [summary["log_stream"]]
+    target = streams[0] if len(streams) == 1 else f"{len(streams)} streams {streams[0]} .. {streams[-1]}"
+    header = f"{summary['log_type']} [{window['start_iso']}, {window['end_iso']}) -> {summary['log_group']} / {target}"
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([header, *(f"  {label:<{width}}  {count:>10,}" for label, count in rows)])
+
+
+# --- the whole window ----------------------------------------------------------------------------
+
+
+def run_window(
+    log_type: str,
+    window: Window,
+    area: staging.TaskStaging,
+    *,
+    netskope_conn_id: str | None = None,
+    aws_conn_id: str | None = None,
+    log_group: str | None = None,
+    timestamp_policy: str | None = None,
+) -> DeliverySummary:
+    """fetch -> map -> deliver for one window, staged under ``area`` (the reconciliation's heal, tests)."""
+    fetched = fetch(log_type, window, area, netskope_conn_id=netskope_conn_id)
+    mapped = map_window(fetched, area)
+    return deliver(mapped, area, aws_conn_id=aws_conn_id, log_group=log_group, timestamp_policy=timestamp_policy)
+
+
+def _known_log_type(name: str) -> str:
+    try:
+        return get_log_type(name).name
+    except ValueError as error:
+        raise NetskopeConfigError(str(error)) from None
