@@ -14,6 +14,8 @@ from pathlib import Path
 
 from conftest import REPO
 
+from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
+
 TRIGGERS = """
 import json, sys
 from airflow.cli import cli_parser
@@ -25,8 +27,10 @@ for command in (["db", "migrate"], ["dags", "reserialize"]):
     args = parser.parse_args(command)
     args.func(args)
 outcome = {}
-for name, conf in json.loads(sys.argv[1]).items():
-    args = parser.parse_args(["dags", "trigger", "netskope_audit", "--conf", json.dumps(conf)])
+for hour, (name, conf) in enumerate(json.loads(sys.argv[1]).items()):
+    # One logical date each: Airflow 2.11 allows one run per DAG and logical date (here: per second).
+    logical_date = f"2026-11-02T{hour:02d}:00:00+00:00"
+    args = parser.parse_args(["dags", "trigger", "netskope_audit", sys.argv[2], logical_date, "--conf", json.dumps(conf)])
     try:
         args.func(args)
         outcome[name] = "created"
@@ -53,7 +57,11 @@ def test_cli_trigger_refuses_a_reversed_window_and_creates_no_run(tmp_path: Path
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
     done = subprocess.run(
-        [sys.executable, "-c", TRIGGERS, json.dumps(CONFS)], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", TRIGGERS, json.dumps(CONFS), "--logical-date" if AIRFLOW_V_3_0_PLUS else "--exec-date"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("OUTCOME ")]
