@@ -93,7 +93,7 @@ def report(label: str, records: int, baseline: float, wrapped: float, mapped: fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=40_000, help="records in total, spread over the eight log types")
+    parser.add_argument("--records", type=int, default=40_000, help="records in total, spread over every log type")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one counts")
     parser.add_argument("--per-type", action="store_true", help="also print one line per log type")
     args = parser.parse_args()

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,6 +116,16 @@ def moto_server() -> Iterator[MotoServer]:
             os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = previous
 
 
+@pytest.fixture(scope="module")
+def flaky(moto_server: MotoServer) -> Iterator[Any]:
+    """The ``flaky_cloudwatch`` proxy process in front of moto_server, one per test module."""
+    from flaky_cloudwatch import FlakyCloudWatch
+
+    proxy = FlakyCloudWatch(moto_server.url)
+    yield proxy
+    proxy.close()
+
+
 def canonical_json(document: object) -> bytes:
     """One JSON document as sorted-key bytes, so CloudWatch messages compare regardless of key order."""
     from netskope_provider.demo import canonical
@@ -139,6 +150,21 @@ def cloudwatch_window_events(
     from netskope_provider.demo import canonical, stream_documents
 
     return Counter(canonical(document) for document in stream_documents(logs_client, log_type, start, end, log_group))
+
+
+def home_stream_events(
+    logs_client, log_type: str, start: int, end: int, log_group: str | None = None
+) -> Counter[bytes]:
+    """The messages of every hourly stream a window's records live in (their homes; the default schedule)."""
+    from netskope_provider.windows import Schedule, Window
+
+    return sum(
+        (
+            cloudwatch_window_events(logs_client, log_type, home.start, home.end, log_group)
+            for home in Schedule("0 * * * *").intervals(Window(start, end))
+        ),
+        Counter(),
+    )
 
 
 def fresh_airflow_db(pool_slots: int = 4) -> None:

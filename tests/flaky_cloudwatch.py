@@ -12,10 +12,12 @@ Everything is forwarded unchanged unless a counter says otherwise:
 * ``refusing_puts`` with ``refuse_oldest`` / ``refuse_newest``: store all but the first / last
   events of the next puts and report them in ``rejectedLogEventsInfo`` (AWS's index semantics);
 * ``hold_after``: forward that many puts, then hold every later one without answering until
-  ``release`` is set (or 60 s pass).
+  ``release`` is set (or 60 s pass);
+* ``put_delay``: seconds to wait before forwarding each put (a slow CloudWatch, so deliveries overlap).
 
-``GET /__flaky__`` returns the counters and what happened (``forwarded_puts``, ``held_puts``,
-``dropped_replies``, ``throttled``); ``POST /__flaky__`` with a JSON object sets counters.
+``GET /__flaky__`` returns the counters and what happened (``forwarded_puts``, ``stored_puts`` (forwarded
+and answered by moto), ``held_puts``, ``dropped_replies``, ``throttled``, ``errors``); ``POST /__flaky__``
+with a JSON object sets counters.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,8 +40,9 @@ COUNTERS = {
     "refuse_newest": 0,
     "hold_after": None,
     "release": False,
+    "put_delay": 0.0,
 }
-OUTCOMES = ("forwarded_puts", "held_puts", "dropped_replies", "throttled", "errors")
+OUTCOMES = ("forwarded_puts", "stored_puts", "held_puts", "dropped_replies", "throttled", "errors")
 CONTROL = "/__flaky__"
 THROTTLED = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
 
@@ -119,6 +123,8 @@ def serve(upstream: str) -> None:
                 released.wait(60)
                 self.close_connection = True
                 return
+            if state["put_delay"]:
+                time.sleep(state["put_delay"])
             info: dict[str, int] = {}
             if refuse:
                 request = json.loads(body)
@@ -131,6 +137,8 @@ def serve(upstream: str) -> None:
                 if newest:
                     info["tooNewLogEventStartIndex"] = len(events) - newest
             status, content_type, payload = forward(self, body)
+            with lock:
+                state["stored_puts"] += status == 200
             if drop:  # stored upstream; the client never hears back
                 self.close_connection = True
                 return

@@ -55,6 +55,11 @@ RUN_SETTING_DEFAULTS: dict[str, str] = {
     #: Seconds to wait before reading a stream back after PutLogEvents calls without an answer
     #: (GetLogEvents is eventually consistent; see docs/delivery.md).
     "verify_wait_seconds": "15",
+    #: Seconds a delivery's lease on a log stream lasts after each renewal: a crashed delivery blocks
+    #: its streams at most this long (docs/delivery.md). PutLogEvents timeouts are derived from it.
+    "lease_seconds": "120",
+    #: Seconds a delivery waits for a stream another delivery is writing before its try fails (and retries).
+    "lease_wait_seconds": "900",
     #: Longest custom window (``window_start``/``window_end``) a run accepts, in days.
     "max_window_days": "31",
 }
@@ -292,6 +297,18 @@ def verify_wait_seconds(override: str | float | None = None) -> float:
     if not 0 <= seconds <= 600:
         raise ValueError(f"netskope_verify_wait_seconds={seconds} must be between 0 and 600")
     return seconds
+
+
+def lease_seconds(override: str | int | None = None) -> int:
+    """How long a stream lease lasts after each renewal."""
+    raw = run_setting("lease_seconds", None if override is None else str(override))
+    return _parse_int(raw, "netskope_lease_seconds", minimum=4)
+
+
+def lease_wait_seconds(override: str | int | None = None) -> int:
+    """How long a delivery waits for a busy stream."""
+    raw = run_setting("lease_wait_seconds", None if override is None else str(override))
+    return _parse_int(raw, "netskope_lease_wait_seconds")
 
 
 def max_window_days(override: str | int | None = None) -> int:

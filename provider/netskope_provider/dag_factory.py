@@ -196,7 +196,7 @@ def build_dag(log_type: LogType, tenant: Tenant | None = None) -> DAG:
 RECONCILE_DOC = """
 ### Netskope reconciliation{tenant}: CloudWatch against the tenant, per log type and hourly window
 
-For each of the eight log types and each hour of the run's data interval (schedule `{schedule}`,
+For each log type and each hour of the run's data interval (schedule `{schedule}`,
 UTC), counts the events in the hour's log stream (`netskope/<type>/<start>-<end>`) and asks the
 tenant how many records it holds for the same hour (its count query on `data/*` endpoints; a
 re-pull of the ids for incident and endpoint). The `reconcile` task's log shows a table of every
@@ -248,7 +248,7 @@ def build_reconcile_dag(tenant: Tenant | None = None) -> DAG:
                 type=["null", "array"],
                 items={"type": "string", "enum": list(LOG_TYPES)},
                 title="Log types",
-                description='Empty: all eight; e.g. ["audit", "alert"].',
+                description='Empty: every log type; e.g. ["audit", "alert"].',
             ),
             "window": window_param(whole_hours=True),
         },

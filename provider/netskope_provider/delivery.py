@@ -840,7 +840,7 @@ def _aws(operation: Callable[..., Any], permission: str, log_group: str, **kwarg
 def _translated(exc: ClientError, permission: str, log_group: str) -> Exception:
     """The provider's error for an AWS error a retry cannot fix (``exc`` itself for any other)."""
     code = _error_code(exc)
-    if code in DENIED_CODES:
+    if code in DENIED_CODES or (_status(exc) == 403 and code not in CREDENTIAL_CODES):
         return CloudWatchPermissionError(
             f"AWS denied {permission} on CloudWatch log group {log_group!r} ({code}): grant the AWS "
             f"connection's IAM identity {permission} on arn:aws:logs:<region>:<account>:log-group:"

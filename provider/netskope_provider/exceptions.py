@@ -101,3 +101,11 @@ class CloudWatchEventRejectedError(CloudWatchDeliveryError, PermanentError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class StreamBusyError(CloudWatchDeliveryError):
+    """Another delivery held a log stream's lease for longer than this one would wait; its retry tries again."""
+
+
+class LeaseLostError(CloudWatchDeliveryError):
+    """A delivery lost its stream's lease (renewals failed or another took it over); it stopped before writing more."""

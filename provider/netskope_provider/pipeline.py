@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar
 from netskope_provider import config, delivery, metrics, staging
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
 from netskope_provider.exceptions import BalanceError, NetskopeConfigError, PermanentError, WindowError
+from netskope_provider.lease import StreamLease
 from netskope_provider.log_types import get_log_type
 from netskope_provider.ocsf.common import epoch_ms
 from netskope_provider.ocsf.mapper import MapCounts, dumps, map_outcomes
-from netskope_provider.windows import Window, WindowDict, check_custom, resolve
+from netskope_provider.windows import MAX_EPOCH, Schedule, Window, WindowDict, check_custom, resolve
 
 if TYPE_CHECKING:
     from netskope_provider.api.client import NetskopeClient
@@ -36,6 +37,8 @@ RAW_FILE = "raw.ndjson.gz"
 EVENTS_FILE = "events.ndjson.gz"
 #: Distinct rejection reasons kept in a manifest; the rest are summed under "other reasons".
 MAX_REASONS = 20
+#: Record times after this (epoch seconds, a year before the last date Python holds) count as no time.
+LATEST_HOME = MAX_EPOCH - 366 * 86_400
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -85,6 +88,8 @@ class MapManifest(TypedDict):
     rejected_reasons: dict[str, int]
     rejected_location: str | None
     events: StagedFileDict
+    #: Events without a usable time (placed in the stream of the window start).
+    untimed: int
     homes: list[HomeDict]
 
 
@@ -105,6 +110,8 @@ class DeliverySummary(TypedDict):
     delivered: int
     refused: int
     refused_location: str | None
+    #: Seconds this delivery waited for streams another delivery was writing.
+    lease_waited_seconds: float
     delivery: dict[str, Any]
 
 
@@ -226,18 +233,22 @@ def _record_lines(client: NetskopeClient, log_type: str, window: Window) -> Iter
 
 
 @fails_fast
-def map_window(fetched: FetchManifest, area: staging.TaskStaging) -> MapManifest:
+def map_window(fetched: FetchManifest, area: staging.TaskStaging, *, schedule: str | None = None) -> MapManifest:
     """Map the staged raw records to deliverable events: OCSF, raw, or quarantined with the reason.
 
     Each event is staged with its CloudWatch timestamp (the OCSF ``time``, else the record's
-    ``timestamp``, else its insertion time, else the window start) and its home: the log stream
-    it belongs in.
+    ``timestamp``, else its insertion time, else the window start) and its home: the interval of
+    ``schedule`` (default: the log type's DAG schedule) holding the record's insertion time, else
+    its event time, else the window start. The home's log stream is where the event belongs,
+    whichever window fetched it (docs/delivery.md).
     """
     log_type, window = fetched["log_type"], Window.from_dict(fetched["window"])
+    intervals = Schedule(schedule or config.DagSettings.for_log_type(log_type).schedule)
     quarantine = area.quarantine("transform")
     counts = MapCounts()
     rejected_reasons: Counter[str] = Counter()
     homes: Counter[Window] = Counter()
+    untimed = 0
     raw_lines = staging.read_lines(staging.staging_path(fetched["fetched"]["location"], area.conn_id))
     try:
         with staging.LineWriter(area.folder() / EVENTS_FILE) as out:
@@ -247,8 +258,14 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging) -> MapManifest
                     rejected_reasons[reason] += 1
                     quarantine.add(reason, outcome.line)
                     continue
-                time_ms = outcome.time_ms or _record_time_ms(outcome.record, window)
-                home = window  # the window's own stream
+                record = outcome.record if isinstance(outcome.record, dict) else {}
+                logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
+                event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
+                time_ms = event_ms or logged_ms or window.start * 1000
+                home = _home(intervals, logged_ms or event_ms)
+                if home is None:
+                    untimed += 1
+                    home = intervals.interval_of(window.start)
                 homes[home] += 1
                 out.write(staging.encode_event(home.start, time_ms, outcome.line[:-1]))
     finally:
@@ -270,6 +287,7 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging) -> MapManifest
         "rejected_reasons": _bounded(rejected_reasons),
         "rejected_location": rejected_location,
         "events": events.as_dict(),  # type: ignore[typeddict-item]
+        "untimed": untimed,
         "homes": [
             {
                 "start": home.start,
@@ -291,6 +309,13 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging) -> MapManifest
     )
     if counts.raw_reasons:
         log.info("Records kept raw although their class is supported: %s", manifest["raw_reasons"])
+    if untimed:
+        log.warning(
+            "%d %s records carry no usable insertion time or timestamp: they go to the stream of the window start %s",
+            untimed,
+            log_type,
+            manifest["homes"][0]["stream"] if len(homes) == 1 else "",
+        )
     if counts.rejected:
         log.warning(
             "%d %s records rejected (%s); kept at %s",
@@ -303,14 +328,11 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging) -> MapManifest
     return manifest
 
 
-def _record_time_ms(record: Any, window: Window) -> int:
-    """A raw record's CloudWatch timestamp: its event time, else its insertion time, else the window start."""
-    if isinstance(record, dict):
-        for key in ("timestamp", "_insertion_epoch_timestamp"):
-            found = epoch_ms(record.get(key))
-            if found is not None:
-                return found
-    return window.start * 1000
+def _home(intervals: Schedule, placed_ms: int | None) -> Window | None:
+    """The schedule interval holding a record's time (ms), or None when it has no usable one."""
+    if placed_ms is None or not 0 < placed_ms // 1000 < LATEST_HOME:
+        return None
+    return intervals.interval_of(placed_ms // 1000)
 
 
 def _bounded(reasons: Counter[str]) -> dict[str, int]:
@@ -349,21 +371,24 @@ class StagedEvents:
                 yield time_ms, message
 
 
-def logs_clients(aws_conn_id: str | None = None) -> tuple[Any, Any, Any]:
+def logs_clients(aws_conn_id: str | None = None, *, put_timeout: float = 30.0) -> tuple[Any, Any, Any]:
     """The ``AwsLogsHook`` and two ``logs`` clients: one with botocore retries, one without for PutLogEvents.
 
     A retried put whose first answer was lost stores its events twice (PutLogEvents has no
     idempotency key), so puts are never retried by botocore: ``delivery.deliver`` reads the
     stream back instead. Every other call retries (standard mode, 10 attempts, unless the AWS
-    connection's ``config_kwargs`` set retries).
+    connection's ``config_kwargs`` set retries). A put waits at most ``put_timeout`` seconds to
+    connect plus as long for each read (so it ends within its stream lease).
     """
     from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
     from botocore.config import Config
 
     hook = AwsLogsHook(aws_conn_id=config.run_setting("aws_conn_id", aws_conn_id))
     logs = hook.get_client_type(config=Config(retries={"mode": "standard", "max_attempts": 10}).merge(hook.config))
-    puts = hook.get_client_type(config=hook.config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1})))
-    return hook, logs, puts
+    no_retries = Config(
+        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=put_timeout, read_timeout=put_timeout
+    )
+    return hook, logs, hook.get_client_type(config=hook.config.merge(no_retries))
 
 
 LinkSink = Callable[..., None]
@@ -392,7 +417,9 @@ def deliver(
     group = config.log_group_for(log_type, log_group)
     policy = config.run_setting("timestamp_policy", timestamp_policy)
     verify_wait = config.verify_wait_seconds()
-    hook, logs, puts = logs_clients(aws_conn_id)
+    lease_seconds, lease_wait = config.lease_seconds(), config.lease_wait_seconds()
+    put_timeout = lease_seconds / 8  # connect + read within a quarter of the lease: it renews every quarter
+    hook, logs, puts = logs_clients(aws_conn_id, put_timeout=put_timeout)
     streams = [home["stream"] for home in mapped["homes"]]
     if link is not None:
         link(
@@ -405,6 +432,7 @@ def deliver(
     delivery.ensure_log_group(logs, group, retention_days=config.log_group_retention_days(log_group_retention_days))
     quarantine = area.quarantine("delivery")
     report = delivery.DeliveryReport()
+    waited = 0.0
     try:
         for home in mapped["homes"]:
             log.info(
@@ -415,18 +443,31 @@ def deliver(
                 home["stream"],
                 policy,
             )
-            report.add(
-                delivery.deliver(
-                    StagedEvents(mapped["events"]["location"], area.conn_id, home["start"]),
-                    logs,
-                    group,
-                    home["stream"],
-                    put_client=puts,
-                    timestamp_policy=policy,
-                    verify_wait_seconds=verify_wait,
-                    on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
-                )
+            lease = StreamLease(
+                staging.lease_store(area.base, area.conn_id, f"{group}\0{home['stream']}"),
+                owner=f"{area.dag_id} run {area.run_id} try {area.try_number}"
+                + (f" map {area.map_index}" if area.mapped else ""),
+                ttl=lease_seconds,
+                wait=lease_wait,
+                put_budget=2 * put_timeout + 1,
             )
+            with lease:
+                waited += lease.waited
+                if lease.waited > 1:
+                    log.info("Waited %.0f s for %s: another delivery was writing it", lease.waited, home["stream"])
+                report.add(
+                    delivery.deliver(
+                        StagedEvents(mapped["events"]["location"], area.conn_id, home["start"]),
+                        logs,
+                        group,
+                        home["stream"],
+                        put_client=puts,
+                        guard=lease.check,
+                        timestamp_policy=policy,
+                        verify_wait_seconds=verify_wait,
+                        on_rejected=lambda _ts, message, reason: quarantine.add(reason, message),
+                    )
+                )
     finally:
         refused_location = quarantine.close()
     summary: DeliverySummary = {
@@ -444,6 +485,7 @@ def deliver(
         "delivered": report.delivered + report.already_present,
         "refused": report.rejected,
         "refused_location": refused_location,
+        "lease_waited_seconds": round(waited, 3),
         "delivery": report.as_dict(),
     }
     metrics.emit_delivery(summary, time.time())

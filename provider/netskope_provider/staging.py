@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from isal import igzip
 from netskope_provider.compat import ObjectStoragePath
 from netskope_provider.config import run_setting
 from netskope_provider.exceptions import StagingError
+from netskope_provider.lease import LeaseStore, LocalLeaseStore, S3LeaseStore
 
 _LOCAL_PROTOCOLS = {"", "file", "local"}
 _S3_PROTOCOLS = {"s3", "s3a"}
@@ -43,6 +45,8 @@ _WRITE_CHUNK = 1 << 20
 _COMPRESS_LEVEL = 1
 #: Quarantine folder for records that could not be delivered; never swept automatically.
 REJECTED_FOLDER = "_rejected"
+#: Folder of the log streams' leases (``lease``); outside the run folders, never swept.
+LEASE_FOLDER = "_leases"
 #: File that marks a run folder whose delivery succeeded.
 DELIVERED_MARKER = "_delivered"
 #: Minimum time the staged files of a run that never delivered are kept (for retries and inspection).
@@ -284,6 +288,25 @@ def decode_event(line: bytes) -> tuple[int, int, bytes]:
     home, _, rest = line.partition(b"\t")
     timestamp, _, message = rest.partition(b"\t")
     return int(home), int(timestamp), message
+
+
+def lease_store(base: str, conn_id: str | None, name: str) -> LeaseStore:
+    """Where the lease called ``name`` lives: ``<base>/_leases/<sha256 of name>.json``, locally or on S3.
+
+    Leases need compare-and-swap writes: a local folder (``fcntl``) or S3 (conditional writes).
+    """
+    path = staging_path(base, conn_id) / LEASE_FOLDER / f"{hashlib.sha256(name.encode()).hexdigest()[:40]}.json"
+    if _is_local(path):
+        return LocalLeaseStore(Path(path.path))
+    if path.protocol in _S3_PROTOCOLS:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        bucket, _, key = path.path.partition("/")
+        return S3LeaseStore(S3Hook(aws_conn_id=conn_id or None).get_conn(), bucket, key)
+    raise StagingError(
+        f"Staging on {path.protocol}:// cannot hold the log streams' leases (one writer per stream needs "
+        "compare-and-swap writes): use a local folder or s3:// for staging_base"
+    )
 
 
 def quarantine_file(

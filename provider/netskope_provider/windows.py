@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TypedDict
 
 import pendulum
+from croniter import croniter
 from pendulum.parsing.exceptions import ParserError
 
 from netskope_provider.exceptions import WindowError
@@ -170,3 +171,33 @@ def check_custom(window: Window, *, now: int, settle_seconds: int, max_days: int
             "allowed; pull it in parts, or raise the limit with Variable netskope_max_window_days "
             "(or env NETSKOPE_MAX_WINDOW_DAYS)"
         )
+
+
+class Schedule:
+    """The intervals of a cron schedule in UTC, as ``CronDataIntervalTimetable`` cuts data intervals.
+
+    ``interval_of(t)`` is the interval ``[start, end)`` holding ``t``: ``start`` the last fire time
+    at or before ``t``, ``end`` the next one. These intervals are the records' homes: the log
+    stream a record goes to is its interval's, whichever window fetched it.
+    """
+
+    def __init__(self, cron: str) -> None:
+        self.cron = cron
+        croniter(cron)  # refuses a bad expression now
+        self._last = (0, 0)
+
+    def interval_of(self, epoch: int) -> Window:
+        """The interval holding ``epoch`` (most records of a window share one: it is kept)."""
+        start, end = self._last
+        if not start <= epoch < end:
+            start = int(croniter(self.cron, datetime.fromtimestamp(epoch + 1, UTC)).get_prev(float))
+            end = int(croniter(self.cron, datetime.fromtimestamp(start, UTC)).get_next(float))
+            self._last = (start, end)
+        return Window(start, end)
+
+    def intervals(self, window: Window) -> list[Window]:
+        """The intervals that overlap ``window``, in order."""
+        found = [self.interval_of(window.start)]
+        while found[-1].end < window.end:
+            found.append(self.interval_of(found[-1].end))
+        return found

@@ -12,7 +12,6 @@ import time
 import tracemalloc
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -502,13 +501,6 @@ def test_read_stream_pages_through_everything(logs, group):
 
 
 # --- AWS errors -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def flaky(moto_server) -> Iterator[FlakyCloudWatch]:
-    proxy = FlakyCloudWatch(moto_server.url)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture

@@ -177,9 +177,9 @@ def test_token_rotated_mid_run_is_reread_from_secrets_manager(tenant, moto_serve
 
 
 @pytest.fixture
-def flaky_cloudwatch(moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyCloudWatch]:
+def flaky_cloudwatch(flaky: FlakyCloudWatch, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakyCloudWatch]:
     """The proxy process, wired as AWS connection ``aws_flaky``; read-backs after lost answers wait 0.2 s."""
-    proxy = FlakyCloudWatch(moto_server.url)
+    proxy = flaky
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_FLAKY",
         json.dumps(
@@ -193,7 +193,7 @@ def flaky_cloudwatch(moto_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     )
     monkeypatch.setenv("NETSKOPE_VERIFY_WAIT_SECONDS", "0.2")
     yield proxy
-    proxy.close()
+    proxy.set(throttle_next=0, refusing_puts=0, hold_after=None, release=True)
 
 
 def test_cloudwatch_throttling_is_waited_out(tenant, moto_server, flaky_cloudwatch: FlakyCloudWatch) -> None:
@@ -275,10 +275,17 @@ def test_worker_killed_mid_delivery_then_the_retry_leaves_one_copy(tenant, moto_
     window = {"log_type": "application", "start": WINDOW[0], "end": WINDOW[1], "run_id": "killed_delivery"}
     fetched = run_task("fetch", **window)
     mapped = run_task("to_ocsf", **window, manifest=fetched)
-    flaky_cloudwatch.set(hold_after=1)  # one batch reaches CloudWatch, the others hang until the worker dies
+    before = flaky_cloudwatch.state()
+    # One batch reaches CloudWatch, the others hang until the worker dies.
+    flaky_cloudwatch.set(hold_after=before["forwarded_puts"] + 1, release=False)
     worker = start_worker("deliver", **window, try_number=1, manifest=mapped, aws_conn_id="aws_flaky")
+
+    def one_stored_one_hanging() -> bool:
+        now = flaky_cloudwatch.state()
+        return now["held_puts"] > before["held_puts"] and now["stored_puts"] > before["stored_puts"]
+
     try:
-        wait_for(lambda: flaky_cloudwatch.state()["held_puts"] >= 1 or not worker.is_alive(), "a batch to hang")
+        wait_for(lambda: one_stored_one_hanging() or not worker.is_alive(), "a batch to land and one to hang")
     finally:
         kill(worker)
     logs = moto_server.client("logs")

@@ -111,9 +111,13 @@ def delivery_summaries(dag_run) -> list[dict]:
     return [task_return_value(dag_run, "deliver", map_index) for map_index in range(len(SUB_WINDOWS))]
 
 
-def delivered_per_sub_window(moto_server, log_type: str) -> dict[tuple[int, int], Counter[bytes]]:
+HOURS = [(start, start + HOUR) for start in range(*DAY, HOUR)]
+
+
+def delivered_per_hour(moto_server, log_type: str) -> dict[tuple[int, int], Counter[bytes]]:
+    """Each hour's stream: every sub-window delivers its records into their hour (their home)."""
     logs = moto_server.client("logs")
-    return {part: Counter(canonical(doc) for doc in stream_documents(logs, log_type, *part)) for part in SUB_WINDOWS}
+    return {hour: Counter(canonical(doc) for doc in stream_documents(logs, log_type, *hour)) for hour in HOURS}
 
 
 @pytest.mark.parametrize("log_type", RUN_LOG_TYPES)
@@ -124,11 +128,13 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
     dag = split_dags[f"netskope_{log_type}"]
     first = dag_test(dag, utc(NOW_HOUR), run_conf=conf)
     assert first.state == "success"
-    expected = {part: expected_messages(simulator, log_type, *part) for part in SUB_WINDOWS}
-    assert all(expected.values()), "every sub-window holds records, so a lost sub-window shows"
+    expected = {hour: expected_messages(simulator, log_type, *hour) for hour in HOURS}
+    assert all(expected[hour] for hour in HOURS[:: SPLIT_MINUTES // 60]), "every sub-window holds records"
     assert sum(map(Counter.total, expected.values())) == len(simulator.ground_truth(log_type, *DAY)) == 400
-    assert delivered_per_sub_window(moto_server, log_type) == expected
-    assert stream_documents(moto_server.client("logs"), log_type, *DAY) == [], "no copy in a whole-day stream"
+    assert delivered_per_hour(moto_server, log_type) == expected
+    logs = moto_server.client("logs")
+    assert stream_documents(logs, log_type, *DAY) == [], "no copy in a whole-day stream"
+    assert all(stream_documents(logs, log_type, *part) == [] for part in SUB_WINDOWS), "nor in a sub-window stream"
 
     summaries = delivery_summaries(first)
     assert [(s["window"]["start"], s["window"]["end"]) for s in summaries] == SUB_WINDOWS
@@ -144,5 +150,5 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
 
     second = dag_test(dag, utc(NOW_HOUR + 60), run_conf=conf)
     assert second.state == "success"
-    assert delivered_per_sub_window(moto_server, log_type) == expected
+    assert delivered_per_hour(moto_server, log_type) == expected
     assert sum(s["delivery"]["already_present"] for s in delivery_summaries(second)) == 400

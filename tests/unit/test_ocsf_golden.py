@@ -17,6 +17,7 @@ import pytest
 
 from netskope_provider.ocsf import map_record
 from netskope_provider.ocsf.validate import validate_event
+from netskope_provider.registry import CLASSES, LOG_TYPES
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 CASES = sorted(path.stem for path in GOLDEN.glob("*.json"))
@@ -48,11 +49,9 @@ def test_golden_case(name: str) -> None:
 
 def test_golden_cases_cover_every_log_type_class_and_alert_subtype() -> None:
     cases = [_load(name) for name in CASES]
-    assert {case["log_type"] for case in cases} == {
-        "application", "page", "network", "infrastructure", "audit", "incident", "endpoint", "alert",
-    }  # fmt: skip
+    assert {case["log_type"] for case in cases} == set(LOG_TYPES)
     classes = {case["expected"]["class_uid"] for case in cases if case["expected"]["kind"] == "ocsf"}
-    assert classes == {3002, 3004, 3001, 4001, 2004, 2006, 6006, 5001}
+    assert classes == set(CLASSES)
     subtypes = {case["record"].get("alert_type", "").casefold() for case in cases if case["log_type"] == "alert"}
     assert {"dlp", "compromised credential", "malsite", "malware", "policy", "uba", "c2"} <= subtypes
     assert any(case["expected"]["kind"] == "raw" and case["expected"]["reason"] for case in cases)

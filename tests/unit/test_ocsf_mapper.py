@@ -192,15 +192,16 @@ def test_a_lone_surrogate_escape_is_parsed_and_written_back_as_json() -> None:
 def test_ids_beyond_2_53_stay_exact(big: int) -> None:
     line = (
         b'{"_id":%d,"timestamp":1732700000,"activity":"Login Successful","app":"Box","user":"u",'
-        b'"app_session_id":%d,"connection_id":%d}' % (big, big, big)
+        b'"app_session_id":%d,"connection_id":%d,"request_id":%d}' % (big, big, big, big)
     )
     counts = MapCounts()
     (out,) = list(map_lines([line], "application", counts))
     event = orjson.loads(out)
     assert event["metadata"]["uid"] == str(big)
-    assert event["session"]["uid"] == str(big)
-    assert event["unmapped"]["connection_id"] == big
-    assert b'"connection_id":%d' % big in out
+    assert event["session"]["uid"] == event["actor"]["session"]["uid"] == str(big)
+    assert event["metadata"]["tags"] == [{"name": "connection_id", "value": str(big)}]
+    assert event["unmapped"]["request_id"] == big
+    assert b'"request_id":%d' % big in out
 
 
 def test_integers_beyond_64_bits_from_python_callers_are_serialised_exactly() -> None:

@@ -18,7 +18,7 @@ from netskope_provider.ocsf.common import (
     base_event,
     finalize,
     routing_key,
-    severity_id_from,
+    severity_level_id,
     text,
 )
 from netskope_provider.registry import CLASSES
@@ -78,9 +78,12 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     key = routing_key(source_text)
     activity_id = _ACTIVITIES.get(key, 99)
     activity_name = ACTIVITY_CAPTIONS.get(activity_id, source_text)
-    severity_id = severity_id_from(record.get("severity_level"))
+    severity = record.get("severity_level")
     status_id = 2 if "fail" in key else 1
-    event = base_event(record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, status_id=status_id)
+    event = base_event(
+        record, log_type, EVENT_CLASS, activity_id, activity_name, severity_level_id(severity),
+        severity=text(severity), status_id=status_id,
+    )  # fmt: skip
     data_type, names = admin_audit(record, event, "actor.user")
     if names and data_type in _TARGET_TYPES:
         target: dict[str, Any] = {"name": names[-1], "type_id": 2, "type": "Admin"}

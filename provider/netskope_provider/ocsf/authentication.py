@@ -35,6 +35,7 @@ from netskope_provider.ocsf.common import (
     security_control,
     set_text,
     severity_id_from,
+    severity_level_id,
     text,
     user,
 )
@@ -43,6 +44,7 @@ from netskope_provider.ocsf.parts import (
     HOST_DEVICE_FIELDS,
     HOST_DEVICE_READ_FIELDS,
     SRC_ENDPOINT_FIELDS,
+    app_session,
     dst_endpoint,
     put,
     src_endpoint,
@@ -66,7 +68,7 @@ ACTIVITIES: Final[dict[str, tuple[int, int | None]]] = {
     "SSO Login Successful": (1, 1),
     "SSO Login Successful by Netskope Support": (1, 1),
     "SSO Login Failed by Netskope Support": (1, 2),
-    "Admin logged out because of successive login failures": (2, 1),
+    "Admin logged out because of successive login failures": (2, 2),  # forced out: a failure signal
 }
 _ACTIVITIES: Final = {routing_key(value): outcome for value, outcome in ACTIVITIES.items()}
 
@@ -116,7 +118,7 @@ _APPLICATION_FIELDS: Final[dict[str, str]] = {
     **prefixed("http_request", HTTP_FIELDS),
     **SECURITY_CONTROL_FIELDS,
     "action": SECURITY_CONTROL_FIELDS["action"] + ", status_code",
-    "app_session_id": "session.uid",
+    "app_session_id": "session.uid, actor.session.uid",
     "logintype": "auth_protocol_id, auth_protocol",
 }
 
@@ -150,8 +152,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     source_text = text(record.get("audit_log_event" if audit else "activity")) or ""
     activity_id, status_id = _outcome(source_text)
     severity = record.get("severity_level" if audit else "severity")
+    severity_id = severity_level_id(severity) if audit else severity_id_from(severity)
     event = base_event(
-        record, log_type, EVENT_CLASS, activity_id, ACTIVITY_CAPTIONS[activity_id], severity_id_from(severity),
+        record, log_type, EVENT_CLASS, activity_id, ACTIVITY_CAPTIONS[activity_id], severity_id,
         severity=text(severity), status_id=status_id,
     )  # fmt: skip
     profiles: list[str] = []
@@ -160,6 +163,8 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
         data_type, details = admin_audit(record, event, "user")
         if data_type == "reason" and details:
             event["status_detail"] = details[0]
+        elif activity_id == 2 and status_id == 2:  # a forced logoff: the event's own words say why
+            event["status_detail"] = source_text
         event["service"] = {"name": ADMIN_CONSOLE}
         if routing_key(source_text).startswith("sso"):
             event["auth_protocol_id"], event["auth_protocol"] = 5, "SAML"
@@ -197,9 +202,10 @@ def _application(
     protocol = text(record.get("logintype"))
     if protocol is not None:
         event["auth_protocol_id"], event["auth_protocol"] = AUTH_PROTOCOLS.get(routing_key(protocol), (99, protocol))
-    session = text(record.get("app_session_id"))
+    session = app_session(record)
     if session is not None:
-        event["session"] = {"uid": session}
+        event["session"] = session
+        event["actor"] = {"session": dict(session)}  # where every class puts the app session
     if security_control(event, record):
         profiles.append("security_control")
     set_text(event, "status_code", record.get("action"))  # the Netskope word itself: bypass and allow are both Allowed

@@ -131,10 +131,21 @@ def email_text(value: str) -> str | None:
 _EMAILS: Final = _Memo(lambda value: value if _EMAIL.fullmatch(value) else None, 16384)
 
 
-def hex_text(value: object) -> str | None:
-    """A hex digest as OCSF file_hash_t accepts it; None for anything else ("NotAvailable", "N/A")."""
-    found = text(value)
-    return found if found is not None and _HEX.fullmatch(found) is not None else None
+#: Netskope hash field → (OCSF algorithm_id, algorithm, hex digits of a digest).
+HASH_ALGORITHMS: Final[tuple[tuple[str, int, str, int], ...]] = (
+    ("md5", 1, "MD5", 32),
+    ("sha1", 2, "SHA-1", 40),
+    ("sha256", 3, "SHA-256", 64),
+)
+
+
+def hex_text(value: object, length: int) -> str | None:
+    """A hex digest of ``length`` digits (its algorithm's), as OCSF file_hash_t accepts it; None for
+    anything else ("NotAvailable", "N/A", a truncated digest, a number)."""
+    if type(value) is not str:
+        return None
+    found = value.strip()  # type: ignore[union-attr]
+    return found if len(found) == length and _HEX.fullmatch(found) is not None else None
 
 
 #: OCSF integer_t bounds (long_t is wider): a value beyond them is no OCSF number and stays unmapped.
@@ -166,6 +177,14 @@ def number(value: object) -> float | None:
     if type(value) is int:  # not bool
         return float(value)  # type: ignore[arg-type]
     return None
+
+
+def coordinates(lat: object, lon: object) -> tuple[float, float] | None:
+    """A latitude/longitude pair OCSF can hold: both finite numbers, within ±90° and ±180°."""
+    latitude, longitude = number(lat), number(lon)
+    if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return latitude, longitude
 
 
 def epoch_ms(value: Any) -> int | None:
@@ -283,6 +302,27 @@ def severity_id_from(*values: object) -> int:
     return 0
 
 
+#: Netskope's numeric ``severity_level`` (admin audit events) → OCSF severity_id. Netskope's scale
+#: descends: the Audit Log lists High, Medium, Low, Info, and its published audit records carry 1 on
+#: a failed login or an admin record edit and 2 on a successful login or logout (sources in
+#: docs/mapping.md). Words (malsite alerts: "high", "med", "low") go through ``SEVERITY_WORDS``.
+SEVERITY_LEVELS: Final[dict[int, int]] = {1: 4, 2: 3, 3: 2, 4: 1}
+
+
+def severity_level_id(value: object) -> int:
+    """OCSF severity_id of Netskope's ``severity_level``: its number on Netskope's descending scale,
+    or its word; 99 for an unknown word (the caller keeps the text in ``severity``), else 0."""
+    kind = type(value)
+    if kind is str:
+        key = normalise(value)
+        if key.isascii() and key.isdigit():
+            return SEVERITY_LEVELS.get(int(key), 0)
+        return SEVERITY_WORDS.get(key, 99 if key else 0)
+    if kind is int:
+        return SEVERITY_LEVELS.get(value, 0)  # type: ignore[call-overload]
+    return 0
+
+
 STATUS_CAPTIONS: Final[dict[int, str]] = {0: "Unknown", 1: "Success", 2: "Failure", 99: "Other"}
 
 #: Netskope ``action`` → (action_id, action, disposition_id, disposition) of security_control.
@@ -308,6 +348,8 @@ BASE_FIELDS: Final[dict[str, str]] = {
     "timestamp": "time, metadata.original_time",
     "_insertion_epoch_timestamp": "metadata.logged_time",
     "count": "count",
+    "transaction_id": "metadata.correlation_uid (the request: the same in every class)",
+    "connection_id": 'metadata.tags[] {name: "connection_id"} (the connection: the same in every class)',
 }
 
 
@@ -338,6 +380,12 @@ def base_event(
         "original_time": str(raw_time),
     }
     set_text(metadata, "uid", record.get("_id"))
+    set_text(metadata, "correlation_uid", record.get("transaction_id"))
+    connection = record.get("connection_id")
+    if connection:
+        connection = text(connection)
+        if connection is not None:
+            metadata["tags"] = [{"name": "connection_id", "value": connection}]
     logged = record.get("_insertion_epoch_timestamp")
     if logged is not None:
         logged = logged * 1000 if type(logged) is int and 0 < logged < 10**12 else epoch_ms(logged)
@@ -392,8 +440,8 @@ def finalize(
     * a coordinate ``location`` could not place, or a ``DEPENDENT_FIELDS`` detail without its main field;
     * a field of a part the class could not build (``missing``: groups of fields, see ``parts.put``).
 
-    Values are kept exactly as parsed (64-bit ints stay ints); absent defaults (None / "" / 0 /
-    false / {} / []) are dropped.
+    Values are kept exactly as parsed (64-bit ints stay ints, ``false`` is a value); absent
+    defaults (None / "" / 0 / {} / []) are dropped.
     """
     zone = record.get("src_timezone")
     if zone and type(zone) is str:
@@ -405,7 +453,7 @@ def finalize(
     # test each value once, where a combined condition boxes its partial results.)
     unmapped: dict[str, Any] = {}
     for key, value in record.items():
-        if not value:
+        if not value and value is not False:
             continue
         if key in consumed:
             kind = type(value)
@@ -422,8 +470,7 @@ def finalize(
     for keys, latitude, longitude, companions in checks.coordinates:  # coordinates ``location`` could not place
         lat, lon = record.get(latitude), record.get(longitude)
         if (lat or lon) and not (
-            number(lat) is not None
-            and number(lon) is not None
+            coordinates(lat, lon) is not None
             and any(text(record.get(companion)) is not None for companion in companions)
         ):
             for key in keys:  # both coordinates of a side are placed, or neither
@@ -437,9 +484,21 @@ def finalize(
     for key, preferred in checks.fallbacks:  # a fallback the preferred field made unnecessary
         value = record.get(key)
         if value and key not in unmapped:
-            other = record.get(preferred)  # present and saying something else (case ignored)
-            if other and str(value).casefold() != str(other).casefold():
+            other = record.get(preferred)  # present and saying something else (case ignored unless it matters)
+            if other and (
+                str(value).strip() != str(other).strip()
+                if key in CASE_SENSITIVE_FALLBACKS
+                else str(value).casefold() != str(other).casefold()
+            ):
                 unmapped[key] = value
+    for key, addresses in checks.ip_hosts:  # a host field holding an address other than the one placed
+        value = record.get(key)
+        if value and key not in unmapped and type(value) is str and _may_be_ip(value) and _IP_TEXTS[value] is not None:
+            for address in addresses:
+                placed = record.get(address)
+                if placed and type(placed) is str and _IP_TEXTS[placed] is not None and placed.strip() != value.strip():
+                    unmapped[key] = value
+                    break
     for fields in missing:  # the fields of parts that could not be built
         for key in fields:
             value = record.get(key)
@@ -475,6 +534,7 @@ class _Checks(NamedTuple):
     coordinates: tuple[tuple[tuple[str, ...], str, str, tuple[str, ...]], ...]
     dependents: tuple[tuple[str, str], ...]
     fallbacks: tuple[tuple[str, str], ...]
+    ip_hosts: tuple[tuple[str, tuple[str, ...]], ...]
 
 
 _CHECKS: Final[dict[Any, _Checks]] = {}
@@ -493,6 +553,11 @@ def _checks(consumed: frozenset[str]) -> _Checks:
         tuple(sides),
         tuple((key, needed) for key, needed in DEPENDENT_FIELDS.items() if key in consumed),
         tuple((key, preferred) for key, preferred in FALLBACK_FIELDS.items() if key in consumed),
+        tuple(
+            (key, tuple(address for address in addresses if address in consumed))
+            for key, addresses in IP_HOST_FIELDS.items()
+            if key in consumed
+        ),
     )
     if len(_CHECKS) < 256:
         _CHECKS[consumed] = found
@@ -527,6 +592,23 @@ def supporting_data(record: dict[str, Any]) -> tuple[str, list[str], list[str]]:
 _USABLE_SEVERITIES: Final = _Memo(
     lambda value: severity_id_from(value) not in (0, 99) or normalise(value) == "unknown", 1024
 )
+_USABLE_SEVERITY_LEVELS: Final = _Memo(
+    lambda value: severity_level_id(value) not in (0, 99) or normalise(value) == "unknown", 1024
+)
+
+
+def _digest_of(length: int) -> Callable[[object], str | None]:
+    def digest(value: object) -> str | None:
+        return hex_text(value, length)
+
+    return digest
+
+
+#: ``HASH_ALGORITHMS`` with each algorithm's digest check memoised (``file`` and the guard share it).
+_HASHES: Final = tuple(
+    (field, algorithm_id, algorithm, _Memo(_digest_of(length), 4096))
+    for field, algorithm_id, algorithm, length in HASH_ALGORITHMS
+)
 
 
 def _usable_count(value: object) -> bool:
@@ -555,12 +637,13 @@ class Guard(NamedTuple):
 #: (An empty range, ``(0, 0)``, takes no integer.)
 GUARDED_FIELDS: Final[dict[str, Guard]] = {
     **dict.fromkeys(("srcip", "dstip", "userip", "ip"), Guard(0, 0, _IP_TEXTS)),
-    **dict.fromkeys(("md5", "sha1", "sha256"), Guard(0, math.inf, _Memo(hex_text, 4096))),
+    **{field: Guard(0, 0, digests) for field, _, _, digests in _HASHES},  # a number is no digest
     **dict.fromkeys(("srcport", "dstport"), Guard(0, 65536, _Memo(_usable_port, 1024))),
     **dict.fromkeys(
-        ("severity", "severity_level", "alarm_severity", "malware_severity", "dlp_rule_severity"),
+        ("severity", "alarm_severity", "malware_severity", "dlp_rule_severity"),
         Guard(0, 7, _USABLE_SEVERITIES),  # OCSF ids 1-6
     ),
+    "severity_level": Guard(0, 5, _USABLE_SEVERITY_LEVELS),  # Netskope's 1 (High) to 4 (Info)
     "count": Guard(0, 2**31, _Memo(_usable_count, 1024)),
     "object_type": Guard(0, 0, _Memo(lambda value: normalise(value) in ("file", "folder"), 1024)),
     "file_size": Guard(INT_MIN - 1, INT_MAX + 1, _Memo(lambda value: integer(value) is not None, 1024)),
@@ -569,6 +652,13 @@ GUARDED_FIELDS: Final[dict[str, Guard]] = {
 #: Consumed fields used only when another is absent (fallback → preferred): ``finalize`` keeps the
 #: fallback's value under ``unmapped`` when the preferred field is present and says something else.
 FALLBACK_FIELDS: Final[dict[str, str]] = {"userkey": "user_id", "ur_normalized": "user", "alarm_severity": "severity"}
+#: Fallbacks whose case carries meaning: Netskope's lower-cased ``ur_normalized`` beside a ``user``
+#: that differs only in case is kept, so case-sensitive joins can use the normalised form.
+CASE_SENSITIVE_FALLBACKS: Final = frozenset({"ur_normalized"})
+
+#: Host fields → the address fields placed beside them. A host field holding an IP literal is an
+#: address (``host_and_ip``); when a different address was placed, ``finalize`` keeps it in unmapped.
+IP_HOST_FIELDS: Final[dict[str, tuple[str, ...]]] = {"dsthost": ("dstip",), "hostname": ("userip", "ip")}
 
 
 #: Consumed fields that only have a place next to another (detail → main field): ``finalize`` keeps
@@ -599,7 +689,7 @@ def prefixed(prefix: str, mapping: Mapping[str, str]) -> dict[str, str]:
 #: Fields ``user`` reads, with the user-object attribute each fills.
 USER_FIELDS: Final[dict[str, str]] = {
     "user": "name, email_addr",
-    "ur_normalized": "name (when user is absent)",
+    "ur_normalized": "name (when user is absent; beside a user it is not exactly, it stays under unmapped)",
     "userkey": "uid (when user_id is absent)",
     "user_id": "uid",
     "userPrincipalName": "uid_alt",
@@ -644,11 +734,9 @@ def location(record: dict[str, Any], prefix: str) -> dict[str, Any] | None:
         set_text(result, target, record.get(source))
     if not result:
         return None
-    lat = number(record.get(lat_field))
-    lon = number(record.get(lon_field))
-    if lat is not None and lon is not None:
-        result["lat"] = lat
-        result["long"] = lon
+    pair = coordinates(record.get(lat_field), record.get(lon_field))
+    if pair is not None:
+        result["lat"], result["long"] = pair
     return result
 
 
@@ -672,6 +760,24 @@ def location_fields(prefix: str) -> dict[str, str]:
     }
 
 
+def _may_be_ip(value: str) -> bool:
+    """The cheap test before the address check: an IP literal starts with a digit or holds a colon."""
+    return value.lstrip()[:1].isdigit() or ":" in value
+
+
+def host_and_ip(host: object, ip: object) -> tuple[str | None, str | None]:
+    """(hostname, ip) of an endpoint or device. A host field holding an IP literal (NPA private apps
+    send the address in ``dsthost``) is an address, not a host name: it fills ``ip`` when the
+    address field has none (``IP_HOST_FIELDS`` keeps a different one under ``unmapped``)."""
+    address = ip_text(ip) if ip else None
+    name = text(host) if host else None
+    if name is not None and _may_be_ip(name) and _IP_TEXTS[name] is not None:
+        if address is None:
+            address = name
+        name = None
+    return name, address
+
+
 def endpoint(
     ip: object = None,
     port: object = None,
@@ -683,8 +789,9 @@ def endpoint(
 ) -> dict[str, Any] | None:
     """An OCSF network_endpoint, or None when it would identify nothing (no ip/host/domain/service)."""
     result: dict[str, Any] = {}
-    set_present(result, "ip", ip_text(ip))
-    set_text(result, "hostname", hostname)
+    host, address = host_and_ip(hostname, ip)
+    set_present(result, "ip", address)
+    set_present(result, "hostname", host)
     set_text(result, "domain", domain)
     set_text(result, "svc_name", svc_name)
     if not result:
@@ -724,11 +831,19 @@ OS_TYPES: Final[tuple[tuple[str, int, str], ...]] = (
     ("ios", 301, "iOS"),
     ("mac", 300, "macOS"),
     ("os x", 300, "macOS"),
+    # macOS by release name (Netskope's ``os`` may carry only the name, e.g. "Ventura").
+    *((release, 300, "macOS") for release in ("tahoe", "sequoia", "sonoma", "ventura", "monterey", "big sur")),
+    *((release, 300, "macOS") for release in ("catalina", "mojave", "sierra", "el capitan", "yosemite")),
     ("linux", 200, "Linux"),
     ("ubuntu", 200, "Linux"),
     ("centos", 200, "Linux"),
     ("red hat", 200, "Linux"),
+    ("rhel", 200, "Linux"),
     ("debian", 200, "Linux"),
+    ("fedora", 200, "Linux"),
+    ("suse", 200, "Linux"),
+    ("rocky", 200, "Linux"),
+    ("alma", 200, "Linux"),
     ("chrome", 200, "Linux"),
     ("solaris", 400, "Solaris"),
     ("aix", 401, "AIX"),
@@ -746,17 +861,37 @@ def _first_word(words: tuple[tuple[str, int, str], ...]) -> Callable[[str], tupl
     return lookup
 
 
+#: Netskope ``device`` words → the OS family it runs (for an OS named only by its release).
+DEVICE_OS_TYPES: Final[tuple[tuple[str, int, str], ...]] = (
+    ("ipad", 302, "iPadOS"),
+    ("iphone", 301, "iOS"),
+    ("ios", 301, "iOS"),
+    ("mac", 300, "macOS"),
+    ("android", 201, "Android"),
+    ("windows", 100, "Windows"),
+    ("linux", 200, "Linux"),
+)
+
 #: Memoised (bounded) lookups: a tenant has few OS and device names.
 _OS_TYPE_IDS: Final = _Memo(_first_word(OS_TYPES), 1024)
+_DEVICE_OS_TYPE_IDS: Final = _Memo(_first_word(DEVICE_OS_TYPES), 1024)
 _DEVICE_TYPE_IDS: Final = _Memo(_first_word(DEVICE_TYPES), 1024)
 
 
-def os_object(name: object, version: object = None) -> dict[str, Any] | None:
-    """OCSF os (name + type_id required) from Netskope's ``os`` / ``os_version``."""
+def os_object(name: object, version: object = None, device_kind: str | None = None) -> dict[str, Any] | None:
+    """OCSF os (name + type_id required) from Netskope's ``os`` / ``os_version``.
+
+    An OS name that says no family (a release name Netskope sends alone) takes the family of the
+    ``device`` it runs on ("Mac Device" → macOS).
+    """
     os_name = text(name)
     if os_name is None:
         return None
     type_id, caption = _OS_TYPE_IDS[os_name]
+    if type_id == 99 and device_kind is not None:
+        type_id, caption = _DEVICE_OS_TYPE_IDS[device_kind]
+        if type_id == 99:
+            caption = os_name
     result: dict[str, Any] = {"name": os_name, "type_id": type_id, "type": caption}
     os_version = text(version)
     if os_version is not None and os_version != os_name:
@@ -765,7 +900,7 @@ def os_object(name: object, version: object = None) -> dict[str, Any] | None:
 
 
 DEVICE_FIELDS: Final[dict[str, str]] = {
-    "hostname": "hostname",
+    "hostname": "hostname (an IP literal: ip)",
     "userip": "ip",
     "nsdeviceuid": "uid",
     "managementID": "uid_alt",
@@ -780,8 +915,9 @@ DEVICE_READ_FIELDS: Final[dict[str, str]] = {"device": "type_id, type (its text 
 def device(record: dict[str, Any], *, ip_field: str = "userip", default_type_id: int = 0) -> dict[str, Any] | None:
     """OCSF device (the user's machine) from Netskope's device fields; None when nothing identifies it."""
     result: dict[str, Any] = {}
-    set_text(result, "hostname", record.get("hostname"))
-    set_present(result, "ip", ip_text(record.get(ip_field)))
+    host, address = host_and_ip(record.get("hostname"), record.get(ip_field))
+    set_present(result, "hostname", host)
+    set_present(result, "ip", address)
     set_text(result, "uid", record.get("nsdeviceuid"))
     if not result:
         return None
@@ -791,7 +927,7 @@ def device(record: dict[str, Any], *, ip_field: str = "userip", default_type_id:
         result["type_id"], result["type"] = _DEVICE_TYPE_IDS[kind]
     else:
         result["type_id"] = default_type_id
-    set_present(result, "os", os_object(record.get("os"), record.get("os_version")))
+    set_present(result, "os", os_object(record.get("os"), record.get("os_version"), kind))
     classification = text(record.get("device_classification"))
     if classification is not None:
         managed = normalise(classification)
@@ -800,12 +936,6 @@ def device(record: dict[str, Any], *, ip_field: str = "userip", default_type_id:
         result["groups"] = [{"name": classification}]
     return result
 
-
-HASH_ALGORITHMS: Final[tuple[tuple[str, int, str], ...]] = (
-    ("md5", 1, "MD5"),
-    ("sha1", 2, "SHA-1"),
-    ("sha256", 3, "SHA-256"),
-)
 
 FILE_FIELDS: Final[dict[str, str]] = {
     "object": "name",
@@ -823,8 +953,11 @@ FILE_FIELDS: Final[dict[str, str]] = {
 def file(record: dict[str, Any], name_field: str = "object") -> dict[str, Any] | None:
     """OCSF file (name + type_id required) from Netskope's object/file fields; None without a name."""
     name = text(record.get(name_field))
-    if name is None:
-        return None
+    return None if name is None else named_file(record, name)
+
+
+def named_file(record: dict[str, Any], name: str) -> dict[str, Any]:
+    """``file`` with its name found by the caller (a class that names files from other fields)."""
     result: dict[str, Any] = (
         {"name": name, "type_id": 2, "type": "Folder"}
         if normalise(record.get("object_type")) == "folder"
@@ -835,9 +968,9 @@ def file(record: dict[str, Any], name_field: str = "object") -> dict[str, Any] |
     set_present(result, "size", integer(record.get("file_size")))
     set_text(result, "mime_type", record.get("file_type"))  # Netskope's file_type is a MIME type ("image/gif")
     hashes = []
-    for field, algorithm_id, algorithm in HASH_ALGORITHMS:
+    for field, algorithm_id, algorithm, digests in _HASHES:
         digest = record.get(field)
-        if digest and (digest := hex_text(digest)) is not None:
+        if digest and type(digest) is str and (digest := digests[digest]) is not None:
             hashes.append({"algorithm_id": algorithm_id, "algorithm": algorithm, "value": digest})
     if hashes:
         result["hashes"] = hashes
@@ -968,9 +1101,32 @@ _OBSERVED: Final[dict[str, tuple[tuple[str, dict[str, Any]], ...]]] = {
     path: tuple((attribute, _observable(f"{path}.{attribute}", kind)) for attribute, kind in attributes)
     for paths, attributes in (
         (("user", "actor.user"), (("name", "username"), ("email_addr", "email"))),
-        (("src_endpoint", "dst_endpoint", "device"), (("ip", "ip"), ("hostname", "hostname"))),
+        (
+            ("src_endpoint", "dst_endpoint", "device", "evidences.src_endpoint", "evidences.dst_endpoint"),
+            (("ip", "ip"), ("hostname", "hostname")),
+        ),
     )
     for path in paths
+}
+
+
+def observe_file(found: list[dict[str, Any]], path: str, part: dict[str, Any] | None) -> None:
+    """Append the observables of a file placed at ``path``: its name and each of its hashes."""
+    if part is not None:
+        name, digest = _FILE_OBSERVED[path]
+        observable = name.copy()
+        observable["value"] = part["name"]
+        found.append(observable)
+        for hashed in part.get("hashes", ()):
+            observable = digest.copy()
+            observable["value"] = hashed["value"]
+            found.append(observable)
+
+
+#: File path → its name's and its hashes' observable templates, for ``observe_file``.
+_FILE_OBSERVED: Final[dict[str, tuple[dict[str, Any], dict[str, Any]]]] = {
+    path: (_observable(f"{path}.name", "file_name"), _observable(f"{path}.hashes.value", "hash"))
+    for path in ("file", "evidences.file")
 }
 
 

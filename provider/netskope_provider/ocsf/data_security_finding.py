@@ -33,7 +33,7 @@ from netskope_provider.ocsf.common import (
     flag,
     integer,
     normalise,
-    observe,
+    observe_file,
     observe_part,
     prefixed,
     security_control,
@@ -283,7 +283,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe_part(found, "src_endpoint", source)
     observe_part(found, "dst_endpoint", destination)
     observe_part(found, "device", host)
-    observe(found, "file.name", "file_name", carried["name"] if carried else None)
+    observe_file(found, "file", carried)
     if found:
         event["observables"] = found
     return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

@@ -30,6 +30,7 @@ from netskope_provider.ocsf.common import (
     integer,
     normalise,
     observe,
+    observe_file,
     observe_part,
     prefixed,
     routing_key,
@@ -37,6 +38,7 @@ from netskope_provider.ocsf.common import (
     set_present,
     set_text,
     severity_id_from,
+    severity_level_id,
     text,
 )
 from netskope_provider.ocsf.parts import (
@@ -218,7 +220,8 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     alert_type = text(record.get("alert_type")) or "alert"
     missing: list[Iterable[str]] = []
     severity = first_text(record, _SEVERITY_FIELDS, missing, kept_elsewhere=_SEVERITY_KEPT_ELSEWHERE)
-    severity_id = severity_id_from(severity)
+    level = record.get("severity_level")  # the first choice, on Netskope's own scale when a number
+    severity_id = severity_level_id(level) if text(level) is not None else severity_id_from(severity)
     event = base_event(record, log_type, EVENT_CLASS, 1, "Create", severity_id, severity=severity)
     profiles: list[str] = []
 
@@ -300,6 +303,9 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe_part(found, "actor.user", acting.get("user") if acting else None)
     observe_part(found, "device", host)
     observe(found, "finding_info.src_url", "url", src_url)
+    observe_part(found, "evidences.src_endpoint", evidence.get("src_endpoint"))
+    observe_part(found, "evidences.dst_endpoint", evidence.get("dst_endpoint"))
+    observe_file(found, "evidences.file", evidence.get("file"))
     if found:
         event["observables"] = found
     return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

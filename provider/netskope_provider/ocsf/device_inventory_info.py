@@ -17,7 +17,7 @@ from netskope_provider.ocsf.common import (
     MappingError,
     base_event,
     finalize,
-    ip_text,
+    host_and_ip,
     observe,
     set_present,
     set_text,
@@ -38,7 +38,7 @@ ENUMS: Final[dict[str, dict[str, int]]] = {
 
 MAPPED_FIELDS: Final[dict[str, str]] = {
     **BASE_FIELDS,
-    "hostname": "device.hostname",
+    "hostname": "device.hostname (an IP literal: device.ip)",
     "device_name": "device.name",
     "serial": "device.hw_info.serial_number, device.uid",
     "ip": "device.ip",
@@ -60,7 +60,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     severity = text(record.get("severity")) or text(record.get("alarm_severity"))
     event = base_event(record, log_type, EVENT_CLASS, ACTIVITY_ID, "Log", severity_id, severity=severity)
     machine: dict[str, Any] = {"type_id": SERVER, "type": "Server"}
-    hostname, ip = text(record.get("hostname")), ip_text(record.get("ip"))
+    hostname, ip = host_and_ip(record.get("hostname"), record.get("ip"))
     set_present(machine, "hostname", hostname)
     set_text(machine, "name", record.get("device_name"))
     set_present(machine, "ip", ip)

@@ -24,6 +24,24 @@ from netskope_provider.registry import CLASSES, KIND_CLASSES, LOG_TYPE_KINDS
 
 DOC_PATH = Path("docs") / "mapping.md"
 
+#: Why ``severity_level`` numbers descend (``common.SEVERITY_LEVELS``): the sources, for the docs.
+SEVERITY_LEVEL_SOURCES = """\
+Netskope's scale descends, unlike OCSF's ids, so these numbers are not read as OCSF ids:
+
+* Netskope's Audit Log documentation lists its severity levels as High, Medium, Low, Info
+  (<https://docs.netskope.com/en/netskope-help/admin-console/administration/audit-log/>).
+* Netskope's field dictionary describes `severity_level` as "High / Med / Low"
+  (netskopeoss/Data-Schema, `schema/event_schema.json`, commit a4517ae).
+* A published parser reads audit `severity_level` 1 as High, 2 as Medium, 3 as Low
+  (SEKOIA-IO/intake-formats pull request 1424, Netskope `parser.yml`).
+* Netskope's published audit records agree: Login Failed, Edit admin record and Password Change
+  Successful carry 1; Login Successful, Logout Successful and Deleted inline policy carry 2
+  (SEKOIA-IO/intake-formats, `Netskope/netskope_events/tests`).
+
+4 (Info) is inferred from the Audit Log's fourth level; no published record carries it. Any other
+number is severity_id 0 Unknown and stays under `unmapped`. Words (malsite alerts: `high`, `med`,
+`low`) are read as in the table above.""".splitlines()
+
 
 def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -83,6 +101,12 @@ def _common() -> list[str]:
     ]
     lines += _table(("word", "severity_id"), list(common.SEVERITY_WORDS.items()))
     lines += ["Integers 1–6 are taken as OCSF ids; an unknown word is 99 with the word in `severity`.", ""]
+    lines += ["### `severity_level` numbers (admin audit events) → `severity_id`", ""]
+    lines += _table(
+        ("severity_level", "severity_id"),
+        [(level, f"{sid} {common.SEVERITY_CAPTIONS[sid]}") for level, sid in common.SEVERITY_LEVELS.items()],
+    )
+    lines += [*SEVERITY_LEVEL_SOURCES, ""]
     lines += ["### `action` → security_control profile", ""]
     lines += _table(
         ("action", "action_id / disposition_id"),
@@ -94,6 +118,10 @@ def _common() -> list[str]:
     )
     lines += ["### `os` words → `device.os.type_id`", ""]
     lines += _table(("word (contained)", "type_id"), [(word, f"{tid} {name}") for word, tid, name in common.OS_TYPES])
+    lines += ["### `device` words → `device.os.type_id` when the `os` name says no family (a release name)", ""]
+    lines += _table(
+        ("word (contained)", "type_id"), [(word, f"{tid} {name}") for word, tid, name in common.DEVICE_OS_TYPES]
+    )
     return lines
 
 

@@ -2,8 +2,11 @@
 
 The verb of ``audit_log_event`` gives the activity (created → Create, edited/updated/set → Update,
 deleted → Delete, pushed/applied → Activate, stopped → Deactivate, paused → Suspend); its object
-gives the managed entity's type (Policy, or Other with the object's own words). The entity's name is the first text value of ``supporting_data``
-(else the object named by the event); ``supporting_data`` itself is kept whole as ``entity.data``.
+gives the managed entity's type (Policy, or Other with the object's own words). The entity's name is
+the first text value of ``supporting_data``; when it names none (the published "Deleted inline
+policy" record carries ``data_values: [false]``), the name is "Unknown" (OCSF requires a name or an
+id) rather than words made up from the event. ``supporting_data`` itself is kept whole as
+``entity.data``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from netskope_provider.ocsf.common import (
     finalize,
     present,
     routing_key,
-    severity_id_from,
+    severity_level_id,
     text,
 )
 from netskope_provider.registry import CLASSES
@@ -29,6 +32,8 @@ EVENT_CLASS: Final = CLASSES[CLASS_UID]
 ACTIVITY_CAPTIONS: Final = {1: "Create", 3: "Update", 4: "Delete", 10: "Activate", 11: "Deactivate", 12: "Suspend"}
 POLICY: Final = 5
 ENTITY_CAPTIONS: Final = {POLICY: "Policy", 99: "Other"}
+#: The entity's name when the record names none (``supporting_data`` empty or without text).
+UNKNOWN_NAME: Final = "Unknown"
 
 #: Spec value → (activity_id, entity type_id, entity type text).
 EVENTS: Final[dict[str, tuple[int, int, str]]] = {
@@ -87,11 +92,15 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     source_text = text(record.get("audit_log_event")) or ""
     activity_id, type_id, entity_type = _EVENTS.get(routing_key(source_text), (99, 99, source_text or "Unknown"))
     activity_name = ACTIVITY_CAPTIONS.get(activity_id, source_text)
-    severity_id = severity_id_from(record.get("severity_level"))
-    event = base_event(record, log_type, EVENT_CLASS, activity_id, activity_name, severity_id, status_id=1)
+    severity = record.get("severity_level")
+    event = base_event(
+        record, log_type, EVENT_CLASS, activity_id, activity_name, severity_level_id(severity),
+        severity=text(severity), status_id=1,
+    )  # fmt: skip
     _, names = admin_audit(record, event, "actor.user")
     entity: dict[str, Any] = {
-        "name": names[0] if names else entity_type,
+        # Only a name the record gives; OCSF needs a name or an id, so without one it is "Unknown".
+        "name": names[0] if names else UNKNOWN_NAME,
         "type_id": type_id,
         "type": ENTITY_CAPTIONS[type_id] if type_id != 99 else entity_type,
     }

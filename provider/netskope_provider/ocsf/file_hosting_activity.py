@@ -5,7 +5,11 @@ Open, Share); verbs OCSF has no activity for (Create, Archive, Print, Bluetooth 
 are 99 Other with the verb as ``activity_name``. The class requires an actor, a file and a source
 endpoint: the user and the cloud app act, the file is Netskope's ``object`` (its URL is
 ``file.url``, since the class has no HTTP request), the source is the user's egress ``srcip`` or,
-failing that, the device's ``userip``. A record lacking any of the three is delivered raw.
+failing that, the device's ``userip``. A record lacking an actor or a source is delivered raw. The
+spec routes every listed activity here, so a record without ``object`` still is File Hosting
+Activity: its file is named by the best identifier it has (``NAME_FIELDS``: the file path's last
+segment, the DLP file, ``filename``, the document title, the URL path's last segment), else
+"Unknown".
 File activity logs carry no threat severity, so ``severity_id`` is 1 Informational unless the
 record's own ``severity`` says otherwise.
 """
@@ -27,8 +31,9 @@ from netskope_provider.ocsf.common import (
     finalize,
     flag,
     location,
+    named_file,
     normalise,
-    observe,
+    observe_file,
     observe_part,
     prefixed,
     routing_key,
@@ -96,6 +101,38 @@ STATUSES: Final[dict[str, int]] = {
     "quarantine": 2,
 }
 
+#: Where the file's name comes from when ``object`` is empty, in order of preference. The spec
+#: routes every listed activity with ``alert`` = no here, and OCSF 6006 requires ``file.name``.
+NAME_FIELDS: Final[dict[str, str]] = {
+    "file_path": "its last segment",
+    "dlp_file": "the file DLP inspected",
+    "filename": "the file's own name",
+    "title": "the document's title",
+    "url": "the last segment of its path",
+}
+#: ``file.name`` when nothing above names the file.
+UNKNOWN_NAME: Final = "Unknown"
+
+
+def _last_segment(path: str) -> str:
+    return path.rstrip("/\\").rpartition("/")[2].rpartition("\\")[2]
+
+
+def _file_name(record: dict[str, Any]) -> str:
+    """The best name the record gives a file it does not name in ``object`` (see ``NAME_FIELDS``)."""
+    for field in NAME_FIELDS:
+        value = text(record.get(field))
+        if value is None:
+            continue
+        if field == "url":
+            value = _last_segment((url(value) or {}).get("path", ""))
+        elif field == "file_path":
+            value = _last_segment(value)
+        if value:
+            return value
+    return UNKNOWN_NAME
+
+
 #: The user's device address stands in for the source endpoint when there is no egress ``srcip``.
 FALLBACK_SRC_FIELDS: Final[dict[str, str]] = {"userip": "src_endpoint.ip (when srcip is empty), device.ip"}
 
@@ -110,13 +147,16 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     **ACTOR_FIELDS,
     "app": "actor.app_name, dst_endpoint.svc_name",
     **prefixed("file", FILE_FIELDS),
-    "url": "file.url",
+    "url": "file.url (and file.name when nothing else names the file)",
     **SRC_ENDPOINT_FIELDS,
     **DST_ENDPOINT_FIELDS,
     **HOST_DEVICE_FIELDS,
     **FALLBACK_SRC_FIELDS,
 }
-READ_FIELDS: Final[dict[str, str]] = HOST_DEVICE_READ_FIELDS
+READ_FIELDS: Final[dict[str, str]] = {
+    **dict.fromkeys(("dlp_file", "filename", "title"), "file.name when object is empty"),
+    **HOST_DEVICE_READ_FIELDS,
+}
 _CONSUMED: Final = frozenset(MAPPED_FIELDS)
 
 ENUMS: Final[dict[str, dict[str, int]]] = {
@@ -130,9 +170,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     acting = actor(record)
     if acting is None:
         raise MappingError("file activity names no user and no app (OCSF 6006 requires an actor)")
-    carried = file(record)
-    if carried is None:
-        raise MappingError("file activity has no 'object' (OCSF 6006 requires a file name)")
+    carried = file(record) or named_file(record, _file_name(record))
     source = endpoint(record.get("srcip") or record.get("userip"), record.get("srcport"), geo=location(record, "src_"))
     if source is None:
         raise MappingError("file activity has neither 'srcip' nor 'userip' (OCSF 6006 requires a source endpoint)")
@@ -176,7 +214,7 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     observe_part(found, "actor.user", acting.get("user"))
     observe_part(found, "src_endpoint", source)
     observe_part(found, "dst_endpoint", destination)
-    observe(found, "file.name", "file_name", carried["name"])
+    observe_file(found, "file", carried)
     if found:
         event["observables"] = found
     return finalize(event, record, _CONSUMED, missing=missing, profiles=profiles)

@@ -110,7 +110,6 @@ MAPPED_FIELDS: Final[dict[str, str]] = {
     "conn_endtime": "end_time",
     "url": "url",
     "bypass_reason": "status_detail",
-    "transaction_id": "metadata.correlation_uid",
     **ACTOR_USER_FIELDS,
     **HOST_DEVICE_FIELDS,
 }
@@ -190,7 +189,6 @@ def build(record: dict[str, Any], log_type: str) -> dict[str, Any]:
     web = url(record.get("url"))
     set_present(event, "url", web)
     set_text(event, "status_detail", record.get("bypass_reason"))
-    set_text(event["metadata"], "correlation_uid", record.get("transaction_id"))
 
     action_word(event, record.get("action"))
     if activity_id == 2:

@@ -39,10 +39,14 @@ SRC_ENDPOINT_FIELDS: Final[dict[str, str]] = {
 DST_ENDPOINT_FIELDS: Final[dict[str, str]] = {
     "dstip": "dst_endpoint.ip",
     "dstport": "dst_endpoint.port",
-    "dsthost": "dst_endpoint.hostname",
+    "dsthost": "dst_endpoint.hostname (an IP literal: dst_endpoint.ip)",
     **prefixed("dst_endpoint", location_fields("dst_")),
 }
-ACTOR_USER_FIELDS: Final[dict[str, str]] = prefixed("actor.user", USER_FIELDS)
+#: The acting user and their app session (Netskope's ``app_session_id``: the same attribute in every class).
+ACTOR_USER_FIELDS: Final[dict[str, str]] = {
+    **prefixed("actor.user", USER_FIELDS),
+    "app_session_id": "actor.session.uid",
+}
 ACTOR_FIELDS: Final[dict[str, str]] = {**ACTOR_USER_FIELDS, "app": "actor.app_name"}
 HOST_DEVICE_FIELDS: Final[dict[str, str]] = prefixed("device", DEVICE_FIELDS)
 HOST_DEVICE_READ_FIELDS: Final[dict[str, str]] = prefixed("device", DEVICE_READ_FIELDS)
@@ -65,12 +69,21 @@ def dst_endpoint(record: dict[str, Any], svc_name: object = None, domain: object
     )
 
 
+def app_session(record: dict[str, Any]) -> dict[str, Any] | None:
+    """OCSF session of Netskope's ``app_session_id`` (a user's use of one app or site)."""
+    uid = text(record.get("app_session_id"))
+    return None if uid is None else {"uid": uid}
+
+
 def actor(record: dict[str, Any], *, with_app: bool = True) -> dict[str, Any] | None:
-    """The acting user (and cloud app, when ``with_app``); None when the record names neither."""
+    """The acting user, their app session (and cloud app, when ``with_app``); None when the record names none."""
     result: dict[str, Any] = {}
     acting = user(record)
     if acting is not None:
         result["user"] = acting
+    session = app_session(record)
+    if session is not None:
+        result["session"] = session
     if with_app:
         set_text(result, "app_name", record.get("app"))
     return result or None

@@ -11,7 +11,7 @@ from netskope_provider.compat import AirflowFailException, BaseOperator, Variabl
 from netskope_provider.config import DagSettings, Tenant
 from netskope_provider.exceptions import NetskopeConfigError
 from netskope_provider.log_types import LOG_TYPES, get_log_type
-from netskope_provider.windows import Window
+from netskope_provider.windows import Schedule, Window
 
 if TYPE_CHECKING:
     from netskope_provider.compat import Context
@@ -32,9 +32,9 @@ class NetskopeReconcileOperator(BaseOperator):
 
     The period is the run's data interval (or params ``window_start``/``window_end``), cut into
     ``window_seconds`` windows as the log-type DAGs cut them. Healing re-runs fetch -> OCSF ->
-    deliver (``pipeline.run_window``) for each window that misses records, cut like its log type's
-    DAG (``NETSKOPE_SPLIT_MINUTES``); delivery sends only what a stream lacks, so a heal adds each
-    missing record once. Then it checks those windows again. Windows holding *more* than the
+    deliver (``pipeline.run_window``) for each window that misses records; delivery puts each
+    record in its home stream and sends only what that stream lacks, so a heal adds each missing
+    record once. Then it checks those windows again. Windows holding *more* than the
     tenant are reported, never healed: removing events means deleting the stream first (see
     docs/reconcile.md).
 
@@ -159,48 +159,45 @@ class NetskopeReconcileOperator(BaseOperator):
         return heal_setting(os.environ.get("NETSKOPE_RECONCILE_HEAL", ""), "NETSKOPE_RECONCILE_HEAL")
 
     def _heal(self, ti: Any, logs: Any, check: reconciliation.WindowCheck) -> bool:
-        """Re-run a short window as its log type's DAG cuts it; False (and a warning) when its streams are cut otherwise.
+        """Re-run a short window; False (and a warning) when its records sit in streams of another layout.
 
-        Delivery only fills the streams it writes: re-running a window whose records sit in streams of
-        another layout (a different split or schedule, a wider custom window) would copy them again.
+        A heal delivers each record into its home stream (the log type's schedule interval), reading
+        each back first, so it adds only what is missing there. Streams of an older layout (the
+        sub-window or custom-window streams of releases before homes) are not read by it: re-running
+        such a window would copy their records again.
         """
-        split = DagSettings.for_log_type(check.log_type).split
         window = Window(check.start, check.end)
-        slices = window.split(int(split.total_seconds()) if split else window.seconds)
         group = config.log_group_for(check.log_type, self.log_group)
         present = reconciliation.streams_within(
             reconciliation.existing_streams(logs, group, check.log_type), check.start, check.end
         )
-        expected = {delivery.stream_name(check.log_type, part.start, part.end) for part in slices}
+        homes = Schedule(DagSettings.for_log_type(check.log_type).schedule).intervals(window)
+        expected = {delivery.stream_name(check.log_type, home.start, home.end) for home in homes}
         if not set(present) <= expected:
             self.log.warning(
-                "Not re-running %s %s: its records sit in streams %s, not the %d-second windows its DAG delivers "
-                "now; re-run those windows by hand (docs/reconcile.md)",
+                "Not re-running %s %s: its records sit in streams %s, not in the streams of its schedule's "
+                "intervals; re-run those windows by hand (docs/reconcile.md)",
                 check.log_type,
                 window,
                 sorted(set(present) - expected),
-                slices[0].seconds,
             )
             return False
-        self.log.info(
-            "Re-running %s %s as %d window(s): %d records missing", check.log_type, window, len(slices), check.gap
+        self.log.info("Re-running %s %s: %d records missing", check.log_type, window, check.gap)
+        area = staging.TaskStaging(
+            config.staging_base(),
+            config.run_setting("staging_conn_id") or None,
+            dag_id=Tenant(self.tenant).dag_id(check.log_type),
+            run_id=f"reconcile__{ti.run_id}__{window.start}",
+            try_number=ti.try_number,
         )
-        for part in slices:
-            area = staging.TaskStaging(
-                config.staging_base(),
-                config.run_setting("staging_conn_id") or None,
-                dag_id=Tenant(self.tenant).dag_id(check.log_type),
-                run_id=f"reconcile__{ti.run_id}__{part.start}",
-                try_number=ti.try_number,
-            )
-            pipeline.run_window(
-                check.log_type,
-                part,
-                area,
-                netskope_conn_id=self.netskope_conn_id,
-                aws_conn_id=self.aws_conn_id,
-                log_group=self.log_group,
-            )
+        pipeline.run_window(
+            check.log_type,
+            window,
+            area,
+            netskope_conn_id=self.netskope_conn_id,
+            aws_conn_id=self.aws_conn_id,
+            log_group=self.log_group,
+        )
         return True
 
 

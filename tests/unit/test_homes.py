@@ -1,0 +1,43 @@
+"""A record's home: the schedule interval holding its time, cut exactly as the DAG's timetable cuts runs."""
+
+from __future__ import annotations
+
+import pendulum
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netskope_provider.compat import CronDataIntervalTimetable
+from netskope_provider.windows import Schedule, Window
+
+CRONS = ["0 * * * *", "*/5 * * * *", "0 0 * * *", "15 */6 * * 1-5", "0 0 1 * *"]
+
+
+def timetable_interval(cron: str, end: int) -> tuple[int, int]:
+    """The data interval Airflow's CronDataIntervalTimetable gives a manual run after ``end``."""
+    from airflow_helpers import core_timetable
+
+    table = core_timetable(CronDataIntervalTimetable(cron, timezone="UTC"))
+    interval = table.infer_manual_data_interval(run_after=pendulum.from_timestamp(end, tz="UTC"))
+    return int(interval.start.timestamp()), int(interval.end.timestamp())
+
+
+@settings(max_examples=60, deadline=None)
+@given(cron=st.sampled_from(CRONS), epoch=st.integers(946_684_800, 4_102_444_800))
+def test_the_home_of_a_time_is_the_timetables_data_interval_holding_it(cron: str, epoch: int) -> None:
+    home = Schedule(cron).interval_of(epoch)
+    assert home.start <= epoch < home.end
+    assert (home.start, home.end) == timetable_interval(cron, home.end)
+
+
+def test_the_intervals_of_a_window_cover_it_in_order() -> None:
+    hourly = Schedule("0 * * * *")
+    h = 1_800_000_000  # a whole hour
+    assert hourly.intervals(Window(h, h + 7200)) == [Window(h, h + 3600), Window(h + 3600, h + 7200)]
+    assert hourly.intervals(Window(h + 300, h + 600)) == [Window(h, h + 3600)], "a 5-minute window lives in its hour"
+    assert hourly.intervals(Window(h - 1, h + 1)) == [Window(h - 3600, h), Window(h, h + 3600)]
+
+
+def test_a_bad_cron_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Schedule("hourly")
