@@ -48,6 +48,7 @@ def airflow_env(simulator: SimulatorServer, moto_server, tmp_path_factory: pytes
     from airflow.utils import db
 
     staging_dir = tmp_path_factory.mktemp("staging")
+    moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(
             "AIRFLOW_CONN_NETSKOPE_DEFAULT",

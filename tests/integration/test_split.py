@@ -77,6 +77,7 @@ def split_dags(simulator, moto_server, tmp_path_factory: pytest.TempPathFactory)
     from airflow.models.pool import Pool
     from airflow.utils import db
 
+    moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NETSKOPE_SPLIT_MINUTES", str(SPLIT_MINUTES))
         patch.delenv("NETSKOPE_TENANTS", raising=False)

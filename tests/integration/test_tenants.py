@@ -51,6 +51,7 @@ def tenant_dags(simulators, moto_server, tmp_path_factory: pytest.TempPathFactor
     from airflow.models.pool import Pool
     from airflow.utils import db
 
+    moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NETSKOPE_TENANTS", json.dumps(TENANTS))
         patch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path_factory.mktemp('staging')}")
