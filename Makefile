@@ -21,16 +21,19 @@ run_pytest = $(1)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 $(STAMP): pyproject.toml $(LOCK)
+	@echo "Installing Airflow, the provider and the test tools into $(VENV) (first time: 1-3 minutes) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test,compile]' -c $(LOCK)
 	@touch $(STAMP)
+	@echo "Installed."
 
 # The OCSF mapping compiled in place with mypyc, again whenever its source changes. Without a C
 # compiler this says so and the mapping runs from source (same output, about half as fast).
 OCSF_SOURCES := $(filter-out %/_compiled_sources.py,$(wildcard provider/netskope_provider/ocsf/*.py))
 COMPILED := $(VENV)/.compiled
 $(COMPILED): $(STAMP) $(OCSF_SOURCES) provider/hatch_build.py
+	@echo "Compiling the OCSF mapping with mypyc (first time: about a minute) ..."
 	@$(BIN)/python provider/hatch_build.py
 	@touch $(COMPILED)
 

@@ -46,6 +46,9 @@ RUN_SETTING_DEFAULTS: dict[str, str] = {
     "staging_kms_key_id": "",
     #: Hours a successful run's staged files are kept; 0 deletes them as soon as delivery succeeded.
     "staging_retention_hours": "0",
+    #: Days of retention given to a log group the provider creates (a CloudWatch retention value, e.g. 30,
+    #: 365, 3653); 0 leaves it without one (never expire). An existing group is not changed.
+    "log_group_retention_days": "365",
     #: ``cloudwatch.deliver``'s policy for events outside CloudWatch's accepted time range:
     #: ``ingest_time`` (deliver, stamped with the delivery time), ``reject`` (quarantine) or ``fail``.
     "timestamp_policy": "ingest_time",
@@ -317,3 +320,9 @@ def max_window_days(override: str | int | None = None) -> int:
 def log_group_for(log_type: str, override: str | None = None) -> str:
     """The CloudWatch log group a log type is delivered to (``{log_type}`` is filled in)."""
     return run_setting("log_group", override).replace("{log_type}", log_type)
+
+
+def log_group_retention_days(override: str | int | None = None) -> int | None:
+    """Retention in days for a log group the provider creates; None (setting 0) for never expire."""
+    raw = run_setting("log_group_retention_days", None if override is None else str(override))
+    return _parse_int(raw, "netskope_log_group_retention_days") or None

@@ -201,11 +201,12 @@ def stream_name(log_type: str, start: int, end: int, prefix: str = "netskope") -
 def ensure_log_group(
     logs_client: Any, log_group: str, *, retention_days: int | None = None, kms_key_id: str | None = None
 ) -> None:
-    """Create the log group when missing; apply ``retention_days`` when given (idempotent).
+    """Create the log group when missing, with ``retention_days`` when given (idempotent).
 
-    An existing group is left as it is apart from the retention, so the operator's setting wins.
-    Without ``logs:CreateLogGroup`` an existing group is fine; a missing one fails at once, naming
-    the permission. Throttling and 5xx are retried by botocore (the client's retry configuration).
+    An existing group is left as it is (its owner chose its retention); one that never expires is
+    reported with a warning, since its storage grows without bound. Without ``logs:CreateLogGroup``
+    an existing group is fine; a missing one fails at once, naming the permission. Throttling and 5xx
+    are retried by botocore (the client's retry configuration).
     """
     _check_group_name(log_group)
     if retention_days is not None and retention_days not in RETENTION_DAYS:
@@ -219,9 +220,14 @@ def ensure_log_group(
     except CloudWatchPermissionError:
         if not _group_exists(logs_client, log_group):
             raise
+        _warn_if_never_expires(logs_client, log_group)
+        return
     except ClientError as exc:
-        if _error_code(exc) not in ("ResourceAlreadyExistsException", "OperationAbortedException"):
-            raise  # OperationAborted: another task is creating the same group right now
+        if _error_code(exc) == "ResourceAlreadyExistsException":
+            _warn_if_never_expires(logs_client, log_group)
+            return
+        if _error_code(exc) != "OperationAbortedException":
+            raise  # OperationAborted: another task is creating the same group right now: set its retention too
     if retention_days is not None:
         try:
             _aws(
@@ -235,6 +241,21 @@ def ensure_log_group(
             # Another task changed the group at the same moment (each task sets the same retention).
             if _error_code(exc) != "OperationAbortedException" or _retention(logs_client, log_group) != retention_days:
                 raise
+
+
+def _warn_if_never_expires(logs_client: Any, log_group: str) -> None:
+    try:
+        group = _describe_group(logs_client, log_group)
+    except ClientError:
+        return  # deliver() reports a missing logs:DescribeLogGroups
+    if group is not None and not group.get("retentionInDays"):
+        log.warning(
+            "Log group %s has no retention: its events never expire and its storage cost grows without bound. "
+            "Set one: aws logs put-retention-policy --log-group-name %s --retention-in-days 365 (the setting "
+            "netskope_log_group_retention_days applies only to groups the provider creates)",
+            log_group,
+            log_group,
+        )
 
 
 def read_stream(logs_client: Any, log_group: str, log_stream: str) -> Iterator[tuple[int, str]]:

@@ -115,11 +115,13 @@ def _prepare_environment(dags_folder: Path) -> None:
     os.environ["NETSKOPE_STAGING_BASE"] = f"file://{DEMO_HOME / 'staging'}"
 
 
-def _dags_folder() -> Path:
-    for candidate in (Path.cwd() / "dags", Path(__file__).resolve().parents[2] / "dags"):
-        if (candidate / "netskope_dags.py").is_file():
-            return candidate
-    raise SystemExit("Cannot find dags/netskope_dags.py: run `make demo` from the project's root folder")
+def _iso(epoch: int) -> str:
+    return f"{datetime.fromtimestamp(epoch, UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def say(message: str) -> None:
+    """One progress line, at once (the demo's phases take seconds each)."""
+    print(message, flush=True)
 
 
 def canonical(document: object) -> bytes:
@@ -173,34 +175,48 @@ def _print_report(outcomes: list[Outcome], start: int, end: int) -> None:
     from netskope_provider.ocsf import IMPLEMENTATION
     from netskope_provider.ocsf.routing import class_names
 
-    window = f"{datetime.fromtimestamp(start, UTC):%Y-%m-%d %H:%M}–{datetime.fromtimestamp(end, UTC):%H:%M} UTC"
-    print(f"\nNetskope → OCSF 1.5.0 → CloudWatch Logs, window {window} (mapping: {IMPLEMENTATION})\n")
+    say(f"\nNetskope → OCSF 1.5.0 → CloudWatch Logs, window {_iso(start)}/{_iso(end)} (mapping: {IMPLEMENTATION})\n")
     header = f"{'log type':<15}{'fetched':>8}{'OCSF':>7}{'raw':>6}{'rejected':>9}{'delivered':>10}{'in CW':>7}  {'check':<7} OCSF per class"
-    print(header)
-    print("-" * len(header))
+    say(header)
+    say("-" * len(header))
+    totals: Counter[str] = Counter()
     names = class_names()
     for o in outcomes:
         s = o.summary
         per_class = ", ".join(f"{uid} {names.get(int(uid), '?')}: {n}" for uid, n in s.get("ocsf", {}).items()) or "-"
         check = "ok" if o.ok else (o.state if o.state != "success" else f"-{o.missing}/+{o.extra}")
-        print(
+        held = o.expected - o.missing + o.extra
+        totals.update({key: int(s.get(key, 0)) for key in ("fetched", "ocsf_total", "raw", "rejected", "delivered")})
+        totals["held"] += held
+        say(
             f"{o.log_type:<15}{s.get('fetched', '-'):>8}{s.get('ocsf_total', '-'):>7}{s.get('raw', '-'):>6}"
-            f"{s.get('rejected', '-'):>9}{s.get('delivered', '-'):>10}{o.expected - o.missing + o.extra:>7}  {check:<7} {per_class}"
+            f"{s.get('rejected', '-'):>9}{s.get('delivered', '-'):>10}{held:>7}  {check:<7} {per_class}"
         )
+    say("-" * len(header))
+    passed = sum(o.ok for o in outcomes)
+    say(
+        f"{'total':<15}{totals['fetched']:>8}{totals['ocsf_total']:>7}{totals['raw']:>6}{totals['rejected']:>9}"
+        f"{totals['delivered']:>10}{totals['held']:>7}  {f'{passed}/{len(outcomes)} ok':<7}"
+    )
     sample = next((o.sample for o in outcomes if o.sample and o.log_type == "audit"), None) or next(
         (o.sample for o in outcomes if o.sample), None
     )
     if sample is not None:
-        print(f"\nOne OCSF event ({sample.get('class_name')}, class_uid {sample.get('class_uid')}):")
-        print(json.dumps(sample, indent=2, sort_keys=True))
+        say(f"\nOne OCSF event ({sample.get('class_name')}, class_uid {sample.get('class_uid')}):")
+        say(json.dumps(sample, indent=2, sort_keys=True))
 
 
 def main() -> int:
-    _prepare_environment(_dags_folder())
+    dags_folder = DEMO_HOME / "dags"
+    _prepare_environment(dags_folder)
+    say("[1/5] Loading Airflow and the provider ...")
+    from netskope_provider.dag_factory import write_dag_file
     from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 
+    write_dag_file(dags_folder)  # the README's install step: `netskope-provider install-dags`
     end = int(time.time()) // HOUR * HOUR - HOUR
     start = end - HOUR
+    say("[2/5] Starting a simulated Netskope tenant and moto_server (local CloudWatch Logs) on 127.0.0.1 ...")
     # Legacy record shape until the incident and endpoint strategies stop relying on per-record
     # insertion times (issue #15 item 2): real dataexport/datasearch records carry none.
     config = SimulatorConfig(seed=2026, start=start, end=end, insertion_time_everywhere=True)
@@ -221,7 +237,7 @@ def main() -> int:
                 "extra": {"allow_non_goskope_host": True, "scheme": "http"},
             }
         )
-        print(f"Simulator on {sim.url}, moto_server on {aws_url}, Airflow home {DEMO_HOME}", flush=True)
+        say(f"      simulator up on {sim.url}, moto_server on {aws_url}")
 
         import boto3
         from airflow.models.pool import Pool
@@ -229,26 +245,37 @@ def main() -> int:
 
         from netskope_provider.compat import DagBag, dag_test
 
+        say(f"[3/5] Creating the Airflow metadata database in {DEMO_HOME} and parsing {dags_folder} ...")
         db.resetdb()
         Pool.create_or_update_pool("netskope_api", slots=4, description="Netskope API calls", include_deferred=False)
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        bag = DagBag(dag_folder=str(dags_folder))
         if bag.import_errors:
             print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
             return 1
         logs = boto3.client("logs", endpoint_url=aws_url, region_name="us-east-1")
+        say(f"[4/5] Running the eight DAGs for the window {_iso(start)}/{_iso(end)} (dag.test(), one after another):")
         outcomes = []
-        for log_type in LOG_TYPES:
-            print(f"Running netskope_{log_type} for [{start}, {end}) ...", flush=True)
+        for number, log_type in enumerate(LOG_TYPES, 1):
+            began = time.monotonic()
+            say(f"      ({number}/{len(LOG_TYPES)}) netskope_{log_type:<15} running ...")
             dag_run = dag_test(bag.dags[f"netskope_{log_type}"], datetime.fromtimestamp(end, UTC))
             outcome = Outcome(log_type, str(dag_run.state), _deliver_result(dag_run))
             _check(log_type, sim, logs, start, end, outcome)
             outcomes.append(outcome)
+            summary = outcome.summary
+            say(
+                f"      ({number}/{len(LOG_TYPES)}) netskope_{log_type:<15} {outcome.state}: fetched "
+                f"{summary.get('fetched', 0)}, delivered {summary.get('delivered', 0)} "
+                f"(OCSF {summary.get('ocsf_total', 0)}, raw {summary.get('raw', 0)}) "
+                f"in {time.monotonic() - began:.1f} s"
+            )
+        say("[5/5] Every log stream was read back and compared with the tenant's own records:")
     _print_report(outcomes, start, end)
     failed = [o.log_type for o in outcomes if not o.ok]
     if failed:
         print(f"\nFAILED: {', '.join(failed)} (task logs under {DEMO_HOME / 'logs'})", file=sys.stderr)
         return 1
-    print(f"\nAll {len(outcomes)} log types delivered exactly (OCSF + raw), counts balance.")
+    say(f"\nAll {len(outcomes)} log types delivered exactly (OCSF + raw), counts balance.")
     return 0
 
 

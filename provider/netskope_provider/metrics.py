@@ -8,6 +8,7 @@ docs/metrics.md; plain StatsD drops tags unless the Datadog or InfluxDB tag form
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,14 @@ RECONCILE_RECORDS_SURPLUS = "netskope.reconcile.records_surplus"
 RECONCILE_WINDOWS_HEALED = "netskope.reconcile.windows_healed"
 
 
+#: Characters Airflow accepts in a stat name, which InfluxDB-style tags become part of; it drops the
+#: whole metric otherwise (a tenant host with a port, ``host:8443``, lost every metric).
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
 def _tags(tenant: str | None, log_type: str, **more: str) -> dict[str, str]:
-    return {"tenant": tenant or "unknown", "log_type": log_type, **more}
+    tags = {"tenant": tenant or "unknown", "log_type": log_type, **more}
+    return {name: _TAG_UNSAFE.sub("_", value) for name, value in tags.items()}
 
 
 def emit_fetch(tenant: str, log_type: str, records: int, api_stats: ClientStats) -> None:

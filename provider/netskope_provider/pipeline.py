@@ -428,7 +428,7 @@ def deliver(
 
     Events CloudWatch cannot take (under the timestamp policy) are quarantined with their reason.
     Fails unless every staged event is delivered, already present or quarantined. ``link``
-    receives the console link's parts (region, partition, group, stream) before the first put.
+    receives the console link's parts (region, partition, group, stream, endpoint) before the first put.
     """
     check_balance(mapped)
     log_type, window = mapped["log_type"], Window.from_dict(mapped["window"])
@@ -445,8 +445,9 @@ def deliver(
             aws_partition=hook.conn_partition,
             log_group=group,
             log_stream=streams[0] if streams else delivery.stream_name(log_type, window.start, window.end),
+            endpoint_url=logs.meta.endpoint_url,
         )
-    delivery.ensure_log_group(logs, group, retention_days=log_group_retention_days)
+    delivery.ensure_log_group(logs, group, retention_days=config.log_group_retention_days(log_group_retention_days))
     quarantine = area.quarantine("delivery")
     report = delivery.DeliveryReport()
     waited = 0.0

@@ -26,8 +26,8 @@ NO_INTERVAL_HELP = (
     "This run has no data interval (it was triggered without a logical date), so there is no window "
     "to pull. Trigger it with a logical date (UI: keep 'Logical date' filled in; CLI: "
     "`airflow dags trigger {dag_id} --logical-date 2026-11-02T05:00:00+00:00` pulls [04:00, 05:00)), "
-    "or set the params window_start and window_end (ISO-8601, whole seconds, UTC) in the trigger form "
-    "or in --conf."
+    "or set the param window to start/end (ISO-8601 UTC, whole seconds, e.g. "
+    "2026-11-02T04:00:00Z/2026-11-02T05:00:00Z) in the trigger form or in --conf."
 )
 
 

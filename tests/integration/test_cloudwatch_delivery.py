@@ -727,4 +727,6 @@ def test_a_concurrent_update_of_the_group_that_set_the_retention_is_accepted(log
     ensure_log_group(Busy(logs, applies=True), name, retention_days=7)
     assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["retentionInDays"] == 7
     with pytest.raises(ClientError, match="OperationAborted"):
-        ensure_log_group(Busy(logs, applies=False), name, retention_days=14)
+        ensure_log_group(Busy(logs, applies=False), f"{name}-other", retention_days=14)
+    ensure_log_group(Busy(logs, applies=False), name, retention_days=14)  # existing: its retention is not touched
+    assert logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["retentionInDays"] == 7

@@ -48,6 +48,7 @@ def airflow_env(simulator: SimulatorServer, moto_server, tmp_path_factory: pytes
     from airflow.utils import db
 
     staging_dir = tmp_path_factory.mktemp("staging")
+    moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(
             "AIRFLOW_CONN_NETSKOPE_DEFAULT",
@@ -84,6 +85,11 @@ def task_result(dag_run, task_id: str) -> dict:
     return result
 
 
+def window_label(dag_run, task_id: str = "fetch") -> str | None:
+    """The task instance's label (its rendered map index): the window it pulled, as the UI and REST API show it."""
+    return dag_run.get_task_instance(task_id).rendered_map_index
+
+
 def stream_events(moto_server, log_type: str, start: int, end: int) -> Counter[bytes]:
     return Counter(canonical(d) for d in stream_documents(moto_server.client("logs"), log_type, start, end))
 
@@ -98,6 +104,7 @@ def test_each_dag_delivers_exactly_the_windows_ground_truth(dags, simulator, mot
 
     summary = task_result(dag_run, "deliver")
     assert summary["window"]["start"] == WINDOW[0] and summary["window"]["end"] == WINDOW[1]
+    assert window_label(dag_run) == f"{utc(WINDOW[0]).isoformat()}/{utc(WINDOW[1]).isoformat()}"
     assert summary["fetched"] == sum(expected.values()) == summary["ocsf_total"] + summary["raw"] + summary["rejected"]
     assert summary["rejected"] == 0 and summary["delivered"] == summary["fetched"]
     run_folder = (
@@ -149,9 +156,13 @@ def test_window_twenty_days_old_is_delivered_under_the_timestamp_policy(dags, si
 
 def test_custom_window_from_the_trigger_form(dags, simulator, moto_server) -> None:
     window = (EARLIER_WINDOW[0], WINDOW[1])
-    conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
+    conf = {"window": f"{utc(window[0]).isoformat()}/{utc(window[1]).isoformat()}"}
     dag_run = run_dag(dags["netskope_network"], NOW_HOUR, run_conf=conf)
     assert dag_run.state == "success"
+    assert (dag_run.data_interval_start, dag_run.data_interval_end) == (utc(NOW_HOUR - HOUR), utc(NOW_HOUR)), (
+        "Airflow's data interval is the logical date's; the window pulled is the custom one"
+    )
+    assert window_label(dag_run) == conf["window"], "the fetch task's label shows the window it pulled"
     expected = expected_messages(simulator, "network", *window)
     assert sum(expected.values()) == 60
     logs = moto_server.client("logs")
@@ -187,7 +198,7 @@ def test_open_window_waits_out_its_settle_delay_and_misses_no_late_record(
     arriving = [record for record in late if record["_insertion_epoch_timestamp"] > began + 5]
     assert len(arriving) >= 4, "a third of the records arrive well after the run started"
     simulator.inject("infrastructure", late)
-    conf = {"window_start": utc(window[0]).isoformat(), "window_end": utc(window[1]).isoformat()}
+    conf = {"window": f"{utc(window[0]).isoformat()}/{utc(window[1]).isoformat()}"}
 
     dag_run = run_dag(dag, NOW_HOUR, run_conf=conf)
 

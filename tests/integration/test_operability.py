@@ -118,7 +118,7 @@ def test_metrics_of_a_known_window(tenant, moto_server, recorded: RecordingStats
     finished = time.time()
     assert tenant.faults.throttle_next == 0, "both 429s were served to this run"
 
-    tags = (("log_type", log_type), ("tenant", tenant.host))
+    tags = (("log_type", log_type), ("tenant", tenant.host.replace(":", "_")))  # a stat name takes no ":"
     counters = recorded.values("incr")
     expected = {
         (metrics.RECORDS_FETCHED, tags): len(truth),
@@ -146,7 +146,7 @@ def test_a_rerun_counts_only_what_it_wrote(tenant, recorded: RecordingStats) -> 
     run_pipeline("audit", *WINDOW, run_id="metrics_first")
     recorded.calls.clear()
     run_pipeline("audit", *WINDOW, run_id="metrics_rerun")
-    tags = (("log_type", "audit"), ("tenant", tenant.host))
+    tags = (("log_type", "audit"), ("tenant", tenant.host.replace(":", "_")))
     counters = recorded.values("incr")
     assert counters[(metrics.RECORDS_FETCHED, tags)] == len(tenant.ground_truth("audit", *WINDOW)) > 0
     assert counters[(metrics.RECORDS_DELIVERED, tags)] == counters[(metrics.BYTES_DELIVERED, tags)] == 0
@@ -232,13 +232,34 @@ def extra_link(dag: Any, run: Any) -> str | None:
     return served.get_task("deliver").get_extra_links(ti, CloudWatchWindowLink.name)
 
 
-def test_extra_link_renders_for_the_finished_task_instance(dag_run) -> None:
+def test_extra_link_is_not_offered_when_delivery_went_to_a_local_endpoint(dag_run) -> None:
+    """The run delivered to moto_server (the AWS connection's endpoint_url): the AWS console has no such group."""
     dag, run = dag_run
-    assert extra_link(dag, run) == (
-        "https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
-        "$252Fnetskope$252Focsf$252Falert/log-events/"
-        + stream_name("alert", *WINDOW).replace("/", "$252F").replace(":", "$253A")
+    assert extra_link(dag, run) in ("", None)
+
+
+@pytest.mark.parametrize(
+    ("endpoint_url", "offered"),
+    [
+        (None, True),  # link data stored before the endpoint was recorded
+        ("https://logs.eu-west-1.amazonaws.com", True),
+        ("https://logs-fips.us-gov-west-1.amazonaws.com", True),
+        ("https://vpce-0a1b2c3d-e4f5g6h7.logs.eu-west-1.vpce.amazonaws.com", True),
+        ("https://logs.cn-north-1.amazonaws.com.cn", True),
+        ("http://127.0.0.1:5000", False),
+        ("http://localstack:4566", False),
+        ("https://amazonaws.com.evil.example", False),
+    ],
+)
+def test_console_link_only_for_aws_endpoints(endpoint_url: str | None, offered: bool) -> None:
+    link = CloudWatchWindowLink().format_link(
+        region_name="eu-west-1",
+        aws_domain="aws.amazon.com",
+        log_group="/netskope/ocsf/alert",
+        log_stream="s",
+        endpoint_url=endpoint_url,
     )
+    assert link.startswith("https://console.aws.amazon.com/cloudwatch/") if offered else link == ""
 
 
 def test_delivered_asset_is_the_outlet_and_gets_an_event(dag_run) -> None:
@@ -280,3 +301,47 @@ def test_every_dag_declares_one_asset_per_log_group_and_type() -> None:
     assert {dag_id: [a.uri for a in assets] for dag_id, assets in outlets.items()} == {
         f"netskope_{name}": [f"netskope://cloudwatch-logs/netskope/ocsf/{name}?log_type={name}"] for name in LOG_TYPES
     }
+
+
+# --- the log group's retention (issue 17 item 2) ----------------------------------------------
+
+
+def retention_of(moto_server, group: str) -> int | None:
+    (found,) = moto_server.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    return found.get("retentionInDays")
+
+
+def test_a_created_log_group_carries_the_configured_retention(tenant, moto_server, monkeypatch) -> None:
+    run_pipeline("audit", *WINDOW, run_id="retention_default")
+    assert retention_of(moto_server, "/netskope/ocsf/audit") == 365, "the documented default"
+    monkeypatch.setenv("NETSKOPE_LOG_GROUP_RETENTION_DAYS", "30")
+    run_pipeline("page", *WINDOW, run_id="retention_env")
+    assert retention_of(moto_server, "/netskope/ocsf/page") == 30
+    monkeypatch.setenv("AIRFLOW_VAR_NETSKOPE_LOG_GROUP_RETENTION_DAYS", "0")
+    run_pipeline("network", *WINDOW, run_id="retention_never")
+    assert retention_of(moto_server, "/netskope/ocsf/network") is None, "0: never expire, as asked"
+
+
+def test_an_existing_group_keeps_its_retention_and_one_without_is_reported(
+    tenant, moto_server, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    logs = moto_server.client("logs")
+    logs.create_log_group(logGroupName="/netskope/ocsf/alert")
+    run_pipeline("alert", *WINDOW, run_id="retention_existing_none")
+    warned = capsys.readouterr().out + caplog.text
+    assert "/netskope/ocsf/alert has no retention" in warned and "put-retention-policy" in warned
+    assert retention_of(moto_server, "/netskope/ocsf/alert") is None, "the owner's group is not changed"
+
+    caplog.clear()
+    logs.create_log_group(logGroupName="/netskope/ocsf/audit")
+    logs.put_retention_policy(logGroupName="/netskope/ocsf/audit", retentionInDays=7)
+    run_pipeline("audit", *WINDOW, run_id="retention_existing_seven")
+    assert "has no retention" not in capsys.readouterr().out + caplog.text
+    assert retention_of(moto_server, "/netskope/ocsf/audit") == 7
+
+
+def test_a_retention_cloudwatch_does_not_offer_fails_with_the_values(tenant, monkeypatch) -> None:
+    monkeypatch.setenv("NETSKOPE_LOG_GROUP_RETENTION_DAYS", "31")
+    with pytest.raises(ValueError, match=r"use one of \(1, 3, 5, 7, 14, 30"):
+        run_pipeline("audit", *WINDOW, run_id="retention_bad")

@@ -157,8 +157,7 @@ def airflow_env(simulator: SimulatorServer, moto_server, tmp_path) -> Iterator[N
 def reconcile_run(dag, **conf) -> dict:
     """One ``dag.test()`` run of netskope_reconcile over PERIOD; returns the task's summary."""
     run_conf = {
-        "window_start": utc_iso(PERIOD[0]),
-        "window_end": utc_iso(PERIOD[1]),
+        "window": f"{utc_iso(PERIOD[0])}/{utc_iso(PERIOD[1])}",
         "log_types": list(LOG_TYPES),
         **conf,
     }
@@ -190,7 +189,7 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
 ) -> None:
     from pipeline_tasks import run_pipeline
 
-    dag = DagBag(dag_folder=str(REPO / "dags" / "netskope_reconcile.py")).dags["netskope_reconcile"]
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["netskope_reconcile"]
     for log_type in LOG_TYPES:
         for window in (W1, W2):  # W3 is never run: the dropped window
             run_pipeline(log_type, *window, run_id=f"scheduled__{log_type}_{window[0]}")
@@ -203,7 +202,7 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
     found = gaps(report["mismatches"])
     assert found == {("audit", W2[0]): 3, ("audit", W3[0]): dropped["audit"], ("incident", W3[0]): dropped["incident"]}
     assert all(found.values()) and gaps(report["remaining"]) == found and report["healed"] == []
-    assert reconcile_metrics(recorder, simulator.host) == {
+    assert reconcile_metrics(recorder, simulator.host.replace(":", "_")) == {
         (metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"): 2,
         (metrics.RECONCILE_WINDOWS_MISMATCHED, "incident"): 1,
         (metrics.RECONCILE_RECORDS_MISSING, "audit"): 3 + dropped["audit"],
@@ -218,7 +217,7 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
     healing = reconcile_run(dag, heal=True)
     assert gaps(healing["mismatches"]) == found
     assert gaps(healing["healed"]) == dict.fromkeys(found, 0) and healing["remaining"] == []
-    healing_metrics = reconcile_metrics(recorder, simulator.host)
+    healing_metrics = reconcile_metrics(recorder, simulator.host.replace(":", "_"))
     assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "audit"] == 2
     assert healing_metrics[metrics.RECONCILE_WINDOWS_HEALED, "incident"] == 1
     assert healing_metrics[metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"] == 0
@@ -270,17 +269,12 @@ def test_heal_refuses_a_window_whose_streams_its_dag_would_not_write(
 
 
 def load_reconcile_dag(monkeypatch, **env: str):
-    """Parse dags/netskope_reconcile.py afresh under ``env``."""
-    import importlib.util
+    """Build the reconciliation DAG afresh under ``env`` (the factory reads the environment on each call)."""
+    from netskope_provider.dag_factory import build_reconcile_dag
 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location(
-        "netskope_reconcile_under_test", REPO / "dags" / "netskope_reconcile.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.netskope_reconcile
+    return build_reconcile_dag()
 
 
 def test_dag_is_daily_in_the_api_pool_with_heal_off_unless_asked(monkeypatch) -> None:

@@ -77,6 +77,7 @@ def split_dags(simulator, moto_server, tmp_path_factory: pytest.TempPathFactory)
     from airflow.models.pool import Pool
     from airflow.utils import db
 
+    moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("NETSKOPE_SPLIT_MINUTES", str(SPLIT_MINUTES))
         patch.delenv("NETSKOPE_TENANTS", raising=False)
@@ -124,7 +125,7 @@ def delivered_per_hour(moto_server, log_type: str) -> dict[tuple[int, int], Coun
 def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
     split_dags, simulator, moto_server, log_type
 ) -> None:
-    conf = {"window_start": utc(DAY[0]).isoformat(), "window_end": utc(DAY[1]).isoformat()}
+    conf = {"window": f"{utc(DAY[0]).isoformat()}/{utc(DAY[1]).isoformat()}"}
     dag = split_dags[f"netskope_{log_type}"]
     first = dag_test(dag, utc(NOW_HOUR), run_conf=conf)
     assert first.state == "success"
@@ -138,6 +139,10 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
 
     summaries = delivery_summaries(first)
     assert [(s["window"]["start"], s["window"]["end"]) for s in summaries] == SUB_WINDOWS
+    labels = sorted(ti.rendered_map_index for ti in first.get_task_instances() if ti.task_id == "fetch")
+    assert labels == [f"{utc(lower).isoformat()}/{utc(upper).isoformat()}" for lower, upper in SUB_WINDOWS], (
+        "each mapped fetch is labelled with its sub-window"
+    )
     assert sum(s["fetched"] for s in summaries) == sum(s["delivered"] for s in summaries) == 400
     run_folder = (
         staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / dag.dag_id / staging.safe_name(first.run_id)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pendulum
 import pytest
+from airflow.exceptions import ParamValidationError
 from airflow.timetables.base import TimeRestriction
 from airflow_helpers import core_timetable
 from conftest import REPO
 
+from netskope_provider import cli
 from netskope_provider.compat import (
     AIRFLOW_V_3_0_PLUS,
     RETRY_EXPONENTIAL_BACKOFF,
@@ -20,6 +23,7 @@ from netskope_provider.compat import (
     CronDataIntervalTimetable,
     DagBag,
 )
+from netskope_provider.dag_factory import DAG_FILE, DAG_FILE_NAME
 from netskope_provider.exceptions import WindowError
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.operators.fetch import NetskopeFetchOperator
@@ -63,7 +67,7 @@ def test_dag_shape(dagbag: DagBag, dag_id: str) -> None:
     assert dag.max_active_runs == 4 and dag.catchup is False
     assert log_type in dag.tags and "netskope" in dag.tags
     assert LOG_TYPES[log_type].rbac_permission in dag.doc_md
-    assert dag.params["window_start"] is None and dag.params["window_end"] is None
+    assert dag.params["window"] is None
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
@@ -131,7 +135,7 @@ def test_run_without_data_interval_fails_and_says_how_to_trigger() -> None:
     message = str(error.value)
     assert "no data interval" in message
     assert "airflow dags trigger netskope_audit --logical-date" in message
-    assert "window_start" in message and "window_end" in message
+    assert "param window to start/end" in message
 
 
 def test_custom_window_wins_over_the_data_interval() -> None:
@@ -187,3 +191,121 @@ def test_run_settings_come_from_argument_then_variable_then_environment(monkeypa
     monkeypatch.setenv("AIRFLOW_VAR_NETSKOPE_STAGING_RETENTION_HOURS", "six")
     with pytest.raises(ValueError, match="netskope_staging_retention_hours='six' is not a whole number"):
         config.staging_retention()
+
+
+# --- the DAG file a deployment installs -------------------------------------------------------
+
+
+def test_the_repositorys_dags_folder_is_exactly_the_installed_dag_file() -> None:
+    assert [path.name for path in (REPO / "dags").iterdir() if path.suffix == ".py"] == [DAG_FILE_NAME]
+    assert (REPO / "dags" / DAG_FILE_NAME).read_text(encoding="utf-8") == DAG_FILE
+    assert len(DAG_FILE.splitlines()) <= 10
+    assert "airflow" in DAG_FILE.lower() and "dag" in DAG_FILE.lower(), "Airflow's safe mode parses it"
+
+
+def test_install_dags_writes_the_file_and_keeps_a_different_one(tmp_path, capsys) -> None:
+    folder = tmp_path / "dags"
+    assert cli.main(["install-dags", "--dags-folder", str(folder)]) == 0
+    assert (folder / DAG_FILE_NAME).read_text(encoding="utf-8") == DAG_FILE
+    assert cli.main(["install-dags", "--dags-folder", str(folder)]) == 0, "the same file again is fine"
+    (folder / DAG_FILE_NAME).write_text("# someone else's DAGs\n")
+    assert cli.main(["install-dags", "--dags-folder", str(folder)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert (folder / DAG_FILE_NAME).read_text() == "# someone else's DAGs\n"
+    assert cli.main(["install-dags", "--dags-folder", str(folder), "--force"]) == 0
+    assert (folder / DAG_FILE_NAME).read_text(encoding="utf-8") == DAG_FILE
+
+
+def test_install_dags_defaults_to_airflows_dags_folder(tmp_path, monkeypatch) -> None:
+    assert cli.default_dags_folder() == REPO / "dags", "conftest points Airflow's [core] dags_folder there"
+    monkeypatch.setattr(cli, "default_dags_folder", lambda: tmp_path)
+    assert cli.main(["install-dags"]) == 0
+    assert (tmp_path / DAG_FILE_NAME).read_text(encoding="utf-8") == DAG_FILE
+
+
+# --- the custom window, checked as Airflow checks a trigger's conf ----------------------------
+
+
+def validate_trigger_conf(dag, conf: dict) -> None:
+    """What Airflow does with a trigger's conf before it creates the run, on the DAG as the API / webserver holds it
+    (Airflow 3: the serialized DAG's ``deep_merge(conf).validate()``; 2.11: a copy of its params updated and validated).
+    """
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.serialization.serialized_objects import DagSerialization
+
+        served = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        served.params.deep_merge(conf).validate()
+    else:
+        from airflow.serialization.serialized_objects import SerializedDAG
+
+        served = SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag))
+        params = copy.deepcopy(served.params)
+        params.update(conf)
+        params.validate()
+
+
+GOOD_WINDOWS = [
+    None,
+    "2026-11-02T04:00:00Z/2026-11-02T05:00:00Z",
+    "2026-11-02T04:00:00+00:00/2026-11-02T04:00:01+00:00",
+    "2026-12-31T23:59:59Z/2027-01-01T00:00:00+00:00",
+    "2026-11-02T04:09:00Z/2026-11-02T04:10:00Z",
+]
+BAD_WINDOWS = {
+    "reversed": "2026-11-02T05:00:00Z/2026-11-02T04:00:00Z",
+    "empty": "2026-11-02T04:00:00Z/2026-11-02T04:00:00+00:00",
+    "reversed across a year": "2027-01-01T00:00:00Z/2026-12-31T23:59:59Z",
+    "year 9999": "9999-01-01T00:00:00Z/9999-01-01T01:00:00Z",
+    "year 1970": "1970-01-01T00:00:00Z/1970-01-01T01:00:00Z",
+    "one end": "2026-11-02T04:00:00Z",
+    "fraction of a second": "2026-11-02T04:00:00.5Z/2026-11-02T05:00:00Z",
+    "not UTC": "2026-11-02T04:00:00+02:00/2026-11-02T05:00:00+02:00",
+    "no zone": "2026-11-02T04:00:00/2026-11-02T05:00:00",
+    "month 13": "2026-13-02T04:00:00Z/2026-13-02T05:00:00Z",
+    "hour 24": "2026-11-02T24:00:00Z/2026-11-03T01:00:00Z",
+    "words": "yesterday/today",
+    "a number": 1793592000,
+}
+
+
+@pytest.mark.parametrize("window", GOOD_WINDOWS)
+def test_trigger_accepts_a_well_formed_window(dagbag: DagBag, window) -> None:
+    validate_trigger_conf(dagbag.dags["netskope_audit"], {"window": window})
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WINDOWS))
+def test_trigger_refuses_a_bad_window_before_the_run_exists(dagbag: DagBag, case: str) -> None:
+    for dag_id in ("netskope_audit", "netskope_reconcile"):
+        with pytest.raises(ParamValidationError, match="window"):
+            validate_trigger_conf(dagbag.dags[dag_id], {"window": BAD_WINDOWS[case]})
+
+
+def test_the_refusal_says_which_rule_failed(dagbag: DagBag) -> None:
+    with pytest.raises(ParamValidationError, match="the end must be after the start"):
+        validate_trigger_conf(dagbag.dags["netskope_audit"], {"window": BAD_WINDOWS["reversed"]})
+    with pytest.raises(ParamValidationError, match="years 2000-2099"):
+        validate_trigger_conf(dagbag.dags["netskope_audit"], {"window": BAD_WINDOWS["year 9999"]})
+
+
+def test_reconcile_windows_are_whole_hours(dagbag: DagBag) -> None:
+    reconcile = dagbag.dags["netskope_reconcile"]
+    validate_trigger_conf(reconcile, {"window": "2026-11-02T00:00:00Z/2026-11-03T00:00:00Z"})
+    with pytest.raises(ParamValidationError, match="YYYY-MM-DDTHH:00:00Z"):
+        validate_trigger_conf(reconcile, {"window": "2026-11-02T00:30:00Z/2026-11-03T00:00:00Z"})
+    with pytest.raises(ParamValidationError, match="log_types"):
+        validate_trigger_conf(reconcile, {"log_types": ["audit", "audits"]})
+
+
+def test_the_window_param_reaches_the_operators_as_start_and_end(dagbag: DagBag) -> None:
+    """The tasks' window arguments render from the param: its two halves, or empty for the data interval."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    for dag_id, task_id in (("netskope_audit", "fetch"), ("netskope_reconcile", "reconcile")):
+        task = dagbag.dags[dag_id].get_task(task_id)
+        render = lambda template, window: SandboxedEnvironment().from_string(template).render(params={"window": window})
+        assert render(task.window_start, WINDOW_TEXT) == "2026-11-02T04:00:00Z"
+        assert render(task.window_end, WINDOW_TEXT) == "2026-11-02T05:00:00Z"
+        assert render(task.window_start, None) == render(task.window_end, None) == ""
+
+
+WINDOW_TEXT = "2026-11-02T04:00:00Z/2026-11-02T05:00:00Z"

@@ -352,16 +352,23 @@ class NetskopeClient:
             return None
         return self._count(kind, {"insertionstarttime": start, "insertionendtime": end - 1})
 
-    def probe(self) -> str:
-        """One cheap authenticated request (one record of the last minute); return a summary.
+    def probe(self, log_type: str = "application") -> str:
+        """One cheap authenticated request to ``log_type``'s endpoint; return a summary.
 
-        Raises the same errors as a pull, with at most one retry, so a connection test is quick.
+        At most one record of the last minute (the iterator: a fresh index seeded now, so its first page
+        holds only what was inserted since). Raises the same errors as a pull (403:
+        ``NetskopePermissionError`` naming the RBAC permission), with at most one retry, so a check is quick.
         """
-        kind = get_log_type("application")
+        kind = get_log_type(log_type)
         now = int(time.time())
-        self._request(
-            kind, {"insertionstarttime": now - 60, "insertionendtime": now, "limit": 1, "offset": 0}, max_retries=1
-        )
+        params: dict[str, Any]
+        if kind.strategy is Strategy.INSERTION_WINDOW:
+            params = {"insertionstarttime": now - 60, "insertionendtime": now, "limit": 1, "offset": 0}
+        elif kind.strategy is Strategy.EVENT_TIME_LOOKBACK:
+            params = {"starttime": now - 60, "endtime": now, "limit": 1, "offset": 0}
+        else:
+            params = {"index": strategies.iterator_index_name(kind.name, now, now), "operation": str(now)}
+        self._request(kind, params, max_retries=1)
         return f"Connected to {self.host}: the API token was accepted."
 
     # ------------------------------------------------------------------ transport

@@ -29,7 +29,8 @@ class OcsfToCloudWatchLogsOperator(BaseOperator):
     :param aws_conn_id: AWS connection (default: setting ``aws_conn_id``).
     :param log_group: log group; ``{log_type}`` is filled in (default: setting ``log_group``).
     :param timestamp_policy: ``ingest_time``, ``reject`` or ``fail`` (default: setting ``timestamp_policy``).
-    :param log_group_retention_days: set the group's retention when given.
+    :param log_group_retention_days: retention of a group the provider creates (default: setting
+        ``log_group_retention_days``, 365; 0: never expire).
     :param staging_retention_hours: keep the run's staged files this long after success (default: setting).
     """
 
