@@ -259,7 +259,13 @@ def test_an_identity_without_put_log_events_fails_at_once_naming_it(env, monkeyp
     try:
         iam = server.client("iam")
         iam.create_user(UserName="netskope-delivery")
-        allowed = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:GetLogEvents"]
+        allowed = [
+            "logs:CreateLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:CreateLogStream",
+            "logs:DescribeLogGroups",
+            "logs:GetLogEvents",
+        ]
         policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}
         iam.put_user_policy(UserName="netskope-delivery", PolicyName="no-put", PolicyDocument=json.dumps(policy))
         key = iam.create_access_key(UserName="netskope-delivery")["AccessKey"]
