@@ -13,6 +13,7 @@ user names, IPs and file names. On S3 every object is written with server-side e
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -411,16 +412,31 @@ class Quarantine:
         return self._writer.records if self._writer else 0
 
     def add(self, reason: str, record: bytes) -> None:
-        """Keep ``record`` (a JSON document as bytes, embedded as is so 64-bit ids stay exact)."""
+        """Keep ``record`` exactly, with ``reason``: see :func:`quarantine_line` for the forms."""
         if self._writer is None:
             self._writer = LineWriter(self.path)
-        try:
-            orjson.loads(record)
-            embedded = record
-        except orjson.JSONDecodeError:
-            embedded = orjson.dumps(record.decode("utf-8", "replace"))
-        self._writer.write(b'{"reason":%s,"record":%s}' % (orjson.dumps(reason), embedded))
+        self._writer.write(quarantine_line(reason, record))
 
     def close(self) -> str | None:
         """Finish the file; return its location, or None when nothing was rejected."""
         return self._writer.close().location if self._writer else None
+
+
+def quarantine_line(reason: str, record: bytes) -> bytes:
+    """One quarantine line holding ``record`` byte for byte, so a rejected record can be recovered as it came.
+
+    ``record`` is the JSON embedded as is when it is one line orjson accepts (64-bit ids stay exact),
+    else its exact text as a JSON string (NaN, numbers beyond 64 bits, lone surrogates, broken JSON),
+    else, when its bytes are not UTF-8, ``record_base64`` holds them.
+    """
+    head = b'{"reason":%s,' % orjson.dumps(reason)
+    if b"\n" not in record and b"\r" not in record:
+        try:
+            orjson.loads(record)
+            return head + b'"record":' + record + b"}"
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return head + b'"record":' + orjson.dumps(record.decode("utf-8")) + b"}"
+    except UnicodeDecodeError:
+        return head + b'"record_base64":"' + base64.b64encode(record) + b'"}'
