@@ -16,6 +16,11 @@ COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 pyproj
 AF2_VENV := .venv-af2
 AF2_STAMP := $(AF2_VENV)/.installed
 
+# Two pytest workers (pytest-xdist), each taking whole test files: module fixtures (simulators,
+# Airflow deployments) start once per file, and the two longest files (the scheduler backfill and the
+# Celery deployment) run side by side. `make test PYTEST_ARGS=tests/unit` runs a part, serially.
+PYTEST_ARGS ?= --numprocesses=2 --dist=loadfile
+
 # pytest in the environment $(1); its exit 5 (no tests collected) is a message, not a failure.
 run_pytest = $(1)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
