@@ -5,6 +5,7 @@ The environment is set before anything imports Airflow (pytest imports conftest 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -176,3 +177,16 @@ def fresh_airflow_db(pool_slots: int = 4) -> None:
     Pool.create_or_update_pool(
         "netskope_api", slots=pool_slots, description="Netskope API calls", include_deferred=False
     )
+
+
+@contextlib.contextmanager
+def airflow_with_simulator(simulator: Any, staging_dir: Path, **extra: Any) -> Iterator[pytest.MonkeyPatch]:
+    """A fresh metadata DB with the API pool, ``simulator`` as the Netskope connection (``extra`` added to
+    its extras) and staging under ``staging_dir``; yields the patch for more settings, undone on exit."""
+    from deployment import netskope_connection
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", netskope_connection(simulator, **extra))
+        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{staging_dir}")
+        fresh_airflow_db()
+        yield patch

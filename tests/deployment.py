@@ -41,16 +41,26 @@ def worker_hostname() -> str:
     return os.environ[WORKER_NAME_ENV]
 
 
-def netskope_connection(simulator: Any) -> str:
-    """``AIRFLOW_CONN_NETSKOPE_DEFAULT`` for a simulator (plain HTTP on 127.0.0.1)."""
-    return json.dumps(
-        {
-            "conn_type": "netskope",
-            "host": simulator.host,
-            "password": simulator.token,
-            "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-        }
-    )
+#: Retries and waits in milliseconds, so tests that provoke them cost the suite little time.
+FAST_CLIENT: dict[str, Any] = {
+    "rate_limit_per_second": 50,
+    "backoff_base_seconds": 0.01,
+    "backoff_cap_seconds": 0.05,
+    "max_wait_seconds": 0.05,
+}
+
+
+def netskope_connection(simulator: Any, *, with_token: bool = True, **extra: Any) -> str:
+    """``AIRFLOW_CONN_NETSKOPE_DEFAULT`` for a simulator (plain HTTP on 127.0.0.1), with ``extra`` added
+    to the connection's extras; ``with_token=False`` leaves the password empty (e.g. for ``secret_arn``)."""
+    connection: dict[str, Any] = {
+        "conn_type": "netskope",
+        "host": simulator.host,
+        "extra": {"allow_non_goskope_host": True, "scheme": "http", **extra},
+    }
+    if with_token:
+        connection["password"] = simulator.token
+    return json.dumps(connection)
 
 
 def deployment_env(home: Path, simulator: Any, moto_server: Any, settings: dict[str, str]) -> dict[str, str]:

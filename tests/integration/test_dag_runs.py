@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO, home_stream_events
+from conftest import REPO, airflow_with_simulator, home_stream_events
 
 from netskope_provider import delivery, staging
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS, DagBag, dag_test, task_return_value
@@ -44,26 +43,8 @@ def simulator() -> Iterator[SimulatorServer]:
 @pytest.fixture(scope="module")
 def airflow_env(simulator: SimulatorServer, moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A fresh metadata DB, the netskope_api pool, and connections to the simulator and moto_server."""
-    from airflow.models.pool import Pool
-    from airflow.utils import db
-
-    staging_dir = tmp_path_factory.mktemp("staging")
     moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "netskope",
-                    "host": simulator.host,
-                    "password": simulator.token,
-                    "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-                }
-            ),
-        )
-        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{staging_dir}")
-        db.resetdb()
-        Pool.create_or_update_pool("netskope_api", slots=4, description="Netskope API calls", include_deferred=False)
+    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging")):
         yield
 
 

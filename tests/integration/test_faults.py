@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import cloudwatch_window_events, expected_cloudwatch_events
+from deployment import FAST_CLIENT, netskope_connection
 from flaky_cloudwatch import FlakyCloudWatch
 from pipeline_tasks import run_pipeline, run_task
 
@@ -34,16 +35,7 @@ NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
 SPAN = (NOW_HOUR - 3 * HOUR, NOW_HOUR - HOUR)
 WINDOW = (NOW_HOUR - 2 * HOUR, NOW_HOUR - HOUR)
 #: Retries and waits in milliseconds, so a storm of faults costs the suite little time.
-FAST_CLIENT = {
-    "allow_non_goskope_host": True,
-    "scheme": "http",
-    "rate_limit_per_second": 50,
-    "max_retries": 8,
-    "backoff_base_seconds": 0.01,
-    "backoff_cap_seconds": 0.05,
-    "max_wait_seconds": 0.05,
-    "read_timeout": 0.4,
-}
+FAULT_CLIENT = {**FAST_CLIENT, "max_retries": 8, "read_timeout": 0.4}
 FAULT_COUNTERS = (
     "error_next",
     "reset_next",
@@ -72,12 +64,8 @@ def simulator() -> Iterator[SimulatorServer]:
         yield sim
 
 
-def connection_json(sim: SimulatorServer, **extra: Any) -> str:
-    password = extra.pop("password", sim.token)
-    conn: dict[str, Any] = {"conn_type": "netskope", "host": sim.host, "extra": FAST_CLIENT | extra}
-    if password is not None:
-        conn["password"] = password
-    return json.dumps(conn)
+def connection_json(sim: SimulatorServer, *, with_token: bool = True, **extra: Any) -> str:
+    return netskope_connection(sim, with_token=with_token, **(FAULT_CLIENT | extra))
 
 
 @pytest.fixture
@@ -154,7 +142,7 @@ def test_token_rotated_mid_run_is_reread_from_secrets_manager(tenant, moto_serve
     arn = secrets.create_secret(Name="netskope/fault-suite", SecretString=json.dumps({"api_token": old}))["ARN"]
     monkeypatch.setenv(
         "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-        connection_json(tenant, password=None, secret_arn=arn, rate_limit_per_second=20),
+        connection_json(tenant, with_token=False, secret_arn=arn, rate_limit_per_second=20),
     )
     unauthorized_before = tenant.stats.statuses.get(401, 0)
     served_before = requests_served(tenant)

@@ -8,7 +8,6 @@ Tenant: the simulator; AWS: moto_server.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from deployment import netskope_connection
 
 from netskope_provider import metrics
 from netskope_provider.log_types import LOG_TYPES
@@ -79,14 +79,7 @@ def test_a_dag_runs_metrics_arrive_over_udp_with_their_tags(simulator, moto_serv
         "AIRFLOW__METRICS__STATSD_PORT": str(listener.getsockname()[1]),
         "AIRFLOW__METRICS__STATSD_PREFIX": PREFIX,
         "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED": "True",
-        "AIRFLOW_CONN_NETSKOPE_DEFAULT": json.dumps(
-            {
-                "conn_type": "netskope",
-                "host": simulator.host,
-                "password": simulator.token,
-                "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-            }
-        ),
+        "AIRFLOW_CONN_NETSKOPE_DEFAULT": netskope_connection(simulator),
         "AIRFLOW_CONN_AWS_DEFAULT": moto_server.aws_conn_uri_json(),
         "NETSKOPE_STAGING_BASE": f"file://{tmp_path / 'staging'}",
     }

@@ -6,7 +6,6 @@ Airflow's ``Stats`` (what is under test is which metrics the operators emit, wit
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, fresh_airflow_db
+from conftest import REPO, airflow_with_simulator
+from deployment import FAST_CLIENT, netskope_connection
 from pipeline_tasks import run_pipeline
 
 from netskope_provider import metrics
@@ -33,14 +33,6 @@ HOUR = 3600
 NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
 SPAN = (NOW_HOUR - 3 * HOUR, NOW_HOUR - HOUR)
 WINDOW = (NOW_HOUR - 2 * HOUR, NOW_HOUR - HOUR)
-FAST_CLIENT = {
-    "allow_non_goskope_host": True,
-    "scheme": "http",
-    "rate_limit_per_second": 50,
-    "backoff_base_seconds": 0.01,
-    "backoff_cap_seconds": 0.05,
-    "max_wait_seconds": 0.05,
-}
 
 
 class RecordingStats:
@@ -79,12 +71,7 @@ def simulator() -> Iterator[SimulatorServer]:
 @pytest.fixture
 def tenant(simulator: SimulatorServer, moto_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimulatorServer:
     moto_server.reset()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-        json.dumps(
-            {"conn_type": "netskope", "host": simulator.host, "password": simulator.token, "extra": FAST_CLIENT}
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", netskope_connection(simulator, **FAST_CLIENT))
     monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path / 'staging'}")
     return simulator
 
@@ -202,15 +189,7 @@ def test_console_link_escapes_group_and_stream() -> None:
 @pytest.fixture(scope="module")
 def dag_run(simulator: SimulatorServer, moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One ``dag.test()`` run of netskope_alert for WINDOW, in a fresh metadata DB."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-            json.dumps(
-                {"conn_type": "netskope", "host": simulator.host, "password": simulator.token, "extra": FAST_CLIENT}
-            ),
-        )
-        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path_factory.mktemp('staging')}")
-        fresh_airflow_db()
+    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging"), **FAST_CLIENT):
         bag = DagBag(dag_folder=str(REPO / "dags"))
         assert bag.import_errors == {}
         dag = bag.dags["netskope_alert"]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import deployment
 import orjson
 import pytest
 
@@ -116,17 +117,7 @@ def simulator():
 
 @pytest.fixture
 def netskope_connection(simulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-        orjson.dumps(
-            {
-                "conn_type": "netskope",
-                "host": simulator.host,
-                "password": simulator.token,
-                "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-            }
-        ).decode(),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", deployment.netskope_connection(simulator))
 
 
 def interval_context(**ti):

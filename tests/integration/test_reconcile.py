@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO, canonical_json, cloudwatch_window_events, expected_cloudwatch_events, fresh_airflow_db
+from conftest import (
+    REPO,
+    airflow_with_simulator,
+    canonical_json,
+    cloudwatch_window_events,
+    expected_cloudwatch_events,
+)
+from deployment import netskope_connection
 from test_operability import RecordingStats
 
 from netskope_provider import delivery, metrics, reconciliation
@@ -137,20 +143,7 @@ def utc_iso(epoch: int) -> str:
 def airflow_env(simulator: SimulatorServer, moto_server, tmp_path) -> Iterator[None]:
     """A fresh metadata DB and connections to the simulator and an empty moto_server."""
     moto_server.reset()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(
-            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "netskope",
-                    "host": simulator.host,
-                    "password": simulator.token,
-                    "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-                }
-            ),
-        )
-        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path}")
-        fresh_airflow_db()
+    with airflow_with_simulator(simulator, tmp_path):
         yield
 
 
@@ -241,17 +234,7 @@ def test_heal_refuses_a_window_whose_streams_its_dag_would_not_write(
     from netskope_provider.operators.reconcile import NetskopeReconcileOperator
 
     moto_server.reset()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "netskope",
-                "host": simulator.host,
-                "password": simulator.token,
-                "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", netskope_connection(simulator))
     monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path}")
     logs = moto_server.client("logs")
     for half in ((W1[0], W1[0] + 1800), (W1[0] + 1800, W1[1])):

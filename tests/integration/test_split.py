@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO
+from conftest import REPO, airflow_with_simulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,27 +73,10 @@ def simulator() -> Iterator[SimulatorServer]:
 @pytest.fixture(scope="module")
 def split_dags(simulator, moto_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The DAG file parsed with NETSKOPE_SPLIT_MINUTES set, a fresh metadata DB and the API pool."""
-    from airflow.models.pool import Pool
-    from airflow.utils import db
-
     moto_server.reset()  # records of one hour share its home stream: start from an empty endpoint
-    with pytest.MonkeyPatch.context() as patch:
+    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging")) as patch:
         patch.setenv("NETSKOPE_SPLIT_MINUTES", str(SPLIT_MINUTES))
         patch.delenv("NETSKOPE_TENANTS", raising=False)
-        patch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path_factory.mktemp('staging')}")
-        patch.setenv(
-            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "netskope",
-                    "host": simulator.host,
-                    "password": simulator.token,
-                    "extra": {"allow_non_goskope_host": True, "scheme": "http"},
-                }
-            ),
-        )
-        db.resetdb()
-        Pool.create_or_update_pool("netskope_api", slots=4, description="Netskope API calls", include_deferred=False)
         bag = DagBag(dag_folder=str(REPO / "dags"))
         assert bag.import_errors == {}
         yield bag.dags
