@@ -102,8 +102,8 @@ class MotoServer:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    """moto in server mode on 127.0.0.1, wired as ``AIRFLOW_CONN_AWS_DEFAULT``."""
+def moto_process() -> Iterator[MotoServer]:
+    """moto in server mode on 127.0.0.1, wired as ``AIRFLOW_CONN_AWS_DEFAULT``, one per pytest process."""
     server = MotoServer()
     previous = os.environ.get("AIRFLOW_CONN_AWS_DEFAULT")
     os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = server.aws_conn_uri_json()
@@ -115,6 +115,14 @@ def moto_server() -> Iterator[MotoServer]:
             os.environ.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
         else:
             os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = previous
+
+
+@pytest.fixture(scope="module")
+def moto_server(moto_process: MotoServer) -> MotoServer:
+    """The moto server, emptied for each test module: every record of one hour shares its home stream,
+    so a module must not see what another module (run before it on the same pytest worker) delivered."""
+    moto_process.reset()
+    return moto_process
 
 
 @pytest.fixture(scope="module")
