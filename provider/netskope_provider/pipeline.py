@@ -1,9 +1,12 @@
 """One window's pipeline: fetch -> map -> deliver, as plain functions the operators, the reconciliation and tests call.
 
 Each stage streams records between staged files (``staging``) and returns a small typed manifest
-for XCom; the next stage takes that manifest. ``run_window`` chains the three for one window
-(the reconciliation's heal, tests). Every stage keeps the books: a record fetched is delivered as
-OCSF, delivered raw, or quarantined with its reason, and a stage whose counts do not balance fails.
+for XCom; the next stage takes that manifest. The stages overlap: ``fetch`` maps each page while a
+worker thread already fetches the next one, staging the raw records and the mapped events side by
+side, so ``map_window`` only checks the books (it maps the staged raw records itself when the
+manifest carries no mapping). ``run_window`` chains the three for one window (the reconciliation's
+heal, tests). Every stage keeps the books: a record fetched is delivered as OCSF, delivered raw, or
+quarantined with its reason, and a stage whose counts do not balance fails.
 
 Errors a task retry cannot fix (:class:`~netskope_provider.exceptions.PermanentError`) leave the
 stages as ``AirflowFailException``, so the task fails at once instead of retrying.
@@ -15,9 +18,10 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar
+from typing import Any, NotRequired, ParamSpec, TypedDict, TypeVar
 
 from netskope_provider import config, delivery, metrics, staging
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
@@ -27,9 +31,6 @@ from netskope_provider.log_types import get_log_type
 from netskope_provider.ocsf.common import epoch_ms
 from netskope_provider.ocsf.mapper import MapCounts, map_outcomes
 from netskope_provider.windows import MAX_EPOCH, Schedule, Window, WindowDict, check_custom, resolve
-
-if TYPE_CHECKING:
-    from netskope_provider.api.client import NetskopeClient
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ LATEST_HOME = MAX_EPOCH - 366 * 86_400
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class StagedFileDict(TypedDict):
@@ -71,6 +73,9 @@ class FetchManifest(TypedDict):
     #: Records the client could not keep exactly or place in the window: quarantined, not staged.
     fetch_quarantined: int
     fetch_quarantine_location: str | None
+    #: The window's events, mapped while it was fetched; absent from manifests written by earlier code
+    #: (a run fetched before an upgrade), whose staged raw records ``map_window`` then maps.
+    mapped: NotRequired[MapManifest]
 
 
 class MapManifest(TypedDict):
@@ -194,22 +199,42 @@ def task_staging(
 
 @fails_fast
 def fetch(
-    log_type: str, window: Window, area: staging.TaskStaging, *, netskope_conn_id: str | None = None
+    log_type: str,
+    window: Window,
+    area: staging.TaskStaging,
+    *,
+    netskope_conn_id: str | None = None,
+    schedule: str | None = None,
 ) -> FetchManifest:
-    """Stream one log type's records of ``window`` from the tenant into the try's staged raw file."""
+    """Stream one log type's records of ``window`` from the tenant, mapping each page as the next one arrives.
+
+    The try's folder gets the raw records as the tenant sent them and the events made from them
+    (``map_window``'s work, done here while a worker thread fetches the next page); the manifest
+    carries both, the mapping's counts under ``mapped``. The raw file stays staged so a run can be
+    mapped again from it without asking the tenant twice (docs/performance.md, *Stages overlap*).
+    """
     from netskope_provider.hooks.netskope import NetskopeHook
 
     log_type = _known_log_type(log_type)
     hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id))
     log.info("Pulling %s records inserted in %s", log_type, window)
     quarantine = area.quarantine("fetch")
+    mapper = WindowMapper(log_type, window, area, schedule)
     with hook.get_client() as client:
         staged: staging.StagedFile | None = None
         try:
-            lines = _record_lines(client, log_type, window, quarantine)
-            staged = staging.write_lines(area.folder() / RAW_FILE, lines)
+            with staging.LineWriter(area.folder() / RAW_FILE) as raw:
+                for page in read_ahead(client.iter_window_pages(log_type, window.start, window.end)):
+                    for reason, record in page.quarantined:
+                        quarantine.add(reason, record)
+                    for record in page.records:
+                        raw.write(record)
+                    mapper.add(page.records)
+                    del page
+            staged = raw.close()
         finally:  # a failed pull's API calls, 429s and retries count too
             quarantined_location = quarantine.close()
+            events, rejected_location = mapper.close()
             metrics.emit_fetch(client.host, log_type, staged.records if staged else 0, client.stats)
     log.info(
         "Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location
@@ -221,7 +246,7 @@ def fetch(
             log_type,
             quarantined_location,
         )
-    return {
+    fetched: FetchManifest = {
         "log_type": log_type,
         "tenant": client.host,
         "window": window.as_dict(),
@@ -231,119 +256,187 @@ def fetch(
         "fetch_quarantined": quarantine.count,
         "fetch_quarantine_location": quarantined_location,
     }
+    fetched["mapped"] = mapper.manifest(fetched, events, rejected_location)
+    return fetched
 
 
-def _record_lines(
-    client: NetskopeClient, log_type: str, window: Window, quarantine: staging.Quarantine
-) -> Iterator[bytes]:
-    """Each record's JSON text as the tenant sent it (one line); records the client refused go to the quarantine.
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each next one already being produced by a worker thread while the caller handles this one.
 
-    Pages arrive as raw text (no object per field) and each is released before the next is fetched.
+    The fetch maps page n while page n+1 is requested, read and split: the socket, gzip and the
+    staged files' compression release the GIL, so both cores work. At most two pages are alive.
+    An error of the producer is raised here, in the caller's thread; when the caller stops early
+    the page in flight is awaited and ``items`` closed (its ``finally`` clauses run).
     """
-    for page in client.iter_window_pages(log_type, window.start, window.end):
-        for reason, raw in page.quarantined:
-            quarantine.add(reason, raw)
-        yield from page.records
-        del page
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="netskope-read-ahead") as producer:
+        pending = producer.submit(next, items, None)
+        try:
+            while (item := pending.result()) is not None:
+                pending = producer.submit(next, items, None)
+                yield item
+                del item  # not held while the next one is produced
+        finally:
+            wait([pending])
+            if isinstance(items, Generator):
+                producer.submit(items.close).result()
 
 
 # --- map -----------------------------------------------------------------------------------------
 
 
-@fails_fast
-def map_window(fetched: FetchManifest, area: staging.TaskStaging, *, schedule: str | None = None) -> MapManifest:
-    """Map the staged raw records to deliverable events: OCSF, raw, or quarantined with the reason.
+class WindowMapper:
+    """Maps one window's raw records into its staged events file and keeps its books.
 
     Each event is staged with its CloudWatch timestamp (the OCSF ``time``, else the record's
     ``timestamp``, else its insertion time, else the window start) and its home: the interval of
     ``schedule`` (default: the log type's DAG schedule) holding the record's insertion time, else
     its event time, else the window start. The home's log stream is where the event belongs,
-    whichever window fetched it (docs/delivery.md).
+    whichever window fetched it (docs/delivery.md). Records the mapper rejects go to the
+    ``transform`` quarantine with their reason.
     """
-    log_type, window = fetched["log_type"], Window.from_dict(fetched["window"])
-    intervals = Schedule(schedule or config.DagSettings.for_log_type(log_type).schedule)
-    quarantine = area.quarantine("transform")
-    counts = MapCounts()
-    rejected_reasons: Counter[str] = Counter()
-    homes: Counter[Window] = Counter()
-    untimed = 0
-    raw_lines = staging.read_lines(staging.staging_path(fetched["fetched"]["location"], area.conn_id))
-    try:
-        with staging.LineWriter(area.folder() / EVENTS_FILE) as out:
-            for outcome in map_outcomes(raw_lines, log_type, counts):
-                if outcome.kind == "rejected":
-                    reason = outcome.reason or "rejected by the OCSF mapper"
-                    rejected_reasons[reason] += 1
-                    quarantine.add(reason, outcome.line)
-                    continue
-                record = outcome.record if isinstance(outcome.record, dict) else {}
-                logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
-                event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
-                time_ms = event_ms or logged_ms or window.start * 1000
-                home = _home(intervals, logged_ms or event_ms)
-                if home is None:
-                    untimed += 1
-                    home = intervals.interval_of(window.start)
-                homes[home] += 1
-                out.write(staging.encode_event(home.start, time_ms, outcome.line[:-1]))
-    finally:
-        rejected_location = quarantine.close()
-    events = out.close()
-    manifest: MapManifest = {
-        "log_type": log_type,
-        "tenant": fetched.get("tenant"),
-        "window": window.as_dict(),
-        "staging_base": fetched["staging_base"],
-        "staging_conn_id": fetched["staging_conn_id"],
-        "fetched": fetched["fetched"]["records"],
-        "fetched_location": fetched["fetched"]["location"],
-        "ocsf": {str(uid): count for uid, count in sorted(counts.by_class.items())},
-        "ocsf_total": counts.ocsf,
-        "raw": counts.raw,
-        "raw_reasons": _bounded(counts.raw_reasons),
-        "rejected": counts.rejected,
-        "rejected_reasons": _bounded(rejected_reasons),
-        "rejected_location": rejected_location,
-        "events": events.as_dict(),  # type: ignore[typeddict-item]
-        "untimed": untimed,
-        "homes": [
-            {
-                "start": home.start,
-                "end": home.end,
-                "stream": delivery.stream_name(log_type, home.start, home.end),
-                "events": n,
-            }
-            for home, n in sorted(homes.items())
-        ],
-    }
-    log.info(
-        "%s: fetched %d -> OCSF %d %s, raw %d, rejected %d",
-        log_type,
-        manifest["fetched"],
-        counts.ocsf,
-        manifest["ocsf"],
-        counts.raw,
-        counts.rejected,
-    )
-    if counts.raw_reasons:
-        log.info("Records kept raw although their class is supported: %s", manifest["raw_reasons"])
-    if untimed:
-        log.warning(
-            "%d %s records carry no usable insertion time or timestamp: they go to the stream of the window start %s",
-            untimed,
+
+    def __init__(self, log_type: str, window: Window, area: staging.TaskStaging, schedule: str | None) -> None:
+        self.log_type = log_type
+        self.window = window
+        self.intervals = Schedule(schedule or config.DagSettings.for_log_type(log_type).schedule)
+        self.quarantine = area.quarantine("transform")
+        self.counts = MapCounts()
+        self.rejected_reasons: Counter[str] = Counter()
+        self.homes: Counter[Window] = Counter()
+        self.untimed = 0
+        self.out = staging.LineWriter(area.folder() / EVENTS_FILE)
+
+    def add(self, lines: Iterable[bytes]) -> None:
+        """Map ``lines`` (raw records, one JSON text each) and stage their events."""
+        intervals, homes, window_start_ms = self.intervals, self.homes, self.window.start * 1000
+        write = self.out.write
+        for outcome in map_outcomes(lines, self.log_type, self.counts):
+            if outcome.kind == "rejected":
+                reason = outcome.reason or "rejected by the OCSF mapper"
+                self.rejected_reasons[reason] += 1
+                self.quarantine.add(reason, outcome.line)
+                continue
+            record = outcome.record if isinstance(outcome.record, dict) else {}
+            logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
+            event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
+            home = _home(intervals, logged_ms or event_ms)
+            if home is None:
+                self.untimed += 1
+                home = intervals.interval_of(self.window.start)
+            homes[home] += 1
+            write(staging.encode_event(home.start, event_ms or logged_ms or window_start_ms, outcome.line[:-1]))
+
+    def close(self) -> tuple[staging.StagedFile, str | None]:
+        """Finish the events file and the quarantine (also after a failure): the events and the quarantine's location."""
+        try:
+            events = self.out.close()
+        finally:
+            rejected_location = self.quarantine.close()
+        return events, rejected_location
+
+    def manifest(
+        self, fetched: FetchManifest, events: staging.StagedFile, rejected_location: str | None
+    ) -> MapManifest:
+        """The mapping's manifest (logged, and checked: it fails unless its counts balance)."""
+        counts, log_type, homes = self.counts, self.log_type, self.homes
+        manifest: MapManifest = {
+            "log_type": log_type,
+            "tenant": fetched.get("tenant"),
+            "window": self.window.as_dict(),
+            "staging_base": fetched["staging_base"],
+            "staging_conn_id": fetched["staging_conn_id"],
+            "fetched": fetched["fetched"]["records"],
+            "fetched_location": fetched["fetched"]["location"],
+            "ocsf": {str(uid): count for uid, count in sorted(counts.by_class.items())},
+            "ocsf_total": counts.ocsf,
+            "raw": counts.raw,
+            "raw_reasons": _bounded(counts.raw_reasons),
+            "rejected": counts.rejected,
+            "rejected_reasons": _bounded(self.rejected_reasons),
+            "rejected_location": rejected_location,
+            "events": events.as_dict(),  # type: ignore[typeddict-item]
+            "untimed": self.untimed,
+            "homes": [
+                {
+                    "start": home.start,
+                    "end": home.end,
+                    "stream": delivery.stream_name(log_type, home.start, home.end),
+                    "events": n,
+                }
+                for home, n in sorted(homes.items())
+            ],
+        }
+        log.info(
+            "%s: fetched %d -> OCSF %d %s, raw %d, rejected %d",
             log_type,
-            manifest["homes"][0]["stream"] if len(homes) == 1 else "",
-        )
-    if counts.rejected:
-        log.warning(
-            "%d %s records rejected (%s); kept at %s",
+            manifest["fetched"],
+            counts.ocsf,
+            manifest["ocsf"],
+            counts.raw,
             counts.rejected,
-            log_type,
-            manifest["rejected_reasons"],
-            rejected_location,
         )
-    check_balance(manifest)
-    return manifest
+        if counts.raw_reasons:
+            log.info("Records kept raw although their class is supported: %s", manifest["raw_reasons"])
+        if self.untimed:
+            log.warning(
+                "%d %s records carry no usable insertion time or timestamp: they go to the stream of the window start %s",
+                self.untimed,
+                log_type,
+                manifest["homes"][0]["stream"] if len(homes) == 1 else "",
+            )
+        if counts.rejected:
+            log.warning(
+                "%d %s records rejected (%s); kept at %s",
+                counts.rejected,
+                log_type,
+                manifest["rejected_reasons"],
+                rejected_location,
+            )
+        check_balance(manifest)
+        return manifest
+
+
+@fails_fast
+def map_window(fetched: FetchManifest, area: staging.TaskStaging, *, schedule: str | None = None) -> MapManifest:
+    """The window's deliverable events: OCSF, raw, or quarantined with the reason (see ``WindowMapper``).
+
+    A fetch that mapped its pages as they arrived hands its mapping over: it is checked (counts,
+    staged events present) and passed on. A manifest without one (fetched by earlier code) has its
+    staged raw records mapped here.
+    """
+    mapped = fetched.get("mapped")
+    if mapped is not None:
+        check_balance(mapped)
+        if mapped["fetched"] != fetched["fetched"]["records"]:
+            raise BalanceError(
+                f"The fetch of {fetched['log_type']} window {fetched['window']['start_iso']} staged "
+                f"{fetched['fetched']['records']} records but mapped {mapped['fetched']}. Clear the whole DAG run to "
+                "redo it and report the run's logs."
+            )
+        staged_events = staging.staging_path(mapped["events"]["location"], area.conn_id)
+        if not staged_events.exists():
+            raise FileNotFoundError(
+                f"Staged events {staged_events} are missing (removed after an earlier success, or staged on another "
+                "worker's local disk). Clear the whole DAG run so the fetch task stages them again, and use an "
+                "s3:// staging_base when tasks run on several workers."
+            )
+        log.info(
+            "%s: mapped while fetching: OCSF %d %s, raw %d, rejected %d of %d",
+            mapped["log_type"],
+            mapped["ocsf_total"],
+            mapped["ocsf"],
+            mapped["raw"],
+            mapped["rejected"],
+            mapped["fetched"],
+        )
+        return mapped
+    window = Window.from_dict(fetched["window"])
+    mapper = WindowMapper(fetched["log_type"], window, area, schedule)
+    try:
+        mapper.add(staging.read_lines(staging.staging_path(fetched["fetched"]["location"], area.conn_id)))
+    finally:
+        events, rejected_location = mapper.close()
+    return mapper.manifest(fetched, events, rejected_location)
 
 
 def _home(intervals: Schedule, placed_ms: int | None) -> Window | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from isal import igzip
+from isal import igzip, igzip_threaded
 
 from netskope_provider.compat import ObjectStoragePath
 from netskope_provider.config import run_setting
@@ -212,7 +212,10 @@ def _normal(path: ObjectStoragePath) -> str:
 class LineWriter:
     """Streams lines (no trailing newline) into a private gzip NDJSON file.
 
-    Use as a context manager; :attr:`staged` describes the file once it is closed.
+    Use as a context manager; :attr:`staged` describes the file once it is closed. The file is
+    compressed by a thread of its own (``isal.igzip_threaded``, which releases the GIL): the
+    fetch stage writes raw records and events while it maps, and compressing in the caller's
+    thread cost it ~0.5 s of its time per 100,000 application records and file.
     """
 
     def __init__(self, path: ObjectStoragePath) -> None:
@@ -220,7 +223,7 @@ class LineWriter:
         self.records = 0
         self.staged: StagedFile | None = None
         self._raw = open_for_write(path)
-        self._gz = igzip.IGzipFile(fileobj=self._raw, mode="wb", compresslevel=_COMPRESS_LEVEL)
+        self._gz = igzip_threaded.open(self._raw, "wb", compresslevel=_COMPRESS_LEVEL, threads=1)
         self._buffer: list[bytes] = []
         self._buffered = 0
 

@@ -184,16 +184,16 @@ class Schedule:
     def __init__(self, cron: str) -> None:
         self.cron = cron
         croniter(cron)  # refuses a bad expression now
-        self._last = (0, 0)
+        self._last: Window | None = None
 
     def interval_of(self, epoch: int) -> Window:
-        """The interval holding ``epoch`` (most records of a window share one: it is kept)."""
-        start, end = self._last
-        if not start <= epoch < end:
+        """The interval holding ``epoch`` (most records of a window share one: it is kept, the same object)."""
+        last = self._last
+        if last is None or not last.start <= epoch < last.end:
             start = int(croniter(self.cron, datetime.fromtimestamp(epoch + 1, UTC)).get_prev(float))
             end = int(croniter(self.cron, datetime.fromtimestamp(start, UTC)).get_next(float))
-            self._last = (start, end)
-        return Window(start, end)
+            last = self._last = Window(start, end)
+        return last
 
     def intervals(self, window: Window) -> list[Window]:
         """The intervals that overlap ``window``, in order."""

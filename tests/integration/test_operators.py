@@ -134,12 +134,17 @@ def test_fetch_stages_the_window_exactly_and_pushes_only_a_manifest(simulator, n
     truth = simulator.ground_truth("application", START, END)
     assert manifest["window"]["start"] == START and manifest["window"]["end"] == END
     assert manifest["fetched"]["records"] == len(truth) == 80
-    assert len(orjson.dumps(manifest)) < 1024, "XCom carries a manifest, never the records"
+    assert len(orjson.dumps(manifest)) < 2048, "XCom carries a manifest, never the records"
     staged = [orjson.loads(line) for line in staging.read_lines(staging.staging_path(manifest["fetched"]["location"]))]
     assert sorted(staged, key=lambda r: r["_id"]) == sorted(truth, key=lambda r: r["_id"])
     big_ids = [v for r in staged for v in r.values() if isinstance(v, int) and v > 2**53]
     assert big_ids, "64-bit ids survive staging exactly"
     assert mode(staging.staging_path(manifest["fetched"]["location"]).path) == 0o600
+    mapped = manifest["mapped"]  # mapped while fetched: the transform task hands it on without re-reading
+    assert mapped["fetched"] == 80 and mapped["ocsf_total"] + mapped["raw"] == mapped["events"]["records"] == 80
+    staging.staging_path(manifest["fetched"]["location"]).unlink()
+    transform = NetskopeToOcsfOperator(task_id="to_ocsf", fetch_manifest=manifest)
+    assert transform.execute(interval_context(dag_id="netskope_application")) == mapped
 
 
 def test_fetch_without_the_rbac_permission_fails_at_once_without_the_token(

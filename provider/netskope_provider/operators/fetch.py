@@ -1,4 +1,4 @@
-"""Pull one log type's records for the run's window into a staged file."""
+"""Pull one log type's records for the run's window into staged files, mapping them as they arrive."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ if TYPE_CHECKING:
 
 
 class NetskopeFetchOperator(BaseOperator):
-    """Stream one log type's records for ``[start, end)`` into a staged gzip NDJSON file.
+    """Stream one log type's records for ``[start, end)`` into staged gzip NDJSON files.
 
-    Returns (XCom) a small manifest -- staged location, record count, bytes, window -- never the
-    records. The window is the run's data interval, or ``window_start``/``window_end`` when set (the
+    Each page is mapped to OCSF while the next one is fetched: the try's folder gets the raw
+    records as sent and the deliverable events made from them. Returns (XCom) a small manifest --
+    staged locations, counts, bytes, window, the mapping's counts -- never the records. The window is the run's data interval, or ``window_start``/``window_end`` when set (the
     DAGs fill them from the trigger form). A window is queried only ``settle_seconds`` after it
     closed, so late-inserted records are in; until then the task is rescheduled, freeing its pool slot.
 

@@ -13,11 +13,14 @@ if TYPE_CHECKING:
 
 
 class NetskopeToOcsfOperator(BaseOperator):
-    """Turn the fetch task's staged records into deliverable events.
+    """Hand the fetch task's deliverable events to the delivery, after checking its books.
 
     Each record becomes an OCSF 1.5.0 event (when its class is supported), the raw record unchanged
-    (when not), or a rejection kept with its reason in the run's quarantine file. Returns (XCom) a
-    manifest with the staged events file and the counts; fails when the counts do not balance.
+    (when not), or a rejection kept with its reason in the run's quarantine file. The fetch task
+    maps each page as it arrives, so this task checks its counts and staged events and passes them
+    on; a manifest without a mapping (fetched by earlier code) has its staged raw records mapped
+    here. Returns (XCom) a manifest with the staged events file and the counts; fails when the
+    counts do not balance.
 
     :param fetch_manifest: the fetch task's return value (usually ``fetch_task.output``).
     """
