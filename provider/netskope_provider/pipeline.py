@@ -19,17 +19,19 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar
 
-from netskope_provider import config, delivery, metrics, staging
+from netskope_provider import config, delivery, metrics, read_ledger, staging
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
 from netskope_provider.exceptions import BalanceError, NetskopeConfigError, PermanentError, WindowError
 from netskope_provider.lease import StreamLease
-from netskope_provider.log_types import get_log_type
+from netskope_provider.log_types import Strategy, get_log_type
 from netskope_provider.ocsf.common import epoch_ms
 from netskope_provider.ocsf.mapper import MapCounts, map_outcomes
 from netskope_provider.windows import MAX_EPOCH, Schedule, Window, WindowDict, check_custom, resolve
 
 if TYPE_CHECKING:
     from netskope_provider.api.client import NetskopeClient
+    from netskope_provider.api.page import RawPage
+    from netskope_provider.api.strategies import ReadMark
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ class FetchManifest(TypedDict):
     #: Records the client could not keep exactly or place in the window: quarantined, not staged.
     fetch_quarantined: int
     fetch_quarantine_location: str | None
+    #: Incident: how far each event-time interval is read once this window is delivered (``read_ledger``).
+    read_marks: read_ledger.MarksDict
 
 
 class MapManifest(TypedDict):
@@ -94,6 +98,7 @@ class MapManifest(TypedDict):
     #: Events without a usable time (placed in the stream of the window start).
     untimed: int
     homes: list[HomeDict]
+    read_marks: read_ledger.MarksDict
 
 
 class DeliverySummary(TypedDict):
@@ -203,10 +208,11 @@ def fetch(
     hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id))
     log.info("Pulling %s records inserted in %s", log_type, window)
     quarantine = area.quarantine("fetch")
+    marks: dict[int, ReadMark] = {}
     with hook.get_client() as client:
         staged: staging.StagedFile | None = None
         try:
-            lines = _record_lines(client, log_type, window, quarantine)
+            lines = _record_lines(_pulls(client, log_type, window, area, marks), quarantine)
             staged = staging.write_lines(area.folder() / RAW_FILE, lines)
         finally:  # a failed pull's API calls, 429s and retries count too
             quarantined_location = quarantine.close()
@@ -230,21 +236,44 @@ def fetch(
         "fetched": staged.as_dict(),  # type: ignore[typeddict-item]
         "fetch_quarantined": quarantine.count,
         "fetch_quarantine_location": quarantined_location,
+        "read_marks": read_ledger.encode(marks),
     }
 
 
-def _record_lines(
-    client: NetskopeClient, log_type: str, window: Window, quarantine: staging.Quarantine
-) -> Iterator[bytes]:
+def _pulls(
+    client: NetskopeClient, log_type: str, window: Window, area: staging.TaskStaging, marks: dict[int, ReadMark]
+) -> Iterator[Iterator[RawPage]]:
+    """The pulls that bring a window's records: one, or for incident one per event-time interval.
+
+    Incident (event time only, docs/hook.md): the recent intervals the ledger has marks for are
+    asked for what arrived since (a count each; reads only where it grew), then the window's own
+    intervals are read whole. ``marks`` receives how far each interval has been read.
+    """
+    if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
+        yield client.iter_window_pages(log_type, window.start, window.end)
+        return
+    schedule = Schedule(config.DagSettings.for_log_type(log_type).schedule)
+    seen = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
+    for interval in read_ledger.due(seen, schedule, window, client.lookback_seconds):
+        yield client.iter_unread_pages(log_type, interval.start, interval.end, seen=seen[interval.start], marks=marks)
+    for interval in schedule.intervals(window):
+        if window.start <= interval.start and interval.end <= window.end:
+            yield client.iter_unread_pages(log_type, interval.start, interval.end, seen=None, marks=marks)
+        else:  # a custom or split window cuts this interval: its part is read, and not marked
+            yield client.iter_window_pages(log_type, max(window.start, interval.start), min(window.end, interval.end))
+
+
+def _record_lines(pulls: Iterator[Iterator[RawPage]], quarantine: staging.Quarantine) -> Iterator[bytes]:
     """Each record's JSON text as the tenant sent it (one line); records the client refused go to the quarantine.
 
     Pages arrive as raw text (no object per field) and each is released before the next is fetched.
     """
-    for page in client.iter_window_pages(log_type, window.start, window.end):
-        for reason, raw in page.quarantined:
-            quarantine.add(reason, raw)
-        yield from page.records
-        del page
+    for pages in pulls:
+        for page in pages:
+            for reason, raw in page.quarantined:
+                quarantine.add(reason, raw)
+            yield from page.records
+            del page
 
 
 # --- map -----------------------------------------------------------------------------------------
@@ -257,11 +286,13 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging, *, schedule: s
     Each event is staged with its CloudWatch timestamp (the OCSF ``time``, else the record's
     ``timestamp``, else its insertion time, else the window start) and its home: the interval of
     ``schedule`` (default: the log type's DAG schedule) holding the record's insertion time, else
-    its event time, else the window start. The home's log stream is where the event belongs,
+    its event time, else the window start; incident and endpoint records by their event time
+    alone, the time their pulls are cut on. The home's log stream is where the event belongs,
     whichever window fetched it (docs/delivery.md).
     """
     log_type, window = fetched["log_type"], Window.from_dict(fetched["window"])
     intervals = Schedule(schedule or config.DagSettings.for_log_type(log_type).schedule)
+    by_insertion = get_log_type(log_type).strategy is Strategy.INSERTION_WINDOW
     quarantine = area.quarantine("transform")
     counts = MapCounts()
     rejected_reasons: Counter[str] = Counter()
@@ -280,7 +311,9 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging, *, schedule: s
                 logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
                 event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
                 time_ms = event_ms or logged_ms or window.start * 1000
-                home = _home(intervals, logged_ms or event_ms)
+                # Incident and endpoint records are homed by the event time their pulls are cut on.
+                placed_ms = logged_ms or event_ms if by_insertion else epoch_ms(record.get("timestamp"))
+                home = _home(intervals, placed_ms)
                 if home is None:
                     untimed += 1
                     home = intervals.interval_of(window.start)
@@ -306,6 +339,7 @@ def map_window(fetched: FetchManifest, area: staging.TaskStaging, *, schedule: s
         "rejected_location": rejected_location,
         "events": events.as_dict(),  # type: ignore[typeddict-item]
         "untimed": untimed,
+        "read_marks": fetched.get("read_marks", {}),
         "homes": [
             {
                 "start": home.start,
@@ -514,6 +548,12 @@ def deliver(
             f"Delivery does not balance for {log_type} {window}: {expected} OCSF+raw events staged, "
             f"{report.events} read, {summary['delivered']} delivered, {report.rejected} refused. "
             "Clear the whole DAG run to redo the window."
+        )
+    if mapped.get("read_marks"):  # every record read is in its home stream: later pulls may skip them
+        read_ledger.record(
+            read_ledger.store(area.base, area.conn_id, area.dag_id),
+            read_ledger.decode(mapped["read_marks"]),
+            now=window.start,
         )
     if report.rejected:
         log.warning(
