@@ -140,6 +140,27 @@ def expected_cloudwatch_events(simulator, log_type: str, start: int, end: int) -
     return expected_messages(simulator, log_type, start, end)
 
 
+def expected_home_events(simulator, log_type: str, start: int, end: int) -> Counter[bytes]:
+    """What the home streams of ``[start, end)`` must hold: the records homed there, as OCSF or raw.
+
+    ``data/*`` types are homed by insertion time; incident and endpoint by event time, in the shape
+    their endpoints serve (no insertion time).
+    """
+    from netskope_provider.demo import canonical
+    from netskope_provider.log_types import Strategy, get_log_type
+    from netskope_provider.ocsf import map_record
+
+    strategy = get_log_type(log_type).strategy
+    if strategy is Strategy.INSERTION_WINDOW:
+        return expected_cloudwatch_events(simulator, log_type, start, end)
+    served = "datasearch" if strategy is Strategy.EVENT_TIME else "dataexport"
+    expected: Counter[bytes] = Counter()
+    for record in simulator.ground_truth(log_type, start, end, by="event", served_by=served):
+        mapped = map_record(record, log_type)
+        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
+    return expected
+
+
 def cloudwatch_window_events(
     logs_client, log_type: str, start: int, end: int, log_group: str | None = None
 ) -> Counter[bytes]:
