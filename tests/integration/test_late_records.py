@@ -68,7 +68,13 @@ def connect(monkeypatch: pytest.MonkeyPatch, sim: SimulatorServer, **extra: obje
         "conn_type": "netskope",
         "host": sim.host,
         "password": sim.token,
-        "extra": {"allow_non_goskope_host": True, "scheme": "http", "max_retries": 1, **extra},
+        "extra": {
+            "allow_non_goskope_host": True,
+            "scheme": "http",
+            "rate_limit_per_second": 100,
+            "max_retries": 1,
+            **extra,
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", json.dumps(conn))
 
@@ -114,7 +120,7 @@ def test_records_inserted_late_reach_their_stream_once_and_the_reconciliation_ag
         run_schedule(sim, log_type, T0 - LAG, T1 + LAG + HOUR)
         assert assert_exactly_once(sim, moto_server, log_type) == 150
 
-        with NetskopeClient(sim.host, lambda refresh: sim.token, scheme="http") as client:
+        with NetskopeClient(sim.host, lambda refresh: sim.token, scheme="http", rate_limit_per_second=100) as client:
             checks = reconciliation.check_log_type(
                 client, moto_server.client("logs"), f"/netskope/ocsf/{log_type}", log_type, HOMES
             )
@@ -168,7 +174,7 @@ def test_concurrent_pulls_of_one_endpoint_window_and_a_pull_that_died_mid_stream
         def pull(run_id: str) -> None:
             try:
                 pipeline.run_window("endpoint", window, area("endpoint", run_id))
-            except BaseException as error:  # noqa: BLE001 -- reported by the assertion below
+            except BaseException as error:  # reported by the assertion below
                 errors.append(error)
 
         threads = [threading.Thread(target=pull, args=(f"run{n}",)) for n in range(2)]
