@@ -247,6 +247,21 @@ def test_iterator_seeds_a_fresh_index_at_the_window_start_honours_wait_time_and_
     assert failed.at - seed.at >= 1.0  # wait_time honoured
 
 
+def test_a_resend_answered_with_the_page_already_read_is_dropped(tenant):
+    """A ``next`` refused before processing leaves the index where it was: ``resend`` repeats the page before."""
+    a, b, c = ({"_id": i, "timestamp": START + 1} for i in "abc")
+    tenant.queue(
+        ok([a, b], wait_time=0, timestamp_hwm=START + 10),
+        Reply(status=503, body="not processed"),
+        ok([a, b], wait_time=0, timestamp_hwm=START + 10),
+        ok([c], wait_time=0, timestamp_hwm=END),
+    )
+    client = make_client(tenant)
+    assert [r["_id"] for r in pull(client, "endpoint")] == ["a", "b", "c"]
+    assert [seen.params["operation"] for seen in tenant.pages_seen[1:]] == ["next", "resend", "next"]
+    assert client.stats.snapshot()["events/dataexport/events/endpoint"]["duplicates_dropped"] == 2
+
+
 def test_an_event_clock_iterator_is_seeded_the_look_back_earlier_and_a_clock_it_does_not_know_is_refused(tenant):
     tenant.queue(ok([], timestamp_hwm=END))
     list(make_client(tenant, lookback_seconds=7200, iterator_clock="event").iter_window_pages("endpoint", START, END))

@@ -87,6 +87,7 @@ class EndpointStats:
     retries: int = 0
     token_refreshes: int = 0
     records: int = 0
+    duplicates_dropped: int = 0
     untimed_records: int = 0
     quarantined: int = 0
     repaired_records: int = 0
@@ -381,7 +382,7 @@ class NetskopeClient:
                 del page  # not held while the strategy fetches the next page
             log.info("Pulled %d %s records of [%d, %d) (%d quarantined)", records, kind.name, start, end, quarantined)
         finally:
-            self.stats.add(kind.path, untimed_records=placer.untimed)
+            self.stats.add(kind.path, untimed_records=placer.untimed, duplicates_dropped=placer.repeats)
 
     def count_window(self, log_type: str, start: int, end: int) -> int | None:
         """The server's count of a window's records, where the endpoint offers one; else ``None``.

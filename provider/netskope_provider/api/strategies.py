@@ -93,6 +93,8 @@ class EventTimePlacer:
 
     def __init__(self) -> None:
         self.untimed = 0
+        #: Records dropped because a ``resend`` answered with a page already passed on.
+        self.repeats = 0
 
     def place(self, page: ParsedBody) -> RawPage:
         kept: list[bytes] = []
@@ -131,6 +133,12 @@ def event_times(records: list[bytes]) -> Iterator[int]:
         when = _event_time(placement, raw)
         if when is not None:
             yield when
+
+
+def _first_key(page: ParsedBody) -> bytes | str | None:
+    """What identifies a page: its first record's ``_id``, else that record's text."""
+    raw = page.records[0] if page.records else page.quarantined[0][1] if page.quarantined else None
+    return None if raw is None else record_id(raw) or raw
 
 
 def record_id(raw: bytes) -> str:
@@ -319,11 +327,15 @@ def iterator_pages(
     With ``until_caught_up``, an empty page (nothing more to read now) ends it too.
 
     A failed ``next`` is re-sent as ``resend`` (same page, index not moved), so a page lost in
-    transit is never skipped. The iterator gives no count: its end is ``timestamp_hwm``.
+    transit is never skipped; when the failed ``next`` had not been processed, ``resend`` answers
+    with the page before, which is recognised by its first record and dropped (only that one
+    record is remembered, not the window's ids). The iterator gives no count: its end is
+    ``timestamp_hwm``.
     """
     operation = str(seed)
     idle_pages = 0
     last_hwm: int | None = None
+    previous_first: bytes | str | None = None
     while True:
         params = {"index": index, "operation": operation}
         retry_params = {"index": index, "operation": "resend"} if operation == "next" else None
@@ -331,6 +343,12 @@ def iterator_pages(
         hwm = _as_int(page.envelope.timestamp_hwm)
         wait = _as_float(page.envelope.wait_time) or 0.0
         idle = not page.records and not page.quarantined
+        first = _first_key(page)
+        if first is not None and first == previous_first:  # the page already passed on, sent again
+            placer.repeats += len(page.records or ()) + len(page.quarantined)
+            page = ParsedBody(page.envelope, [], [])
+        elif first is not None:
+            previous_first = first
         placed = placer.place(page)
         del page  # released before the next fetch
         if placed.records or placed.quarantined:
