@@ -141,45 +141,17 @@ def expected_cloudwatch_events(simulator, log_type: str, start: int, end: int) -
 
 
 def expected_home_events(simulator, log_type: str, start: int, end: int) -> Counter[bytes]:
-    """What the home streams of ``[start, end)`` must hold: the records homed there, as OCSF or raw.
-
-    ``data/*`` types are homed by insertion time; incident and endpoint by event time, in the shape
-    their endpoints serve (no insertion time).
-    """
-    from netskope_provider.demo import canonical
-    from netskope_provider.log_types import Strategy, get_log_type
-    from netskope_provider.ocsf import map_record
-
-    strategy = get_log_type(log_type).strategy
-    if strategy is Strategy.INSERTION_WINDOW:
-        return expected_cloudwatch_events(simulator, log_type, start, end)
-    served = "datasearch" if strategy is Strategy.EVENT_TIME else "dataexport"
-    expected: Counter[bytes] = Counter()
-    for record in simulator.ground_truth(log_type, start, end, by="event", served_by=served):
-        mapped = map_record(record, log_type)
-        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
-    return expected
-
-
-def _mapped(records, log_type: str) -> Counter[bytes]:
-    from netskope_provider.demo import canonical
-    from netskope_provider.ocsf import map_record
-
-    expected: Counter[bytes] = Counter()
-    for record in records:
-        mapped = map_record(record, log_type)
-        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
-    return expected
+    """What the home streams of ``[start, end)`` must hold (``demo.expected_messages``)."""
+    return expected_cloudwatch_events(simulator, log_type, start, end)
 
 
 def all_stream_events(logs_client, log_type: str, log_group: str | None = None) -> Counter[bytes]:
     """Every message of every stream of the log type's group."""
+    from netskope_provider import delivery
     from netskope_provider.demo import canonical
     from netskope_provider.reconciliation import existing_streams
 
     group = log_group or f"/netskope/ocsf/{log_type}"
-    from netskope_provider import delivery
-
     return Counter(
         canonical(json.loads(message))
         for stream in existing_streams(logs_client, group, log_type)
@@ -202,8 +174,10 @@ def assert_window_delivered(simulator, logs_client, log_type: str, start: int, e
         assert home_stream_events(logs_client, log_type, start, end) == expected
         return
     held = all_stream_events(logs_client, log_type)
-    inserted = _mapped(simulator.ground_truth(log_type, start, end, served_by="dataexport"), log_type)
-    later = _mapped(simulator.ground_truth(log_type, start, 2**40, served_by="dataexport"), log_type)
+    from netskope_provider.demo import mapped_messages
+
+    inserted = mapped_messages(simulator.ground_truth(log_type, start, end, served_by="dataexport"), log_type)
+    later = mapped_messages(simulator.ground_truth(log_type, start, 2**40, served_by="dataexport"), log_type)
     assert sum(inserted.values()) > 0
     assert max(held.values()) == 1
     assert set(inserted) <= set(held) <= set(later)
