@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar
 
 from netskope_provider import config, delivery, metrics, read_ledger, staging
+from netskope_provider.api.strategies import EventTimeCursor
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
 from netskope_provider.exceptions import BalanceError, NetskopeConfigError, PermanentError, WindowError
 from netskope_provider.lease import StreamLease
@@ -31,7 +32,6 @@ from netskope_provider.windows import MAX_EPOCH, Schedule, Window, WindowDict, c
 if TYPE_CHECKING:
     from netskope_provider.api.client import NetskopeClient
     from netskope_provider.api.page import RawPage
-    from netskope_provider.api.strategies import ReadMark
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class FetchManifest(TypedDict):
     #: Records the client could not keep exactly or place in the window: quarantined, not staged.
     fetch_quarantined: int
     fetch_quarantine_location: str | None
-    #: Incident: how far each event-time interval is read once this window is delivered (``read_ledger``).
+    #: Incident: the read cursor to record once this window is delivered (``read_ledger``); else empty.
     read_marks: read_ledger.MarksDict
 
 
@@ -208,7 +208,7 @@ def fetch(
     hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id))
     log.info("Pulling %s records inserted in %s", log_type, window)
     quarantine = area.quarantine("fetch")
-    marks: dict[int, ReadMark] = {}
+    marks: read_ledger.MarksDict = {}
     with hook.get_client() as client:
         staged: staging.StagedFile | None = None
         try:
@@ -236,31 +236,37 @@ def fetch(
         "fetched": staged.as_dict(),  # type: ignore[typeddict-item]
         "fetch_quarantined": quarantine.count,
         "fetch_quarantine_location": quarantined_location,
-        "read_marks": read_ledger.encode(marks),
+        "read_marks": marks,
     }
 
 
 def _pulls(
-    client: NetskopeClient, log_type: str, window: Window, area: staging.TaskStaging, marks: dict[int, ReadMark]
+    client: NetskopeClient, log_type: str, window: Window, area: staging.TaskStaging, marks: read_ledger.MarksDict
 ) -> Iterator[Iterator[RawPage]]:
-    """The pulls that bring a window's records: one, or for incident one per event-time interval.
+    """The pulls that bring a window's records: one, or for a scheduled incident window the cursor's.
 
-    Incident (event time only, docs/hook.md): the recent intervals the ledger has marks for are
-    asked for what arrived since (a count each; reads only where it grew), then the window's own
-    intervals are read whole. ``marks`` receives how far each interval has been read.
+    Incident (event time only, docs/hook.md): a window starting on its schedule's interval, within
+    reach of the ledger's cursor, reads what the tenant inserted since the last pull, with event
+    time from the look-back before the window on (``read_ledger``); a window no later than one
+    delivered before (a re-run, a heal, a backfill) or a split sub-window also reads its own event
+    time whole. ``marks`` receives what the delivery records.
     """
     if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
         yield client.iter_window_pages(log_type, window.start, window.end)
         return
     schedule = Schedule(config.DagSettings.for_log_type(log_type).schedule)
-    seen = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
-    for interval in read_ledger.due(seen, schedule, window, client.lookback_seconds):
-        yield client.iter_unread_pages(log_type, interval.start, interval.end, seen=seen[interval.start], marks=marks)
-    for interval in schedule.intervals(window):
-        if window.start <= interval.start and interval.end <= window.end:
-            yield client.iter_unread_pages(log_type, interval.start, interval.end, seen=None, marks=marks)
-        else:  # a custom or split window cuts this interval: its part is read, and not marked
-            yield client.iter_window_pages(log_type, max(window.start, interval.start), min(window.end, interval.end))
+    ledger = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
+    cursor = ledger.cursor
+    scheduled = schedule.interval_of(window.start).start == window.start
+    latest = max(ledger.delivered, default=None)
+    if not scheduled or (latest is not None and window.start <= latest):  # not the newest window: read it whole
+        yield client.iter_window_pages(log_type, window.start, window.end)
+    if scheduled and (cursor is None or window.start >= cursor.anchor):
+        anchor = schedule.interval_of(window.start - client.lookback_seconds).start
+        start = cursor.moved_to(anchor) if cursor is not None else EventTimeCursor(window.start)
+        read: list[EventTimeCursor] = []
+        yield client.iter_new_pages(log_type, start, home_of=lambda when: schedule.interval_of(when).start, read=read)
+        marks.update(read_ledger.marks(cursor, read[0], window.start))
 
 
 def _record_lines(pulls: Iterator[Iterator[RawPage]], quarantine: staging.Quarantine) -> Iterator[bytes]:
@@ -550,11 +556,7 @@ def deliver(
             "Clear the whole DAG run to redo the window."
         )
     if mapped.get("read_marks"):  # every record read is in its home stream: later pulls may skip them
-        read_ledger.record(
-            read_ledger.store(area.base, area.conn_id, area.dag_id),
-            read_ledger.decode(mapped["read_marks"]),
-            now=window.start,
-        )
+        read_ledger.record(read_ledger.store(area.base, area.conn_id, area.dag_id), mapped["read_marks"])
     if report.rejected:
         log.warning(
             "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",

@@ -10,7 +10,7 @@ import pytest
 from scripted_tenant import Reply, ScriptedTenant, counted, decoded, ok
 
 from netskope_provider.api.client import TOKEN_HEADER, NetskopeClient
-from netskope_provider.api.strategies import ReadMark
+from netskope_provider.api.strategies import EventTimeCursor
 from netskope_provider.exceptions import (
     NetskopeAuthError,
     NetskopeConfigError,
@@ -312,31 +312,43 @@ def at(record_id: str) -> dict:
     return {"_id": record_id, "timestamp": START + 1}
 
 
-def unread(client: NetskopeClient, seen: ReadMark | None) -> tuple[list[str], dict[int, ReadMark]]:
-    marks: dict[int, ReadMark] = {}
-    pages = client.iter_unread_pages("incident", START, END, seen=seen, marks=marks)
-    return [r["_id"] for r in decoded(pages)], marks
+def new(client: NetskopeClient, cursor: EventTimeCursor) -> tuple[list[str], EventTimeCursor]:
+    read: list[EventTimeCursor] = []
+    pages = client.iter_new_pages("incident", cursor, home_of=lambda when: when // 3600 * 3600, read=read)
+    return [r["_id"] for r in decoded(pages)], *read
 
 
-def test_an_incident_interval_that_did_not_grow_costs_one_count(tenant):
-    tenant.queue_counts(counted(2))
-    assert unread(make_client(tenant), ReadMark(2, '"b"')) == ([], {START: ReadMark(2, '"b"')})
-    assert tenant.pages_seen == []
+HOME = (START + 1) // 3600 * 3600
 
 
-def test_an_incident_interval_that_grew_is_read_from_where_the_last_read_ended(tenant):
-    tenant.queue_counts(counted(4))
+def test_incidents_with_nothing_new_cost_one_request_that_checks_the_order(tenant):
+    tenant.queue(ok([at("b")]))
+    cursor = EventTimeCursor(START, 2, '"b"', {HOME: 2})
+    assert new(make_client(tenant), cursor) == ([], cursor)
+    (seen,) = tenant.seen
+    assert seen.path.endswith("datasearch/incident") and "endtime" not in seen.params, "up to the tenant's now"
+    assert (seen.params["starttime"], seen.params["offset"]) == (str(START - 1), "1")
+
+
+def test_incidents_inserted_since_are_read_from_where_the_last_read_ended(tenant):
     tenant.queue(ok([at("b"), at("c"), at("d")]))
-    assert unread(make_client(tenant), ReadMark(2, '"b"')) == (["c", "d"], {START: ReadMark(4, '"d"')})
-    assert tenant.pages_seen[0].params["offset"] == "1"
+    got = new(make_client(tenant), EventTimeCursor(START, 2, '"b"', {HOME: 2}))
+    assert got == (["c", "d"], EventTimeCursor(START, 4, '"d"', {HOME: 4}))
 
 
-def test_an_incident_interval_whose_order_moved_is_read_again_whole(tenant, caplog):
-    tenant.queue_counts(counted(3), counted(3))
+def test_an_answer_whose_order_moved_is_read_again_from_the_start(tenant, caplog):
     tenant.queue(ok([at("new"), at("b")]), ok([at("a"), at("new"), at("b")]))
-    assert unread(make_client(tenant), ReadMark(2, '"b"')) == (["a", "new", "b"], {START: ReadMark(3, '"b"')})
+    got = new(make_client(tenant), EventTimeCursor(START, 2, '"b"', {HOME: 2}))
+    assert got == (["a", "new", "b"], EventTimeCursor(START, 3, '"b"', {HOME: 3}))
     assert [seen.params["offset"] for seen in tenant.pages_seen] == ["1", "0"]
-    assert "reading the interval again whole" in caplog.text
+    assert "reading the answer again from the start" in caplog.text
+
+
+def test_moving_the_anchor_drops_the_records_before_it_from_the_position():
+    cursor = EventTimeCursor(START, 5, '"e"', {START: 2, START + 3600: 3})
+    assert cursor.moved_to(START + 3600) == EventTimeCursor(START + 3600, 3, '"e"', {START + 3600: 3})
+    assert cursor.moved_to(START + 7200) == EventTimeCursor(START + 7200, 0, "", {})
+    assert cursor.moved_to(START - 3600) == cursor
 
 
 def test_token_never_appears_in_logs_or_errors(tenant, caplog, capsys):

@@ -287,7 +287,7 @@ class NetskopeClient:
 
         ``data/*`` types: the records inserted in the window; consecutive windows partition them and
         pulling a past window again yields the same records. Incident: the records whose event time
-        is in the window, as the tenant holds them now (``iter_unread_pages`` finds the ones that
+        is in the window, as the tenant holds them now (``iter_new_pages`` finds the ones that
         arrive later). Endpoint: a fresh iterator index seeded at ``start`` and read until
         ``timestamp_hwm`` passes ``end`` -- with the insertion clock, every record inserted in the
         window, and at most a page of later ones (which the next window reads again: delivery keeps
@@ -309,16 +309,8 @@ class NetskopeClient:
         if kind.strategy is Strategy.INSERTION_WINDOW:
             pages = strategies.insertion_window_pages(fetch, start, end, self.page_size, where, self._counter(kind))
         elif kind.strategy is Strategy.EVENT_TIME:
-            pages = strategies.unread_event_time_pages(
-                fetch,
-                self._counter(kind),
-                start,
-                end,
-                seen=None,
-                marks={},
-                placer=placer,
-                page_size=self.page_size,
-                where=where,
+            pages = strategies.whole_event_time_pages(
+                fetch, self._counter(kind), start, end, placer=placer, page_size=self.page_size, where=where
             )
         else:
             pages = strategies.iterator_pages(
@@ -333,43 +325,39 @@ class NetskopeClient:
                 where=where,
             )
         log.info("Pulling %s records of [%d, %d) from %s", kind.name, start, end, self.host)
-        return self._counted(kind, pages, placer, start, end)
+        return self._counted(kind, pages, placer, f"of [{start}, {end})")
 
-    def iter_unread_pages(
+    def iter_new_pages(
         self,
         log_type: str,
-        start: int,
-        end: int,
+        cursor: strategies.EventTimeCursor,
         *,
-        seen: strategies.ReadMark | None,
-        marks: dict[int, strategies.ReadMark],
+        home_of: Callable[[int], int],
+        read: list[strategies.EventTimeCursor],
     ) -> Iterator[RawPage]:
-        """Incident: the records of event time ``[start, end)`` not read before, as far as ``seen`` says.
+        """Incident: the records with event time from ``cursor.anchor`` up to now not read before (``cursor``).
 
-        One count request when the interval has not grown; otherwise only the records after
-        ``seen`` (the whole interval again if the tenant's order moved). ``marks[start]``
-        receives how far the interval is read once the pages are consumed.
+        About one read per record: only what the tenant inserted since the cursor's read, plus the
+        one record that checks the answer's order (``strategies.new_event_time_pages``). ``home_of``
+        names a record's home interval (by its event time); ``read`` receives the new cursor.
         """
         kind = get_log_type(log_type)
-        start, end = _check_window(start, end)
         if kind.strategy is not Strategy.EVENT_TIME:
             raise ValueError(f"{kind.name} records are not pulled by event time; use iter_window_pages")
         placer = strategies.EventTimePlacer()
-        pages = strategies.unread_event_time_pages(
+        pages = strategies.new_event_time_pages(
             self._fetcher(kind),
-            self._counter(kind),
-            start,
-            end,
-            seen=seen,
-            marks=marks,
+            cursor,
+            home_of=home_of,
             placer=placer,
             page_size=self.page_size,
             where=f"{self.host}/api/v2/{kind.path}",
+            read=read,
         )
-        return self._counted(kind, pages, placer, start, end)
+        return self._counted(kind, pages, placer, f"new since the last read, event time from {cursor.anchor}")
 
     def _counted(
-        self, kind: LogType, pages: Iterator[RawPage], placer: strategies.EventTimePlacer, start: int, end: int
+        self, kind: LogType, pages: Iterator[RawPage], placer: strategies.EventTimePlacer, what: str
     ) -> Iterator[RawPage]:
         """Pass pages through, counting them (a separate generator so bad arguments fail at call time)."""
         records = quarantined = 0
@@ -380,7 +368,7 @@ class NetskopeClient:
                 self.stats.add(kind.path, records=len(page.records), quarantined=len(page.quarantined))
                 yield page
                 del page  # not held while the strategy fetches the next page
-            log.info("Pulled %d %s records of [%d, %d) (%d quarantined)", records, kind.name, start, end, quarantined)
+            log.info("Pulled %d %s records %s (%d quarantined)", records, kind.name, what, quarantined)
         finally:
             self.stats.add(kind.path, untimed_records=placer.untimed, duplicates_dropped=placer.repeats)
 
@@ -427,8 +415,8 @@ class NetskopeClient:
         )
         for page in pages:
             for when in strategies.event_times(page.records):
-                slot = bisect_right(starts, when) - 1
-                if slot >= 0 and when < windows[slot][1]:
+                slot = -1 if when is None else bisect_right(starts, when) - 1
+                if when is not None and slot >= 0 and when < windows[slot][1]:
                     counts[slot] += 1
         return counts
 

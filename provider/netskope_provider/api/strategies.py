@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
@@ -72,15 +72,27 @@ def epoch_seconds(value: Any) -> int | None:
     return None
 
 
-class ReadMark(NamedTuple):
-    """How much of one event-time interval this deployment has read: the tenant's answer up to ``records``.
+class EventTimeCursor(NamedTuple):
+    """How far this deployment has read the tenant's answer to "incidents with event time from ``anchor`` on".
 
-    ``last`` is the ``_id`` (as JSON text) of the record at position ``records - 1``; empty when it is
-    not known, which makes the next read of the interval a full one.
+    ``position`` records of that answer are read; ``last`` is the ``_id`` (JSON text) of the one at
+    ``position - 1`` (empty: unknown, so the next read starts over); ``homes`` counts the records
+    read per home interval start, so the anchor can move forward by whole intervals and the position
+    with it.
     """
 
-    records: int
+    anchor: int
+    position: int = 0
     last: str = ""
+    homes: Mapping[int, int] = {}
+
+    def moved_to(self, anchor: int) -> EventTimeCursor:
+        """The same reading with the anchor moved forward: the answer loses the records before it."""
+        if anchor <= self.anchor:
+            return self
+        dropped = sum(count for home, count in self.homes.items() if home < anchor)
+        kept = {home: count for home, count in self.homes.items() if home >= anchor}
+        return EventTimeCursor(anchor, self.position - dropped, self.last if self.position > dropped else "", kept)
 
 
 class EventTimePlacer:
@@ -123,16 +135,14 @@ def _event_time(placement: _Placement | None, raw: bytes) -> int | None:
     return epoch_seconds(found.group(1).decode("ascii")) if found else None
 
 
-def event_times(records: list[bytes]) -> Iterator[int]:
-    """The event ``timestamp`` of each record that has one (placed records always do)."""
+def event_times(records: Iterable[bytes]) -> Iterator[int | None]:
+    """The event ``timestamp`` of each record, or None where it has no usable one."""
     for raw in records:
         try:
             placement: _Placement | None = _placement_decoder.decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
             placement = None
-        when = _event_time(placement, raw)
-        if when is not None:
-            yield when
+        yield _event_time(placement, raw)
 
 
 def _first_key(page: ParsedBody) -> bytes | str | None:
@@ -244,64 +254,90 @@ def event_time_params(start: int, end: int) -> dict[str, int]:
     return {"starttime": start - 1, "endtime": end - 1}
 
 
-def unread_event_time_pages(
+def whole_event_time_pages(
     fetch: PageFetcher,
     count: Counter,
     start: int,
     end: int,
     *,
-    seen: ReadMark | None,
-    marks: dict[int, ReadMark],
     placer: EventTimePlacer,
     page_size: int,
     where: str,
 ) -> Iterator[RawPage]:
-    """``datasearch/*``: the records of event time ``[start, end)`` not read before, per ``seen``.
+    """``datasearch/*``: every record of event time ``[start, end)`` the tenant holds now, checked against its count."""
+    for page in offset_pages(fetch, event_time_params(start, end), page_size, where, count):
+        placed = placer.place(page)
+        del page
+        if placed.records or placed.quarantined:
+            yield placed
 
-    One count request tells whether the interval grew since ``seen``; if not, nothing more is
-    asked. If it grew, the read resumes at position ``seen.records - 1`` of the tenant's answer: when
-    the record there is still ``seen.last``, no new record sorts before it (the answer's order is
-    stable and new records come after it), so the rest are exactly the new ones. Otherwise the
-    interval is read again whole (delivery drops what its home stream already holds). ``marks``
-    receives how far the interval has now been read.
+
+def new_event_time_pages(
+    fetch: PageFetcher,
+    cursor: EventTimeCursor,
+    *,
+    home_of: Callable[[int], int],
+    placer: EventTimePlacer,
+    page_size: int,
+    where: str,
+    read: list[EventTimeCursor],
+) -> Iterator[RawPage]:
+    """``datasearch/*``: the records with event time from ``cursor.anchor`` up to now that ``cursor`` has not read.
+
+    The query's end is the tenant's "now", so every record it held at the last read was in that
+    answer (a record is inserted after it happens). The read resumes at ``cursor.position - 1``:
+    when the record there is still ``cursor.last``, no new record sorts before it -- the answer's
+    order is stable and puts new records after it (insertion order does) -- so the rest are exactly
+    the ones inserted since. Otherwise the answer is read again from the start (delivery sends only
+    what each home stream lacks). No count is asked: a page shorter than asked ends this read, and
+    whatever it did not reach is read by the next one, from the position reached. ``read``
+    receives the cursor after the last page.
     """
-    params = event_time_params(start, end)
-    total = count(params)
-    if seen is not None and total is not None and total <= seen.records:
-        marks[start] = seen
-        return
-    resume = seen is not None and seen.records > 0 and bool(seen.last)
-    position = seen.records - 1 if resume and seen is not None else 0
-    last = seen.last if resume and seen is not None else ""
-    known = (lambda _params: total) if total is not None else None
-    pages = offset_pages(fetch, params, page_size, where, known, start_offset=position)
+    params = {"starttime": cursor.anchor - 1}
+    resume = cursor.position > 0 and bool(cursor.last)
+    position = cursor.position - 1 if resume else 0
+    homes = dict(cursor.homes) if resume else {}
+    last = cursor.last if resume else ""
+    pages = offset_pages(fetch, params, page_size, where, start_offset=position)
     for page in pages:
         records = page.records or []
         if resume:
             resume = False
             if records and not page.quarantined and record_id(records[0]) == last:
                 records = records[1:]
+                position += 1
             else:
                 log.warning(
-                    "%s: the record at position %d of event time [%d, %d) is not the one read there before; "
-                    "reading the interval again whole (delivery sends only what its stream lacks)",
+                    "%s: the record at position %d of event time from %d on is not the one read there before; "
+                    "reading the answer again from the start (delivery sends only what each stream lacks)",
                     where,
                     position,
-                    start,
-                    end,
+                    cursor.anchor,
                 )
                 pages.close()
-                yield from unread_event_time_pages(
-                    fetch, count, start, end, seen=None, marks=marks, placer=placer, page_size=page_size, where=where
+                yield from new_event_time_pages(
+                    fetch,
+                    EventTimeCursor(cursor.anchor),
+                    home_of=home_of,
+                    placer=placer,
+                    page_size=page_size,
+                    where=where,
+                    read=read,
                 )
                 return
-        position += len(page.records or ()) + len(page.quarantined)
-        last = record_id(page.records[-1]) if page.records and not page.quarantined else ""
+        position += len(records) + len(page.quarantined)
+        for when in event_times([*records, *(raw for _, raw in page.quarantined)]):
+            home = home_of(when or cursor.anchor)  # one without a readable time counts at the anchor
+            homes[home] = homes.get(home, 0) + 1
+        if records and not page.quarantined:
+            last = record_id(records[-1])
+        elif records or page.quarantined:
+            last = ""  # the page's order is not known past a quarantined record: start over next time
         placed = placer.place(ParsedBody(page.envelope, records, page.quarantined))
         del page, records
         if placed.records or placed.quarantined:
             yield placed
-    marks[start] = ReadMark(position, last)
+    read.append(EventTimeCursor(cursor.anchor, position, last, homes))
 
 
 def iterator_index_name(log_type: str, start: int, end: int) -> str:
