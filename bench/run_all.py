@@ -3,7 +3,8 @@
 Figures only, no pass/fail. The issue-6 figures: (a) mapping vs a bare orjson round trip
 (bench_mapping), (b) fetch against the simulator, unlimited and at 4 requests/s (bench_client),
 (c) delivery to moto_server and to a no-op sink (bench_delivery), (d) one window end to end and
-(e) peak RSS against window size (bench_memory). bench_simulator profiles the tenant itself.
+(e) peak RSS against window size (bench_memory). bench_simulator profiles the tenant itself;
+bench_requests gives API requests per delivered record of each log type on an hourly schedule.
 Pass ``--quick`` for smaller inputs (a smoke run of the scripts).
 """
 
@@ -23,6 +24,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     # 10,000 and 100,000 keep make bench to minutes; the default 100,000 / 1,000,000 run takes ~10.
     "bench_memory.py": (["--records", "10000", "100000"], ["--records", "2000", "20000"]),
     "bench_simulator.py": ([], ["--records", "20000"]),
+    "bench_requests.py": ([], ["--per-hour", "5000", "--hours", "2"]),
 }
 
 
