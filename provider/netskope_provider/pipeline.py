@@ -245,11 +245,12 @@ def _pulls(
 ) -> Iterator[Iterator[RawPage]]:
     """The pulls that bring a window's records: one, or for a scheduled incident window the cursor's.
 
-    Incident (event time only, docs/hook.md): a window starting on its schedule's interval, within
-    reach of the ledger's cursor, reads what the tenant inserted since the last pull, with event
-    time from the look-back before the window on (``read_ledger``); a window no later than one
-    delivered before (a re-run, a heal, a backfill) or a split sub-window also reads its own event
-    time whole. ``marks`` receives what the delivery records.
+    Incident (event time only, docs/hook.md): the newest scheduled window (starting on its
+    schedule's interval, after every window delivered so far) reads what the tenant inserted since
+    the last pull, with event time from the look-back before the window on (``read_ledger``); any
+    other window (a re-run, a heal, a backfill, a split sub-window) reads its own event time whole,
+    leaving the cursor alone. One pull never reads a record twice. ``marks`` receives what the
+    delivery records.
     """
     if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
         yield client.iter_window_pages(log_type, window.start, window.end)
@@ -257,16 +258,17 @@ def _pulls(
     schedule = Schedule(config.DagSettings.for_log_type(log_type).schedule)
     ledger = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
     cursor = ledger.cursor
-    scheduled = schedule.interval_of(window.start).start == window.start
-    latest = max(ledger.delivered, default=None)
-    if not scheduled or (latest is not None and window.start <= latest):  # not the newest window: read it whole
+    newest = schedule.interval_of(window.start).start == window.start and (
+        not ledger.delivered or window.start > max(ledger.delivered)
+    )
+    if not newest:  # a re-run, heal or backfill, or a split sub-window: its own event time, whole
         yield client.iter_window_pages(log_type, window.start, window.end)
-    if scheduled and (cursor is None or window.start >= cursor.anchor):
-        anchor = schedule.interval_of(window.start - client.lookback_seconds).start
-        start = cursor.moved_to(anchor) if cursor is not None else EventTimeCursor(window.start)
-        read: list[EventTimeCursor] = []
-        yield client.iter_new_pages(log_type, start, home_of=lambda when: schedule.interval_of(when).start, read=read)
-        marks.update(read_ledger.marks(cursor, read[0], window.start))
+        return
+    anchor = schedule.interval_of(window.start - client.lookback_seconds).start
+    start = cursor.moved_to(anchor) if cursor is not None else EventTimeCursor(window.start)
+    read: list[EventTimeCursor] = []
+    yield client.iter_new_pages(log_type, start, home_of=lambda when: schedule.interval_of(when).start, read=read)
+    marks.update(read_ledger.marks(cursor, read[0], window.start))
 
 
 def _record_lines(pulls: Iterator[Iterator[RawPage]], quarantine: staging.Quarantine) -> Iterator[bytes]:
