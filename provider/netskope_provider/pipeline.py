@@ -245,12 +245,12 @@ def _pulls(
 ) -> Iterator[Iterator[RawPage]]:
     """The pulls that bring a window's records: one, or for a scheduled incident window the cursor's.
 
-    Incident (event time only, docs/hook.md): the newest scheduled window (starting on its
-    schedule's interval, after every window delivered so far) reads what the tenant inserted since
-    the last pull, with event time from the look-back before the window on (``read_ledger``); any
-    other window (a re-run, a heal, a backfill, a split sub-window) reads its own event time whole,
-    leaving the cursor alone. One pull never reads a record twice. ``marks`` receives what the
-    delivery records.
+    Incident (event time only, docs/hook.md): the newest scheduled window (its schedule's interval,
+    or the first sub-window of it, after every window delivered so far) reads what the tenant
+    inserted since the last pull, with event time from the look-back before the window on
+    (``read_ledger``); any other window (a re-run, a heal, a backfill, a custom window longer than
+    the interval, a later sub-window) reads its own event time whole, leaving the cursor alone. One
+    pull never reads a record twice. ``marks`` receives what the delivery records.
     """
     if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
         yield client.iter_window_pages(log_type, window.start, window.end)
@@ -258,10 +258,11 @@ def _pulls(
     schedule = Schedule(config.DagSettings.for_log_type(log_type).schedule)
     ledger = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
     cursor = ledger.cursor
-    newest = schedule.interval_of(window.start).start == window.start and (
+    interval = schedule.interval_of(window.start)
+    newest = (interval.start == window.start and window.end <= interval.end) and (
         not ledger.delivered or window.start > max(ledger.delivered)
     )
-    if not newest:  # a re-run, heal or backfill, or a split sub-window: its own event time, whole
+    if not newest:  # a re-run, heal, backfill or longer custom window, a later sub-window: its own event time, whole
         yield client.iter_window_pages(log_type, window.start, window.end)
         return
     anchor = schedule.interval_of(window.start - client.lookback_seconds).start
