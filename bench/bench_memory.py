@@ -35,6 +35,8 @@ START = 1_790_000_000
 SPAN = 3600
 NOW = START + SPAN + 3600
 TOKEN = "bench-memory-token"
+#: The simulator's default seed (its records are known without asking it).
+SEED = 7
 STAGES = ("fetch", "transform", "deliver")
 TARGET_RATIO = 1.3
 TARGET_MB = 300
@@ -166,13 +168,24 @@ def one_window(log_type: str, records: int) -> dict[str, dict]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    fetched = results["fetch"]["records"]
-    if fetched != records:
-        raise SystemExit(f"fetched {fetched:,} records of a {records:,}-record window")
+    fetched, due = results["fetch"]["records"], window_records(log_type, records)
+    if fetched != due:
+        raise SystemExit(f"fetched {fetched:,} records of a window that holds {due:,}")
     return results
 
 
 TARGET_RATE = 20_000
+
+
+def window_records(log_type: str, records: int) -> int:
+    """What a pull of the window reads: every record inserted in it; for incident, those that happened in it."""
+    from netskope_provider.log_types import Strategy, get_log_type
+    from netskope_provider.simulator.records import Corpus
+
+    if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
+        return records
+    corpus = Corpus(log_type, records, START, START + SPAN, SEED)
+    return sum(START <= corpus.timestamp(i) < START + SPAN for i in range(records))
 
 
 def report(records: int, results: dict[str, dict]) -> float:
@@ -186,12 +199,13 @@ def report(records: int, results: dict[str, dict]) -> float:
     floor = min(result["floor_mb"] for result in results.values())
     print(
         f"window {records:>9,} records: peak {peak:5.0f} MB (interpreter alone {floor:.0f} MB)  end to end "
-        f"{records / total:>7,.0f} records/s per worker ({total:6.1f} s)  |  {parts}",
+        f"{results['fetch']['records'] / total:>7,.0f} records/s per worker ({total:6.1f} s)  |  {parts}",
         flush=True,
     )
+    rate = results["fetch"]["records"] / total
     print(
         f"target: one window of {records:,} records end to end >= {TARGET_RATE:,} records/s per worker: "
-        f"{records / total:,.0f}: {'met' if records / total >= TARGET_RATE else 'NOT met'}",
+        f"{rate:,.0f}: {'met' if rate >= TARGET_RATE else 'NOT met'}",
         flush=True,
     )
     return peak

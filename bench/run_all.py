@@ -5,7 +5,8 @@ round trip (bench_mapping), (b) fetch against the simulator at 4 requests/s per 
 share of the 40,000 records/s ceiling (bench_client), (c) delivery to moto_server and to a no-op
 sink (bench_delivery), (d) one application window end to end per worker and (e) peak RSS at
 100,000 and 1,000,000 records (bench_memory, ~5 minutes of the run). bench_simulator profiles the
-tenant itself. At the end the lines that state a target are printed again, with the machine's load
+tenant itself; (f) bench_requests gives API requests per delivered record of each log type on an
+hourly schedule. At the end the lines that state a target are printed again, with the machine's load
 average before and after (throughput moves with it; compare runs only under a similar load).
 Pass ``--quick`` for smaller inputs (a smoke run of the scripts).
 """
@@ -26,6 +27,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "bench_delivery.py": ([], ["--events", "50000", "--moto-events", "5000"]),
     "bench_memory.py": (["--records", "100000", "1000000"], ["--records", "2000", "20000"]),
     "bench_simulator.py": ([], ["--records", "20000"]),
+    "bench_requests.py": ([], ["--per-hour", "5000", "--hours", "2"]),
 }
 
 

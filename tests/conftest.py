@@ -149,6 +149,49 @@ def expected_cloudwatch_events(simulator, log_type: str, start: int, end: int) -
     return expected_messages(simulator, log_type, start, end)
 
 
+def expected_home_events(simulator, log_type: str, start: int, end: int) -> Counter[bytes]:
+    """What the home streams of ``[start, end)`` must hold (``demo.expected_messages``)."""
+    return expected_cloudwatch_events(simulator, log_type, start, end)
+
+
+def all_stream_events(logs_client, log_type: str, log_group: str | None = None) -> Counter[bytes]:
+    """Every message of every stream of the log type's group."""
+    from netskope_provider import delivery
+    from netskope_provider.demo import canonical
+    from netskope_provider.reconciliation import existing_streams
+
+    group = log_group or f"/netskope/ocsf/{log_type}"
+    return Counter(
+        canonical(json.loads(message))
+        for stream in existing_streams(logs_client, group, log_type)
+        for _, message in delivery.read_stream(logs_client, group, stream)
+    )
+
+
+def assert_window_delivered(simulator, logs_client, log_type: str, start: int, end: int) -> None:
+    """One pull of ``[start, end)`` left CloudWatch holding exactly what it must.
+
+    ``data/*`` and incident: the window's home streams hold the records homed there. Endpoint: every
+    record inserted in the window is in its home stream once, and the only others are records
+    inserted later that the pull read on to (the next window would read them again, without a copy).
+    """
+    from netskope_provider.log_types import Strategy, get_log_type
+
+    if get_log_type(log_type).strategy is not Strategy.ITERATOR:
+        expected = expected_home_events(simulator, log_type, start, end)
+        assert sum(expected.values()) > 0
+        assert home_stream_events(logs_client, log_type, start, end) == expected
+        return
+    held = all_stream_events(logs_client, log_type)
+    from netskope_provider.demo import mapped_messages
+
+    inserted = mapped_messages(simulator.ground_truth(log_type, start, end, served_by="dataexport"), log_type)
+    later = mapped_messages(simulator.ground_truth(log_type, start, 2**40, served_by="dataexport"), log_type)
+    assert sum(inserted.values()) > 0
+    assert max(held.values()) == 1
+    assert set(inserted) <= set(held) <= set(later)
+
+
 def cloudwatch_window_events(
     logs_client, log_type: str, start: int, end: int, log_group: str | None = None
 ) -> Counter[bytes]:

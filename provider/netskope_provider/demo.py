@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,14 +130,31 @@ def canonical(document: object) -> bytes:
 
 
 def expected_messages(sim: Any, log_type: str, start: int, end: int) -> Counter[bytes]:
-    """What CloudWatch must hold for a window: each ground-truth record as OCSF, or raw when it has no class."""
+    """What the streams of ``[start, end)`` must hold: each record homed there as OCSF, or raw when it has no class.
+
+    ``data/*`` records are homed by insertion time; incident and endpoint records by event time, in
+    the shape their endpoints serve them (no insertion time).
+    """
+    from netskope_provider.log_types import Strategy, get_log_type
+
+    strategy = get_log_type(log_type).strategy
+    if strategy is Strategy.INSERTION_WINDOW:
+        records = sim.ground_truth(log_type, start, end)
+    else:
+        served = "datasearch" if strategy is Strategy.EVENT_TIME else "dataexport"
+        records = sim.ground_truth(log_type, start, end, by="event", served_by=served)
+    return mapped_messages(records, log_type)
+
+
+def mapped_messages(records: Iterable[Any], log_type: str) -> Counter[bytes]:
+    """Each record as the message CloudWatch holds for it: its OCSF event, or itself when it has no class."""
     from netskope_provider.ocsf import map_record
 
-    expected: Counter[bytes] = Counter()
-    for record in sim.ground_truth(log_type, start, end):
+    messages: Counter[bytes] = Counter()
+    for record in records:
         mapped = map_record(record, log_type)
-        expected[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
-    return expected
+        messages[canonical(mapped.event if mapped.kind == "ocsf" else record)] += 1
+    return messages
 
 
 def stream_documents(logs: Any, log_type: str, start: int, end: int, log_group: str | None = None) -> list[Any]:
@@ -217,9 +234,7 @@ def main() -> int:
     end = int(time.time()) // HOUR * HOUR - HOUR
     start = end - HOUR
     say("[2/5] Starting a simulated Netskope tenant and moto_server (local CloudWatch Logs) on 127.0.0.1 ...")
-    # Legacy record shape until the incident and endpoint strategies stop relying on per-record
-    # insertion times (issue #15 item 2): real dataexport/datasearch records carry none.
-    config = SimulatorConfig(seed=2026, start=start, end=end, insertion_time_everywhere=True)
+    config = SimulatorConfig(seed=2026, start=start, end=end)
     with moto_server() as aws_url, SimulatorServer(config) as sim:
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
             {

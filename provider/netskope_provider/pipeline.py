@@ -21,16 +21,21 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from typing import Any, NotRequired, ParamSpec, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, NotRequired, ParamSpec, TypedDict, TypeVar
 
-from netskope_provider import config, delivery, metrics, staging
+from netskope_provider import config, delivery, metrics, read_ledger, staging
+from netskope_provider.api.strategies import EventTimeCursor
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
 from netskope_provider.exceptions import BalanceError, NetskopeConfigError, PermanentError, WindowError
 from netskope_provider.lease import StreamLease
-from netskope_provider.log_types import get_log_type
+from netskope_provider.log_types import Strategy, get_log_type
 from netskope_provider.ocsf.common import epoch_ms
 from netskope_provider.ocsf.mapper import MapCounts, map_outcomes
 from netskope_provider.windows import MAX_EPOCH, Schedule, Window, WindowDict, check_custom, resolve
+
+if TYPE_CHECKING:
+    from netskope_provider.api.client import NetskopeClient
+    from netskope_provider.api.page import RawPage
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,8 @@ class FetchManifest(TypedDict):
     #: The window's events, mapped while it was fetched; absent from manifests written by earlier code
     #: (a run fetched before an upgrade), whose staged raw records ``map_window`` then maps.
     mapped: NotRequired[MapManifest]
+    #: Incident: the read cursor to record once this window is delivered (``read_ledger``); else empty.
+    read_marks: read_ledger.MarksDict
 
 
 class MapManifest(TypedDict):
@@ -99,6 +106,7 @@ class MapManifest(TypedDict):
     #: Events without a usable time (placed in the stream of the window start).
     untimed: int
     homes: list[HomeDict]
+    read_marks: read_ledger.MarksDict
 
 
 class DeliverySummary(TypedDict):
@@ -220,11 +228,12 @@ def fetch(
     log.info("Pulling %s records inserted in %s", log_type, window)
     quarantine = area.quarantine("fetch")
     mapper = WindowMapper(log_type, window, area, schedule)
+    marks: read_ledger.MarksDict = {}
     with hook.get_client() as client:
         staged: staging.StagedFile | None = None
         try:
             with staging.LineWriter(area.folder() / RAW_FILE) as raw:
-                for page in read_ahead(client.iter_window_pages(log_type, window.start, window.end)):
+                for page in read_ahead(_pages(client, log_type, window, area, mapper.intervals, marks)):
                     for reason, record in page.quarantined:
                         quarantine.add(reason, record)
                     for record in page.records:
@@ -255,9 +264,46 @@ def fetch(
         "fetched": staged.as_dict(),  # type: ignore[typeddict-item]
         "fetch_quarantined": quarantine.count,
         "fetch_quarantine_location": quarantined_location,
+        "read_marks": marks,
     }
     fetched["mapped"] = mapper.manifest(fetched, events, rejected_location)
     return fetched
+
+
+def _pages(
+    client: NetskopeClient,
+    log_type: str,
+    window: Window,
+    area: staging.TaskStaging,
+    schedule: Schedule,
+    marks: read_ledger.MarksDict,
+) -> Iterator[RawPage]:
+    """The pages that bring a window's records: its own pull, or for a scheduled incident window the cursor's.
+
+    Incident (event time only, docs/hook.md): the newest scheduled window (its schedule's interval,
+    or the first sub-window of it, after every window delivered so far) reads what the tenant
+    inserted since the last pull, with event time from the look-back before the window on
+    (``read_ledger``); any other window (a re-run, a heal, a backfill, a custom window longer than
+    the interval, a later sub-window) reads its own event time whole, leaving the cursor alone. One
+    pull never reads a record twice. ``marks`` receives what the delivery records.
+    """
+    if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
+        yield from client.iter_window_pages(log_type, window.start, window.end)
+        return
+    ledger = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
+    cursor = ledger.cursor
+    interval = schedule.interval_of(window.start)
+    newest = (interval.start == window.start and window.end <= interval.end) and (
+        not ledger.delivered or window.start > max(ledger.delivered)
+    )
+    if not newest:  # a re-run, heal, backfill or longer custom window, a later sub-window: its own event time, whole
+        yield from client.iter_window_pages(log_type, window.start, window.end)
+        return
+    anchor = schedule.interval_of(window.start - client.lookback_seconds).start
+    start = cursor.moved_to(anchor) if cursor is not None else EventTimeCursor(window.start)
+    read: list[EventTimeCursor] = []
+    yield from client.iter_new_pages(log_type, start, home_of=lambda when: schedule.interval_of(when).start, read=read)
+    marks.update(read_ledger.marks(cursor, read[0], window.start))
 
 
 def read_ahead(items: Iterator[T]) -> Iterator[T]:
@@ -290,7 +336,8 @@ class WindowMapper:
     Each event is staged with its CloudWatch timestamp (the OCSF ``time``, else the record's
     ``timestamp``, else its insertion time, else the window start) and its home: the interval of
     ``schedule`` (default: the log type's DAG schedule) holding the record's insertion time, else
-    its event time, else the window start. The home's log stream is where the event belongs,
+    its event time, else the window start; incident and endpoint records by their event time
+    alone, the time their pulls are cut on. The home's log stream is where the event belongs,
     whichever window fetched it (docs/delivery.md). Records the mapper rejects go to the
     ``transform`` quarantine with their reason.
     """
@@ -299,6 +346,7 @@ class WindowMapper:
         self.log_type = log_type
         self.window = window
         self.intervals = Schedule(schedule or config.DagSettings.for_log_type(log_type).schedule)
+        self.by_insertion = get_log_type(log_type).strategy is Strategy.INSERTION_WINDOW
         self.quarantine = area.quarantine("transform")
         self.counts = MapCounts()
         self.rejected_reasons: Counter[str] = Counter()
@@ -319,7 +367,9 @@ class WindowMapper:
             record = outcome.record if isinstance(outcome.record, dict) else {}
             logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
             event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
-            home = _home(intervals, logged_ms or event_ms)
+            # Incident and endpoint records are homed by the event time their pulls are cut on.
+            placed_ms = logged_ms or event_ms if self.by_insertion else epoch_ms(record.get("timestamp"))
+            home = _home(intervals, placed_ms)
             if home is None:
                 self.untimed += 1
                 home = intervals.interval_of(self.window.start)
@@ -356,6 +406,7 @@ class WindowMapper:
             "rejected_location": rejected_location,
             "events": events.as_dict(),  # type: ignore[typeddict-item]
             "untimed": self.untimed,
+            "read_marks": fetched.get("read_marks", {}),
             "homes": [
                 {
                     "start": home.start,
@@ -608,6 +659,8 @@ def deliver(
             f"{report.events} read, {summary['delivered']} delivered, {report.rejected} refused. "
             "Clear the whole DAG run to redo the window."
         )
+    if mapped.get("read_marks"):  # every record read is in its home stream: later pulls may skip them
+        read_ledger.record(read_ledger.store(area.base, area.conn_id, area.dag_id), mapped["read_marks"])
     if report.rejected:
         log.warning(
             "CloudWatch could not take %d events under timestamp policy %r (%s); kept with their reason at %s",

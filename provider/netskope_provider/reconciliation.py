@@ -1,10 +1,12 @@
 """Compare what CloudWatch holds per window with what the Netskope tenant reports for it.
 
 Pure logic (no Airflow import): it takes a ``NetskopeClient`` and a boto3 ``logs`` client, so the
-reconciliation DAG, a notebook or a test can all run it. Every delivered window has one
-deterministic log stream (``delivery.stream_name``), so "delivered" for a window is the exact
-number of events in the streams whose window lies inside it: the window's own stream, or the
-sub-window streams of a split DAG (``NETSKOPE_SPLIT_MINUTES``) or a shorter schedule.
+reconciliation DAG, a notebook or a test can all run it. Every record has one home log stream
+(``delivery.stream_name``): the schedule interval of its insertion time (``data/*`` types) or of
+its event time (incident, endpoint). "Delivered" for a window is the exact number of events in
+the streams whose window lies inside it; the tenant's side counts the same time: the ``data/*``
+count query by insertion time, the ``datasearch`` count query by event time (incident), and for
+the iterator (endpoint), which counts nothing, one read of the whole period bucketed by event time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from netskope_provider import delivery
+from netskope_provider.log_types import Strategy, get_log_type
 from netskope_provider.windows import iso, parse_compact
 
 HOUR = 3600
@@ -28,11 +31,11 @@ class WindowCheck:
     log_type: str
     start: int
     end: int
-    #: records the tenant holds for the window (insertion time in ``[start, end)``)
+    #: records the tenant holds for the window (home time -- insertion or event -- in ``[start, end)``)
     source: int
     #: events in the window's log stream (OCSF + raw)
     delivered: int
-    #: ``count`` (the endpoint's count query) or ``repull`` (ids pulled again and counted)
+    #: ``count`` (the endpoint's count query) or ``repull`` (records read again and counted)
     method: str
 
     @property
@@ -57,13 +60,19 @@ def windows(start: int, end: int, step: int = HOUR) -> list[tuple[int, int]]:
     return [(lower, lower + step) for lower in range(start, end, step)]
 
 
-def source_count(client: Any, log_type: str, start: int, end: int) -> tuple[int, str]:
-    """The tenant's record count of a window: its count query where offered, else a re-pull counted."""
-    counted = client.count_window(log_type, start, end)
-    if counted is not None:
-        return counted, "count"
-    pages = client.iter_window_pages(log_type, start, end)
-    return sum(len(page.records) + len(page.quarantined) for page in pages), "repull"
+def source_counts(client: Any, log_type: str, periods: Sequence[tuple[int, int]]) -> list[tuple[int, str]]:
+    """The tenant's record count of each window: its count query where offered, else one re-read of them all."""
+    if get_log_type(log_type).strategy is Strategy.ITERATOR:
+        return [(counted, "repull") for counted in client.count_event_times(log_type, sorted(periods))]
+    counts = []
+    for start, end in periods:
+        counted = client.count_window(log_type, start, end)
+        if counted is None:
+            pages = client.iter_window_pages(log_type, start, end)
+            counts.append((sum(len(page.records) + len(page.quarantined) for page in pages), "repull"))
+        else:
+            counts.append((counted, "count"))
+    return counts
 
 
 def stream_window(name: str, log_type: str) -> tuple[int, int] | None:
@@ -113,12 +122,12 @@ def check_log_type(
     A stream reaching beyond a window (e.g. a one-day custom window's) is counted in none of them.
     """
     present = existing_streams(logs_client, log_group, log_type)
+    periods = sorted(periods)
     checks = []
-    for start, end in periods:
+    for (start, end), (source, method) in zip(periods, source_counts(client, log_type, periods), strict=True):
         delivered = sum(
             delivered_count(logs_client, log_group, stream) for stream in streams_within(present, start, end)
         )
-        source, method = source_count(client, log_type, start, end)
         checks.append(WindowCheck(log_type, start, end, source, delivered, method))
     return checks
 

@@ -22,15 +22,15 @@ from typing import NamedTuple
 
 
 class Strategy(str, Enum):
-    """How a log type's records are pulled for an exact insertion-time window."""
+    """How a log type's records are pulled so that each is read, and delivered, once (docs/hook.md)."""
 
     #: ``/api/v2/events/data/{type}`` with insertionstarttime/insertionendtime + offset paging.
     INSERTION_WINDOW = "insertion_window"
-    #: ``/api/v2/events/datasearch/{type}``: event-time query widened by a look-back, then
-    #: filtered client-side on the insertion time each record carries.
-    EVENT_TIME_LOOKBACK = "event_time_lookback"
+    #: ``/api/v2/events/datasearch/{type}``: event-time intervals, each read whole once and then
+    #: only for the records that arrive later (a count per interval tells which grew).
+    EVENT_TIME = "event_time"
     #: ``/api/v2/events/dataexport/events/{type}`` iterator: a fresh index per window, seeded
-    #: with an epoch, read until ``timestamp_hwm`` passes the window end, filtered on insertion time.
+    #: with the window start, read until ``timestamp_hwm`` passes the window end.
     ITERATOR = "iterator"
 
 
@@ -144,7 +144,7 @@ _BUILT_IN_LOG_TYPES = (
     LogType(
         "incident",
         "events/datasearch/incident",
-        Strategy.EVENT_TIME_LOOKBACK,
+        Strategy.EVENT_TIME,
         "Steering: Incident Events (View) and DLP: DLP Incident (View)",
     ),
     LogType(

@@ -10,8 +10,10 @@ import pytest
 from scripted_tenant import Reply, ScriptedTenant, counted, decoded, ok
 
 from netskope_provider.api.client import TOKEN_HEADER, NetskopeClient
+from netskope_provider.api.strategies import EventTimeCursor
 from netskope_provider.exceptions import (
     NetskopeAuthError,
+    NetskopeConfigError,
     NetskopeError,
     NetskopeNotFoundError,
     NetskopePagingError,
@@ -225,30 +227,64 @@ def test_429_is_never_hammered_but_bounded(tenant):
     assert min(gaps) >= 0.05
 
 
-def test_iterator_seeds_a_fresh_index_honours_wait_time_and_resends_a_failed_page(tenant):
-    inside = {"_id": "in", "_insertion_epoch_timestamp": START + 5}
-    before = {"_id": "before", "_insertion_epoch_timestamp": START - 5}
-    after = {"_id": "after", "_insertion_epoch_timestamp": END}
+def test_iterator_seeds_a_fresh_index_at_the_window_start_honours_wait_time_and_resends_a_failed_page(tenant):
+    early = {"_id": "early", "timestamp": START - 3000}  # inserted in the window, happened before it
+    inside = {"_id": "in", "timestamp": START + 5}
+    after = {"_id": "after", "timestamp": END}  # read again by the next window: delivery keeps one copy
     tenant.queue(
-        ok([before, inside], wait_time=1, timestamp_hwm=START + 10),
+        ok([early, inside], wait_time=1, timestamp_hwm=START + 10),
         Reply(status=500, body="transient"),
-        ok([inside, after], wait_time=0, timestamp_hwm=END + 3),
+        ok([after], wait_time=0, timestamp_hwm=END + 3),
     )
     client = make_client(tenant, lookback_seconds=600)
-    assert [r["_id"] for r in pull(client, "endpoint")] == ["in"]
+    assert [r["_id"] for r in pull(client, "endpoint")] == ["early", "in", "after"]
     seed, failed, resent = tenant.pages_seen
     assert seed.path == "/api/v2/events/dataexport/events/endpoint"
-    assert seed.params["operation"] == str(START - 600)
+    assert seed.params["operation"] == str(START)
     assert seed.params["index"].startswith(f"nsaf_endpoint_{START}_{END}_")
     assert (failed.params["operation"], resent.params["operation"]) == ("next", "resend")
     assert failed.params["index"] == resent.params["index"] == seed.params["index"]
     assert failed.at - seed.at >= 1.0  # wait_time honoured
-    assert client.stats.snapshot()["events/dataexport/events/endpoint"]["duplicates_dropped"] == 1
+
+
+def test_a_resend_answered_with_the_page_already_read_is_dropped(tenant):
+    """A ``next`` refused before processing leaves the index where it was: ``resend`` repeats the page before."""
+    a, b, c = ({"_id": i, "timestamp": START + 1} for i in "abc")
+    tenant.queue(
+        ok([a, b], wait_time=0, timestamp_hwm=START + 10),
+        Reply(status=503, body="not processed"),
+        ok([a, b], wait_time=0, timestamp_hwm=START + 10),
+        ok([c], wait_time=0, timestamp_hwm=END),
+    )
+    client = make_client(tenant)
+    assert [r["_id"] for r in pull(client, "endpoint")] == ["a", "b", "c"]
+    assert [seen.params["operation"] for seen in tenant.pages_seen[1:]] == ["next", "resend", "next"]
+    assert client.stats.snapshot()["events/dataexport/events/endpoint"]["duplicates_dropped"] == 2
+
+
+def test_an_event_clock_iterator_is_seeded_the_look_back_earlier_and_a_clock_it_does_not_know_is_refused(tenant):
+    tenant.queue(ok([], timestamp_hwm=END))
+    list(make_client(tenant, lookback_seconds=7200, iterator_clock="event").iter_window_pages("endpoint", START, END))
+    assert tenant.pages_seen[0].params["operation"] == str(START - 7200)
+    with pytest.raises(NetskopeConfigError, match="iterator_clock must be one of insertion, event"):
+        make_client(tenant, iterator_clock="insertion time")
+
+
+def test_a_record_without_a_usable_event_time_is_quarantined_not_homed(tenant):
+    tenant.queue(
+        ok([{"_id": "a", "timestamp": START}, {"_id": "b"}, {"_id": "c", "timestamp": "soon"}], timestamp_hwm=END)
+    )
+    pages = list(make_client(tenant).iter_window_pages("endpoint", START, END))
+    assert [r["_id"] for r in decoded(pages)] == ["a"]
+    assert [(reason, raw) for page in pages for reason, raw in page.quarantined] == [
+        ("no usable event timestamp, so it has no home log stream", b'{"_id":"b"}'),
+        ("no usable event timestamp, so it has no home log stream", b'{"_id":"c","timestamp":"soon"}'),
+    ]
 
 
 def test_iterator_conflict_409_is_waited_out(tenant):
     tenant.queue(Reply(status=409, body={"ok": 0, "message": "conflict", "wait_time": 1}))
-    tenant.queue(ok([{"_id": "a", "_insertion_epoch_timestamp": START}], timestamp_hwm=END))
+    tenant.queue(ok([{"_id": "a", "timestamp": START}], timestamp_hwm=END))
     client = make_client(tenant)
     assert len(pull(client, "endpoint")) == 1
     assert tenant.pages_seen[1].at - tenant.pages_seen[0].at >= 1.0
@@ -261,19 +297,58 @@ def test_iterator_without_progress_stops_with_advice(tenant):
         pull(make_client(tenant, max_idle_pages=2), "endpoint")
 
 
-def test_incident_queries_event_time_with_lookback_and_keeps_by_insertion_time(tenant):
-    records = [
-        {"_id": "late", "timestamp": START - 3000, "_insertion_epoch_timestamp": START + 1},
-        {"_id": "next-window", "timestamp": END - 1, "_insertion_epoch_timestamp": END},
-        {"_id": "no-insertion-time", "timestamp": START + 2},
-        {"_id": "late", "timestamp": START - 3000, "_insertion_epoch_timestamp": START + 1},
-    ]
+def test_incident_reads_the_event_time_of_the_window(tenant):
+    records = [{"_id": "first", "timestamp": START}, {"_id": "last", "timestamp": END - 1}]
+    tenant.queue_counts(counted(2))
     tenant.queue(ok(records))
-    client = make_client(tenant, lookback_seconds=7200, settle_seconds=30)
-    assert [r["_id"] for r in pull(client, "incident")] == ["late", "no-insertion-time"]
+    assert [r["_id"] for r in pull(make_client(tenant), "incident")] == ["first", "last"]
     params = tenant.pages_seen[0].params
     assert tenant.pages_seen[0].path == "/api/v2/events/datasearch/incident"
-    assert (params["starttime"], params["endtime"]) == (str(START - 7200), str(END + 30))
+    # starttime is exclusive, endtime inclusive: event time in [START, END).
+    assert (params["starttime"], params["endtime"]) == (str(START - 1), str(END - 1))
+
+
+def at(record_id: str) -> dict:
+    return {"_id": record_id, "timestamp": START + 1}
+
+
+def new(client: NetskopeClient, cursor: EventTimeCursor) -> tuple[list[str], EventTimeCursor]:
+    read: list[EventTimeCursor] = []
+    pages = client.iter_new_pages("incident", cursor, home_of=lambda when: when // 3600 * 3600, read=read)
+    return [r["_id"] for r in decoded(pages)], *read
+
+
+HOME = (START + 1) // 3600 * 3600
+
+
+def test_incidents_with_nothing_new_cost_one_request_that_checks_the_order(tenant):
+    tenant.queue(ok([at("b")]))
+    cursor = EventTimeCursor(START, 2, '"b"', {HOME: 2})
+    assert new(make_client(tenant), cursor) == ([], cursor)
+    (seen,) = tenant.seen
+    assert seen.path.endswith("datasearch/incident") and "endtime" not in seen.params, "up to the tenant's now"
+    assert (seen.params["starttime"], seen.params["offset"]) == (str(START - 1), "1")
+
+
+def test_incidents_inserted_since_are_read_from_where_the_last_read_ended(tenant):
+    tenant.queue(ok([at("b"), at("c"), at("d")]))
+    got = new(make_client(tenant), EventTimeCursor(START, 2, '"b"', {HOME: 2}))
+    assert got == (["c", "d"], EventTimeCursor(START, 4, '"d"', {HOME: 4}))
+
+
+def test_an_answer_whose_order_moved_is_read_again_from_the_start(tenant, caplog):
+    tenant.queue(ok([at("new"), at("b")]), ok([at("a"), at("new"), at("b")]))
+    got = new(make_client(tenant), EventTimeCursor(START, 2, '"b"', {HOME: 2}))
+    assert got == (["a", "new", "b"], EventTimeCursor(START, 3, '"b"', {HOME: 3}))
+    assert [seen.params["offset"] for seen in tenant.pages_seen] == ["1", "0"]
+    assert "reading the answer again from the start" in caplog.text
+
+
+def test_moving_the_anchor_drops_the_records_before_it_from_the_position():
+    cursor = EventTimeCursor(START, 5, '"e"', {START: 2, START + 3600: 3})
+    assert cursor.moved_to(START + 3600) == EventTimeCursor(START + 3600, 3, '"e"', {START + 3600: 3})
+    assert cursor.moved_to(START + 7200) == EventTimeCursor(START + 7200, 0, "", {})
+    assert cursor.moved_to(START - 3600) == cursor
 
 
 def test_token_never_appears_in_logs_or_errors(tenant, caplog, capsys):
@@ -314,16 +389,6 @@ def test_bad_window_arguments_fail_at_call_time_without_a_request(tenant, log_ty
     with pytest.raises(error, match=match):
         make_client(tenant).iter_window_pages(log_type, start, end)
     assert tenant.pages_seen == []
-
-
-def test_iterator_lookback_can_be_set_apart_from_the_event_time_lookback(tenant):
-    tenant.queue(ok([], timestamp_hwm=END))
-    list(
-        make_client(tenant, lookback_seconds=86400, iterator_lookback_seconds=0).iter_window_pages(
-            "endpoint", START, END
-        )
-    )
-    assert tenant.pages_seen[0].params["operation"] == str(START)
 
 
 def test_iterator_next_refused_with_429_is_sent_again_as_next(tenant):
@@ -401,7 +466,7 @@ def test_incident_paging_is_checked_against_the_count_of_its_event_time_query(te
     tenant.queue_counts(counted(3))
     tenant.queue(ok([{"_id": "i1", "timestamp": START + 1}, {"_id": "i2", "timestamp": START + 2}]), *[ok([])] * 3)
     with pytest.raises(NetskopePagingError, match="served 2 of the 3"):
-        pull(make_client(tenant, page_size=2, lookback_seconds=600, settle_seconds=60), "incident")
+        pull(make_client(tenant, page_size=2), "incident")
     count_query = next(seen for seen in tenant.seen if seen not in tenant.pages_seen)
     assert count_query.path.endswith("datasearch/incident")
-    assert (count_query.params["starttime"], count_query.params["endtime"]) == (str(START - 600), str(END + 60))
+    assert (count_query.params["starttime"], count_query.params["endtime"]) == (str(START - 1), str(END - 1))

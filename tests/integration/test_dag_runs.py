@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO, airflow_with_simulator, home_stream_events
+from conftest import REPO, airflow_with_simulator, expected_home_events, home_stream_events
 
 from netskope_provider import delivery, staging
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS, DagBag, dag_test, task_return_value
@@ -31,10 +31,7 @@ def utc(epoch: int) -> datetime:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
-    config = SimulatorConfig(
-        seed=11, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60), insertion_time_everywhere=True
-    )
+    config = SimulatorConfig(seed=11, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60))
     with SimulatorServer(config) as sim:
         sim.inject("audit", generate("audit", 40, *OLD_WINDOW, seed=99))
         yield sim
@@ -79,14 +76,17 @@ def stream_events(moto_server, log_type: str, start: int, end: int) -> Counter[b
 def test_each_dag_delivers_exactly_the_windows_ground_truth(dags, simulator, moto_server, log_type: str) -> None:
     dag_run = run_dag(dags[f"netskope_{log_type}"], WINDOW[1])
     assert dag_run.state == "success"
-    expected = expected_messages(simulator, log_type, *WINDOW)
+    # Nothing is inserted after WINDOW: its stream holds every record homed there (incident and
+    # endpoint by event time), and the pull read those of its insertion (incident: event) time.
+    expected = expected_home_events(simulator, log_type, *WINDOW)
     assert sum(expected.values()) > 0
     assert stream_events(moto_server, log_type, *WINDOW) == expected
+    read = len(simulator.ground_truth(log_type, *WINDOW, by="event" if log_type == "incident" else "insertion"))
 
     summary = task_result(dag_run, "deliver")
     assert summary["window"]["start"] == WINDOW[0] and summary["window"]["end"] == WINDOW[1]
     assert window_label(dag_run) == f"{utc(WINDOW[0]).isoformat()}/{utc(WINDOW[1]).isoformat()}"
-    assert summary["fetched"] == sum(expected.values()) == summary["ocsf_total"] + summary["raw"] + summary["rejected"]
+    assert summary["fetched"] == read == summary["ocsf_total"] + summary["raw"] + summary["rejected"]
     assert summary["rejected"] == 0 and summary["delivered"] == summary["fetched"]
     run_folder = (
         staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / dag_run.dag_id / staging.safe_name(dag_run.run_id)

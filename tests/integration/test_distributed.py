@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import cloudwatch_window_events, expected_cloudwatch_events, free_port, wait_for_port
+from conftest import cloudwatch_window_events, expected_home_events, free_port, wait_for_port
 from deployment import WORKER_NAME_ENV, Deployment, deployment_env, iso
 
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
@@ -139,14 +139,7 @@ def run() -> Iterator[IsolatedRun]:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
-    config = SimulatorConfig(
-        seed=23,
-        start=WINDOWS[0][0],
-        end=WINDOWS[-1][1],
-        volume=dict.fromkeys(LOG_TYPES, 40),
-        insertion_time_everywhere=True,
-    )
+    config = SimulatorConfig(seed=23, start=WINDOWS[0][0], end=WINDOWS[-1][1], volume=dict.fromkeys(LOG_TYPES, 40))
     with SimulatorServer(config) as sim:
         yield sim
 
@@ -258,7 +251,8 @@ def test_a_celery_backfill_of_all_eight_dags_delivers_each_window_exactly(
     logs = moto_server.client("logs")
     for dag_id, log_type in DAG_IDS.items():
         for start, end in WINDOWS:
-            expected = expected_cloudwatch_events(simulator, log_type, start, end)
+            # Every record was inserted within WINDOWS: each window's stream holds those it is home to.
+            expected = expected_home_events(simulator, log_type, start, end)
             assert sum(expected.values()) > 0, f"{log_type} {iso(start)}: the tenant holds records"
             held = cloudwatch_window_events(logs, log_type, start, end, run.log_group(log_type))
             assert held == expected, (

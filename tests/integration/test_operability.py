@@ -60,10 +60,7 @@ class RecordingStats:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
-    config = SimulatorConfig(
-        seed=71, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60), insertion_time_everywhere=True
-    )
+    config = SimulatorConfig(seed=71, start=SPAN[0], end=SPAN[1], volume=dict.fromkeys(LOG_TYPES, 60))
     with SimulatorServer(config) as sim:
         yield sim
 

@@ -12,7 +12,7 @@ from conftest import (
     airflow_with_simulator,
     canonical_json,
     cloudwatch_window_events,
-    expected_cloudwatch_events,
+    expected_home_events,
 )
 from deployment import netskope_connection
 from test_operability import RecordingStats
@@ -20,23 +20,22 @@ from test_operability import RecordingStats
 from netskope_provider import delivery, metrics, reconciliation
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.compat import DagBag, dag_test, task_return_value
-from netskope_provider.simulator import SimulatorConfig, SimulatorServer, generate
+from netskope_provider.simulator import LagBand, SimulatorConfig, SimulatorServer, generate
 
 HOUR = 3600
 NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
 #: Three closed hours, all older than the default settle delay.
 PERIOD = (NOW_HOUR - 4 * HOUR, NOW_HOUR - HOUR)
 W1, W2, W3 = reconciliation.windows(*PERIOD)
-#: audit has a count query (data/*), incident does not (re-pull of ids).
+#: audit is counted by insertion time (data/*), incident by event time (datasearch).
 LOG_TYPES = ("audit", "incident")
+#: Records inserted a second or two after they happen, so a late one lands in a chosen hour.
+PROMPT = [LagBand(1.0, 1, 3)]
 
 
 @pytest.fixture
 def simulator() -> Iterator[SimulatorServer]:
-    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
-    config = SimulatorConfig(
-        seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30), insertion_time_everywhere=True
-    )
+    config = SimulatorConfig(seed=23, start=PERIOD[0], end=PERIOD[1], volume=dict.fromkeys(LOG_TYPES, 30))
     with SimulatorServer(config) as sim:
         yield sim
 
@@ -49,13 +48,16 @@ def client(simulator: SimulatorServer) -> Iterator[NetskopeClient]:
 
 def deliver_ground_truth(simulator: SimulatorServer, logs, log_type: str, window: tuple[int, int]) -> int:
     """Put a window's expected events into its stream the way the pipeline would; returns how many."""
-    events = [
-        (window[0] * 1000, message) for message in expected_cloudwatch_events(simulator, log_type, *window).elements()
-    ]
+    events = [(window[0] * 1000, message) for message in expected_home_events(simulator, log_type, *window).elements()]
     group = f"/netskope/ocsf/{log_type}"
     delivery.ensure_log_group(logs, group)
     delivery.deliver(events, logs, group, delivery.stream_name(log_type, *window))
     return len(events)
+
+
+def truth(simulator: SimulatorServer, log_type: str, window: tuple[int, int]) -> int:
+    """Records homed in ``window``: audit by insertion time, incident by event time."""
+    return sum(expected_home_events(simulator, log_type, *window).values())
 
 
 def test_windows_partition_the_period_and_refuse_unaligned_bounds() -> None:
@@ -74,24 +76,24 @@ def test_check_finds_missing_window_late_records_and_surplus(simulator, client, 
         deliver_ground_truth(simulator, logs, log_type, W1)
         deliver_ground_truth(simulator, logs, log_type, W2)
     simulator.inject("audit", generate("audit", 3, W1[0], W1[0] + 60, seed=5))  # inserted late into a delivered window
-    simulator.inject("incident", generate("incident", 2, W2[0], W2[0] + 60, seed=6))
+    simulator.inject("incident", generate("incident", 2, W2[0] + 10, W2[0] + 60, seed=6, lags=PROMPT))
     surplus = (W2[0] * 1000, canonical_json({"duplicate": True}))
     delivery.deliver([surplus], logs, "/netskope/ocsf/audit", delivery.stream_name("audit", *W2))
 
     found = {}
     for log_type in LOG_TYPES:
         for check in reconciliation.check_log_type(client, logs, f"/netskope/ocsf/{log_type}", log_type, [W1, W2, W3]):
-            assert check.source == len(simulator.ground_truth(log_type, check.start, check.end))
+            assert check.source == truth(simulator, log_type, (check.start, check.end))
             assert check.delivered == sum(cloudwatch_window_events(logs, log_type, check.start, check.end).values())
             found[log_type, check.start] = (check.gap, check.method)
 
     assert found == {
         ("audit", W1[0]): (3, "count"),
         ("audit", W2[0]): (-1, "count"),
-        ("audit", W3[0]): (len(simulator.ground_truth("audit", *W3)), "count"),
-        ("incident", W1[0]): (0, "repull"),
-        ("incident", W2[0]): (2, "repull"),
-        ("incident", W3[0]): (len(simulator.ground_truth("incident", *W3)), "repull"),
+        ("audit", W3[0]): (truth(simulator, "audit", W3), "count"),
+        ("incident", W1[0]): (0, "count"),
+        ("incident", W2[0]): (2, "count"),
+        ("incident", W3[0]): (truth(simulator, "incident", W3), "count"),
     }
     assert all(gap for gap, _ in (found["audit", W3[0]], found["incident", W3[0]])), "the dropped window holds records"
 
@@ -187,19 +189,22 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
         for window in (W1, W2):  # W3 is never run: the dropped window
             run_pipeline(log_type, *window, run_id=f"scheduled__{log_type}_{window[0]}")
     simulator.inject("audit", generate("audit", 3, W2[0] + 10, W2[0] + 70, seed=5))  # late into a delivered window
+    # Incidents of W1 the tenant slipped in behind what the scheduled pulls had read.
+    simulator.inject("incident", generate("incident", 2, W1[0] + 10, W1[0] + 70, seed=6, lags=PROMPT))
     recorder = RecordingStats()
     monkeypatch.setattr(metrics, "Stats", recorder)
-    dropped = {log_type: len(simulator.ground_truth(log_type, *W3)) for log_type in LOG_TYPES}
+    dropped = truth(simulator, "audit", W3)
 
     report = reconcile_run(dag, heal=False)
     found = gaps(report["mismatches"])
-    assert found == {("audit", W2[0]): 3, ("audit", W3[0]): dropped["audit"], ("incident", W3[0]): dropped["incident"]}
+    # No incident window was dropped: W2's pull read every incident inserted until then, W3's too.
+    assert found == {("audit", W2[0]): 3, ("audit", W3[0]): dropped, ("incident", W1[0]): 2}
     assert all(found.values()) and gaps(report["remaining"]) == found and report["healed"] == []
     assert reconcile_metrics(recorder, simulator.host.replace(":", "_")) == {
         (metrics.RECONCILE_WINDOWS_MISMATCHED, "audit"): 2,
         (metrics.RECONCILE_WINDOWS_MISMATCHED, "incident"): 1,
-        (metrics.RECONCILE_RECORDS_MISSING, "audit"): 3 + dropped["audit"],
-        (metrics.RECONCILE_RECORDS_MISSING, "incident"): dropped["incident"],
+        (metrics.RECONCILE_RECORDS_MISSING, "audit"): 3 + dropped,
+        (metrics.RECONCILE_RECORDS_MISSING, "incident"): 2,
         (metrics.RECONCILE_RECORDS_SURPLUS, "audit"): 0,
         (metrics.RECONCILE_RECORDS_SURPLUS, "incident"): 0,
         (metrics.RECONCILE_WINDOWS_HEALED, "audit"): 0,
@@ -220,7 +225,7 @@ def test_reconcile_dag_finds_late_records_and_a_dropped_window_and_heals_them_on
     logs = moto_server.client("logs")
     for log_type in LOG_TYPES:
         for window in (W1, W2, W3):
-            assert cloudwatch_window_events(logs, log_type, *window) == expected_cloudwatch_events(
+            assert cloudwatch_window_events(logs, log_type, *window) == expected_home_events(
                 simulator, log_type, *window
             )
 

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO, airflow_with_simulator
+from conftest import REPO, airflow_with_simulator, expected_home_events
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netskope_provider import staging
 from netskope_provider.compat import AirflowFailException, DagBag, dag_test, task_return_value
-from netskope_provider.demo import canonical, expected_messages, stream_documents
+from netskope_provider.demo import canonical, stream_documents
 from netskope_provider.log_types import LOG_TYPES
 from netskope_provider.operators.split import MAX_SUB_WINDOWS, NetskopeSplitWindowOperator
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
@@ -26,7 +26,7 @@ NOW_HOUR = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
 DAY = (NOW_HOUR - 25 * HOUR, NOW_HOUR - HOUR)
 SPLIT_MINUTES = 360
 SUB_WINDOWS = [(part.start, part.end) for part in Window(*DAY).split(SPLIT_MINUTES * 60)]
-#: A data/* log type and the event-time-searched incident type (its sub-windows filter by insertion time).
+#: A data/* log type (homed by insertion time) and the event-time-searched incident type (by event time).
 RUN_LOG_TYPES = ("audit", "incident")
 
 
@@ -62,10 +62,7 @@ def test_too_many_sub_windows_fail_and_say_what_to_change() -> None:
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    # Legacy record shape: the incident/endpoint strategies still read per-record insertion times (#15).
-    config = SimulatorConfig(
-        seed=31, start=DAY[0], end=DAY[1], volume=dict.fromkeys(LOG_TYPES, 400), insertion_time_everywhere=True
-    )
+    config = SimulatorConfig(seed=31, start=DAY[0], end=DAY[1], volume=dict.fromkeys(LOG_TYPES, 400))
     with SimulatorServer(config) as sim:
         yield sim
 
@@ -111,9 +108,11 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
     dag = split_dags[f"netskope_{log_type}"]
     first = dag_test(dag, utc(NOW_HOUR), run_conf=conf)
     assert first.state == "success"
-    expected = {hour: expected_messages(simulator, log_type, *hour) for hour in HOURS}
+    expected = {hour: expected_home_events(simulator, log_type, *hour) for hour in HOURS}
     assert all(expected[hour] for hour in HOURS[:: SPLIT_MINUTES // 60]), "every sub-window holds records"
-    assert sum(map(Counter.total, expected.values())) == len(simulator.ground_truth(log_type, *DAY)) == 400
+    total = sum(map(Counter.total, expected.values()))
+    by = "event" if log_type == "incident" else "insertion"
+    assert total == len(simulator.ground_truth(log_type, *DAY, by=by)) > 300
     assert delivered_per_hour(moto_server, log_type) == expected
     logs = moto_server.client("logs")
     assert stream_documents(logs, log_type, *DAY) == [], "no copy in a whole-day stream"
@@ -125,7 +124,7 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
     assert labels == [f"{utc(lower).isoformat()}/{utc(upper).isoformat()}" for lower, upper in SUB_WINDOWS], (
         "each mapped fetch is labelled with its sub-window"
     )
-    assert sum(s["fetched"] for s in summaries) == sum(s["delivered"] for s in summaries) == 400
+    assert sum(s["fetched"] for s in summaries) == sum(s["delivered"] for s in summaries) == total
     run_folder = (
         staging.staging_path(os.environ["NETSKOPE_STAGING_BASE"]) / dag.dag_id / staging.safe_name(first.run_id)
     )
@@ -134,4 +133,4 @@ def test_split_day_delivers_exactly_the_ground_truth_and_a_rerun_keeps_one_copy(
     second = dag_test(dag, utc(NOW_HOUR + 60), run_conf=conf)
     assert second.state == "success"
     assert delivered_per_hour(moto_server, log_type) == expected
-    assert sum(s["delivery"]["already_present"] for s in delivery_summaries(second)) == 400
+    assert sum(s["delivery"]["already_present"] for s in delivery_summaries(second)) == total

@@ -14,7 +14,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -62,6 +63,10 @@ BODY_CHUNK_BYTES: Final = 1 << 20
 #: An error body is read this far at most (for its message and ``wait_time``).
 ERROR_BODY_BYTES: Final = 64 * 1024
 COUNT_FIELDS: Final = "event_count:count(_id)"
+#: Default longest lag between an incident or endpoint record's event and its insertion (6 h).
+MAX_LAG_SECONDS: Final = 6 * 3600
+#: What the dataexport iterator's epoch and ``timestamp_hwm`` may count in; the first is assumed.
+ITERATOR_CLOCKS: Final = ("insertion", "event")
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 #: Transport failures worth another try; TLS errors are excluded (retrying cannot fix a bad CA).
 _TRANSIENT_ERRORS = (
@@ -200,14 +205,13 @@ class NetskopeClient:
         rate_limit_per_second: float = 4.0,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_retries: int = 8,
-        lookback_seconds: int = 86400,
+        lookback_seconds: int = MAX_LAG_SECONDS,
         scheme: str = "https",
-        iterator_lookback_seconds: int | None = None,
+        iterator_clock: str = "insertion",
         backoff_base_seconds: float = 1.0,
         backoff_cap_seconds: float = 60.0,
         max_wait_seconds: float = 300.0,
         max_throttled_waits: int = 100,
-        settle_seconds: int = 60,
         max_idle_pages: int = 30,
         page_size: int = PAGE_SIZE,
         max_page_bytes: int | None = MAX_PAGE_BYTES,
@@ -221,15 +225,16 @@ class NetskopeClient:
         )
         self.timeout = options.timeout(timeout, "timeout")
         self.max_retries = options.number(max_retries, int, "max_retries")
+        #: The longest an incident or endpoint record may be inserted after its event time: how far back a
+        #: scheduled incident pull looks for intervals that grew, and an event-clock iterator is seeded.
         self.lookback_seconds = options.number(lookback_seconds, int, "lookback_seconds")
-        #: How far before ``start`` an iterator index is seeded; every page before ``start`` is read and
-        #: discarded, so a tenant whose iterator epoch is insertion time can lower this to cut the cost.
-        self.iterator_lookback_seconds = (
-            self.lookback_seconds
-            if iterator_lookback_seconds is None
-            else options.number(iterator_lookback_seconds, int, "iterator_lookback_seconds")
-        )
-        self.settle_seconds = options.number(settle_seconds, int, "settle_seconds")
+        if iterator_clock not in ITERATOR_CLOCKS:
+            raise NetskopeConfigError(
+                f"iterator_clock must be one of {', '.join(ITERATOR_CLOCKS)}, got {iterator_clock!r}: what the "
+                "dataexport iterator's epoch and timestamp_hwm count in (docs/hook.md)"
+            )
+        #: What the iterator's epoch and ``timestamp_hwm`` count in (undocumented; docs/hook.md).
+        self.iterator_clock = iterator_clock
         self.backoff_base_seconds = options.number(backoff_base_seconds, float, "backoff_base_seconds")
         self.backoff_cap_seconds = options.number(backoff_cap_seconds, float, "backoff_cap_seconds")
         self.max_wait_seconds = options.number(max_wait_seconds, float, "max_wait_seconds")
@@ -278,47 +283,82 @@ class NetskopeClient:
     # ------------------------------------------------------------------ window API
 
     def iter_window_pages(self, log_type: str, start: int, end: int) -> Iterator[RawPage]:
-        """Yield the records inserted in ``[start, end)`` (epoch seconds) page by page, as raw JSON text.
+        """Yield a window's records page by page, as raw JSON text (epoch seconds, ``[start, end)``).
 
-        Consecutive windows partition a log type's records; pulling a past window again yields
-        the same records. Each record is its exact JSON text on one line (decode it with
+        ``data/*`` types: the records inserted in the window; consecutive windows partition them and
+        pulling a past window again yields the same records. Incident: the records whose event time
+        is in the window, as the tenant holds them now (``iter_new_pages`` finds the ones that
+        arrive later). Endpoint: a fresh iterator index seeded at ``start`` and read until
+        ``timestamp_hwm`` passes ``end`` -- with the insertion clock, every record inserted in the
+        window, and at most a page of later ones (which the next window reads again: delivery keeps
+        one copy); with ``iterator_clock="event"`` seeded ``lookback_seconds`` earlier, so records
+        inserted late are read again while they are within that lag. Incident and endpoint records
+        belong in the stream of their event time (docs/hook.md).
+
+        Each record is its exact JSON text on one line (decode it with
         ``netskope_provider.records.decode_record``); a record the client cannot keep exactly or
-        cannot place in a window is in ``quarantined`` with the reason. Pages hold at most
-        ``page_size`` records; the window is never held in memory as a whole.
+        cannot place is in ``quarantined`` with the reason. Pages hold at most ``page_size``
+        records; the window is never held in memory as a whole.
         """
         kind = get_log_type(log_type)
         start, end = _check_window(start, end)
         where = f"{self.host}/api/v2/{kind.path}"
         fetch = self._fetcher(kind)
-        keeper = strategies.WindowKeeper(start, end)
+        placer = strategies.EventTimePlacer()
         pages: Iterator[RawPage]
         if kind.strategy is Strategy.INSERTION_WINDOW:
             pages = strategies.insertion_window_pages(fetch, start, end, self.page_size, where, self._counter(kind))
-        elif kind.strategy is Strategy.EVENT_TIME_LOOKBACK:
-            pages = strategies.event_time_lookback_pages(
-                fetch,
-                keeper,
-                lookback_seconds=self.lookback_seconds,
-                settle_seconds=self.settle_seconds,
-                page_size=self.page_size,
-                where=where,
-                count=self._counter(kind),
+        elif kind.strategy is Strategy.EVENT_TIME:
+            pages = strategies.whole_event_time_pages(
+                fetch, self._counter(kind), start, end, placer=placer, page_size=self.page_size, where=where
             )
         else:
             pages = strategies.iterator_pages(
                 fetch,
-                keeper,
+                placer,
                 index=strategies.iterator_index_name(kind.name, start, end),
-                lookback_seconds=self.iterator_lookback_seconds,
+                seed=start - (self.lookback_seconds if self.iterator_clock == "event" else 0),
+                end=end,
                 sleep=self._sleep,
                 max_wait_seconds=self.max_wait_seconds,
                 max_idle_pages=self.max_idle_pages,
                 where=where,
             )
-        log.info("Pulling %s records inserted in [%d, %d) from %s", kind.name, start, end, self.host)
-        return self._counted(kind, pages, keeper)
+        log.info("Pulling %s records of [%d, %d) from %s", kind.name, start, end, self.host)
+        return self._counted(kind, pages, placer, f"of [{start}, {end})")
 
-    def _counted(self, kind: LogType, pages: Iterator[RawPage], keeper: strategies.WindowKeeper) -> Iterator[RawPage]:
+    def iter_new_pages(
+        self,
+        log_type: str,
+        cursor: strategies.EventTimeCursor,
+        *,
+        home_of: Callable[[int], int],
+        read: list[strategies.EventTimeCursor],
+    ) -> Iterator[RawPage]:
+        """Incident: the records with event time from ``cursor.anchor`` up to now not read before (``cursor``).
+
+        About one read per record: only what the tenant inserted since the cursor's read, plus the
+        one record that checks the answer's order (``strategies.new_event_time_pages``). ``home_of``
+        names a record's home interval (by its event time); ``read`` receives the new cursor.
+        """
+        kind = get_log_type(log_type)
+        if kind.strategy is not Strategy.EVENT_TIME:
+            raise ValueError(f"{kind.name} records are not pulled by event time; use iter_window_pages")
+        placer = strategies.EventTimePlacer()
+        pages = strategies.new_event_time_pages(
+            self._fetcher(kind),
+            cursor,
+            home_of=home_of,
+            placer=placer,
+            page_size=self.page_size,
+            where=f"{self.host}/api/v2/{kind.path}",
+            read=read,
+        )
+        return self._counted(kind, pages, placer, f"new since the last read, event time from {cursor.anchor}")
+
+    def _counted(
+        self, kind: LogType, pages: Iterator[RawPage], placer: strategies.EventTimePlacer, what: str
+    ) -> Iterator[RawPage]:
         """Pass pages through, counting them (a separate generator so bad arguments fail at call time)."""
         records = quarantined = 0
         try:
@@ -328,29 +368,57 @@ class NetskopeClient:
                 self.stats.add(kind.path, records=len(page.records), quarantined=len(page.quarantined))
                 yield page
                 del page  # not held while the strategy fetches the next page
-            log.info(
-                "Pulled %d %s records in [%d, %d) (%d quarantined, %d repeats dropped)",
-                records,
-                kind.name,
-                keeper.start,
-                keeper.end,
-                quarantined,
-                keeper.duplicates,
-            )
+            log.info("Pulled %d %s records %s (%d quarantined)", records, kind.name, what, quarantined)
         finally:
-            self.stats.add(kind.path, duplicates_dropped=keeper.duplicates, untimed_records=keeper.untimed)
+            self.stats.add(kind.path, untimed_records=placer.untimed, duplicates_dropped=placer.repeats)
 
     def count_window(self, log_type: str, start: int, end: int) -> int | None:
         """The server's count of a window's records, where the endpoint offers one; else ``None``.
 
-        Only ``data/*`` endpoints count by insertion time (``fields=event_count:count(_id)``); the
-        other strategies filter client-side, so a server count would not match the window.
+        ``data/*`` count by insertion time, incident (``datasearch``) by event time -- each the time
+        its records are homed by. The iterator counts nothing: see ``count_event_times``.
         """
         kind = get_log_type(log_type)
         start, end = _check_window(start, end)
-        if kind.strategy is not Strategy.INSERTION_WINDOW:
-            return None
-        return self._count(kind, {"insertionstarttime": start, "insertionendtime": end - 1})
+        if kind.strategy is Strategy.INSERTION_WINDOW:
+            return self._count(kind, {"insertionstarttime": start, "insertionendtime": end - 1})
+        if kind.strategy is Strategy.EVENT_TIME:
+            return self._count(kind, strategies.event_time_params(start, end))
+        return None
+
+    def count_event_times(self, log_type: str, windows: Sequence[tuple[int, int]]) -> list[int]:
+        """How many records the tenant holds with event time in each of ``windows`` (sorted, disjoint), read once.
+
+        For the iterator, which counts nothing: a fresh index seeded at the first start and read
+        until ``timestamp_hwm`` passes the last end plus ``lookback_seconds`` (every record of the
+        windows is inserted by then) or the index has caught up. Only counts are kept in memory.
+        """
+        kind = get_log_type(log_type)
+        if not windows:
+            return []
+        first, last = windows[0][0], windows[-1][1]
+        _check_window(first, last)
+        starts = [lower for lower, _ in windows]
+        counts = [0] * len(windows)
+        placer = strategies.EventTimePlacer()
+        pages = strategies.iterator_pages(
+            self._fetcher(kind),
+            placer,
+            index=strategies.iterator_index_name(kind.name, first, last),
+            seed=first,
+            end=last + self.lookback_seconds,
+            sleep=self._sleep,
+            max_wait_seconds=self.max_wait_seconds,
+            max_idle_pages=self.max_idle_pages,
+            where=f"{self.host}/api/v2/{kind.path}",
+            until_caught_up=True,
+        )
+        for page in pages:
+            for when in strategies.event_times(page.records):
+                slot = -1 if when is None else bisect_right(starts, when) - 1
+                if when is not None and slot >= 0 and when < windows[slot][1]:
+                    counts[slot] += 1
+        return counts
 
     def probe(self, log_type: str = "application") -> str:
         """One cheap authenticated request to ``log_type``'s endpoint; return a summary.
@@ -364,7 +432,7 @@ class NetskopeClient:
         params: dict[str, Any]
         if kind.strategy is Strategy.INSERTION_WINDOW:
             params = {"insertionstarttime": now - 60, "insertionendtime": now, "limit": 1, "offset": 0}
-        elif kind.strategy is Strategy.EVENT_TIME_LOOKBACK:
+        elif kind.strategy is Strategy.EVENT_TIME:
             params = {"starttime": now - 60, "endtime": now, "limit": 1, "offset": 0}
         else:
             params = {"index": strategies.iterator_index_name(kind.name, now, now), "operation": str(now)}

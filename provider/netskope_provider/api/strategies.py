@@ -1,10 +1,12 @@
-"""How each endpoint family is paged so that a window ``[start, end)`` yields exactly its records.
+"""How each endpoint family is paged so that every record is read (and delivered) exactly once.
 
-A record belongs to the window holding its insertion time. The strategies here only decide
-which requests to send, which records to keep and whether the tenant served all it counted;
-transport (rate limits, retries, errors) is the client's job, reached through the ``fetch``
-callable each strategy receives. Records stay raw JSON text throughout: a strategy that must
-place records in a window decodes only the three fields it needs.
+``data/*``: a window ``[start, end)`` of insertion time yields exactly the records inserted in it.
+``datasearch/*`` and the ``dataexport`` iterator filter on no per-record insertion time, so their
+records are homed by event time and their pulls are built so that a record inserted late is still
+read once (docs/hook.md gives the argument). The strategies here only decide which requests to
+send and whether the tenant served all it counted; transport (rate limits, retries, errors) is the
+client's job, reached through the ``fetch`` callable each strategy receives. Records stay raw JSON
+text throughout: placing one decodes only its ``_id`` and ``timestamp``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
 
@@ -28,15 +30,11 @@ from netskope_provider.exceptions import (
 
 log = logging.getLogger(__name__)
 
-INSERTION_TIME: Final = "_insertion_epoch_timestamp"
 #: A short page before the counted end is asked again this many times before the pull fails.
 SHORT_PAGE_RETRIES: Final = 2
-UNPLACED: Final = "no usable _insertion_epoch_timestamp or timestamp, so it cannot be placed in a window"
-#: For a record no parser accepts: its times read from the text, where they appear plainly.
-_TIME_IN_TEXT: Final = {
-    name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*"?(-?\d+(?:\.\d+)?)"?[,}\s]')
-    for name in (INSERTION_TIME, "timestamp")
-}
+UNPLACED: Final = "no usable event timestamp, so it has no home log stream"
+#: For a record no parser accepts: its event time read from the text, where it appears plainly.
+_TIMESTAMP_IN_TEXT: Final = re.compile(rb'"timestamp"\s*:\s*"?(-?\d+(?:\.\d+)?)"?[,}\s]')
 
 
 class PageFetcher(Protocol):
@@ -52,7 +50,6 @@ class _Placement(msgspec.Struct):
     """The only fields a strategy reads; msgspec skips the rest of the record without building it."""
 
     id: msgspec.Raw = msgspec.field(name="_id", default=msgspec.Raw(b""))
-    insertion: Any = msgspec.field(name=INSERTION_TIME, default=None)
     timestamp: Any = None
 
 
@@ -75,24 +72,45 @@ def epoch_seconds(value: Any) -> int | None:
     return None
 
 
-class WindowKeeper:
-    """Keeps the records of ``[start, end)`` once each, for strategies whose queries overlap windows.
+class EventTimeCursor(NamedTuple):
+    """How far this deployment has read the tenant's answer to "incidents with event time from ``anchor`` on".
 
-    A record is placed by its insertion time, else by its event ``timestamp``. One with neither
-    (or only ``"Infinity"``, an object...) cannot be placed: it is quarantined with that reason
-    rather than delivered by every window whose query saw it.
+    ``position`` records of that answer are read; ``last`` is the ``_id`` (JSON text) of the one at
+    ``position - 1`` (empty: unknown, so the next read starts over); ``homes`` counts the records
+    read per home interval start, so the anchor can move forward by whole intervals and the position
+    with it.
     """
 
-    def __init__(self, start: int, end: int) -> None:
-        self.start = start
-        self.end = end
-        self._seen: set[bytes] = set()
-        self.duplicates = 0
-        self.untimed = 0
+    anchor: int
+    position: int = 0
+    last: str = ""
+    homes: Mapping[int, int] = {}
 
-    def keep(self, page: ParsedBody) -> RawPage:
+    def moved_to(self, anchor: int) -> EventTimeCursor:
+        """The same reading with the anchor moved forward: the answer loses the records before it."""
+        if anchor <= self.anchor:
+            return self
+        dropped = sum(count for home, count in self.homes.items() if home < anchor)
+        kept = {home: count for home, count in self.homes.items() if home >= anchor}
+        return EventTimeCursor(anchor, self.position - dropped, self.last if self.position > dropped else "", kept)
+
+
+class EventTimePlacer:
+    """Passes the records that carry a usable event ``timestamp``; quarantines the rest with the reason.
+
+    Incident and endpoint records are homed by their event time (docs/hook.md): a record without
+    one (or only ``"Infinity"``, an object...) has no home, so it is quarantined rather than put
+    in the stream of whichever window read it (the same record would land in two).
+    """
+
+    def __init__(self) -> None:
+        self.untimed = 0
+        #: Records dropped because a ``resend`` answered with a page already passed on.
+        self.repeats = 0
+
+    def place(self, page: ParsedBody) -> RawPage:
         kept: list[bytes] = []
-        quarantined: list[tuple[str, bytes]] = []
+        quarantined = list(page.quarantined)  # not JSON Python can hold: quarantined with the parser's reason
         for raw in page.records or ():
             try:
                 placement = _placement_decoder.decode(raw)
@@ -100,45 +118,56 @@ class WindowKeeper:
                 quarantined.append(("not a JSON object, so it cannot be placed in a window", raw))
                 continue
             except (msgspec.DecodeError, RecursionError):
-                placement = None  # nested past msgspec's limit: read the times from the text
-            when = _when(placement, raw)
-            if when is None:
+                placement = None  # nested past msgspec's limit: read the time from the text
+            if _event_time(placement, raw) is None:
                 self.untimed += 1
                 quarantined.append((UNPLACED, raw))
-            elif self.start <= when < self.end and not self._repeated(bytes(placement.id) if placement else b""):
+            else:
                 kept.append(raw)
-        for reason, raw in page.quarantined:  # not JSON Python can hold: placed by the times in its text
-            when = _when(None, raw)
-            if when is None or self.start <= when < self.end:
-                quarantined.append((reason, raw))
         return RawPage(kept, quarantined)
 
-    def _repeated(self, record_id: bytes) -> bool:
-        """Seen before in this pull (an iterator ``resend``, overlapping queries); ids compared as JSON text."""
-        if not record_id:
-            return False
-        if record_id in self._seen:
-            self.duplicates += 1
-            return True
-        self._seen.add(record_id)
-        return False
 
-
-def _when(placement: _Placement | None, raw: bytes) -> int | None:
-    """Insertion time, else event time, of a decoded placement; else as read from the record's text."""
+def _event_time(placement: _Placement | None, raw: bytes) -> int | None:
+    """The record's event ``timestamp`` in whole seconds, decoded or else read from its text."""
     if placement is not None:
-        when = epoch_seconds(placement.insertion)
-        return when if when is not None else epoch_seconds(placement.timestamp)
-    for pattern in _TIME_IN_TEXT.values():
-        found = pattern.search(raw)
-        if found:
-            return epoch_seconds(found.group(1).decode("ascii"))
-    return None
+        return epoch_seconds(placement.timestamp)
+    found = _TIMESTAMP_IN_TEXT.search(raw)
+    return epoch_seconds(found.group(1).decode("ascii")) if found else None
+
+
+def event_times(records: Iterable[bytes]) -> Iterator[int | None]:
+    """The event ``timestamp`` of each record, or None where it has no usable one."""
+    for raw in records:
+        try:
+            placement: _Placement | None = _placement_decoder.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            placement = None
+        yield _event_time(placement, raw)
+
+
+def _first_key(page: ParsedBody) -> bytes | str | None:
+    """What identifies a page: its first record's ``_id``, else that record's text."""
+    raw = page.records[0] if page.records else page.quarantined[0][1] if page.quarantined else None
+    return None if raw is None else record_id(raw) or raw
+
+
+def record_id(raw: bytes) -> str:
+    """A record's ``_id`` as JSON text (empty when it has none or is not an object)."""
+    try:
+        return bytes(_placement_decoder.decode(raw).id).decode()
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return ""
 
 
 def offset_pages(
-    fetch: PageFetcher, params: Mapping[str, Any], page_size: int, where: str, count: Counter | None = None
-) -> Iterator[ParsedBody]:
+    fetch: PageFetcher,
+    params: Mapping[str, Any],
+    page_size: int,
+    where: str,
+    count: Counter | None = None,
+    *,
+    start_offset: int = 0,
+) -> Generator[ParsedBody]:
     """``limit``/``offset`` paging, checked against the tenant's own count of the query.
 
     The count comes from the page (``total``) or one extra request (``count``); with it a short
@@ -147,7 +176,7 @@ def offset_pages(
     request (so the count costs at most one request per query). A body over the client's byte
     bound is asked again with half the records. An endpoint that ignores ``offset`` is refused.
     """
-    offset = 0
+    offset = start_offset
     limit = page_size
     total: int | None = None
     counted = False
@@ -220,27 +249,95 @@ def insertion_window_pages(
         yield RawPage(page.records or [], page.quarantined)
 
 
-def event_time_lookback_pages(
+def event_time_params(start: int, end: int) -> dict[str, int]:
+    """``datasearch`` bounds for event time in ``[start, end)``: ``starttime`` is exclusive, ``endtime`` inclusive."""
+    return {"starttime": start - 1, "endtime": end - 1}
+
+
+def whole_event_time_pages(
     fetch: PageFetcher,
-    keeper: WindowKeeper,
+    count: Counter,
+    start: int,
+    end: int,
     *,
-    lookback_seconds: int,
-    settle_seconds: int,
+    placer: EventTimePlacer,
     page_size: int,
     where: str,
-    count: Counter | None = None,
 ) -> Iterator[RawPage]:
-    """``datasearch/*``: query event time ``(start - lookback, end + settle]``, keep by insertion time.
+    """``datasearch/*``: every record of event time ``[start, end)`` the tenant holds now, checked against its count."""
+    for page in offset_pages(fetch, event_time_params(start, end), page_size, where, count):
+        placed = placer.place(page)
+        del page
+        if placed.records or placed.quarantined:
+            yield placed
 
-    A record is inserted after it happens, so every record inserted in the window has an event
-    time before ``end``; ``lookback`` bounds how late it may have been inserted.
+
+def new_event_time_pages(
+    fetch: PageFetcher,
+    cursor: EventTimeCursor,
+    *,
+    home_of: Callable[[int], int],
+    placer: EventTimePlacer,
+    page_size: int,
+    where: str,
+    read: list[EventTimeCursor],
+) -> Iterator[RawPage]:
+    """``datasearch/*``: the records with event time from ``cursor.anchor`` up to now that ``cursor`` has not read.
+
+    The query's end is the tenant's "now", so every record it held at the last read was in that
+    answer (a record is inserted after it happens). The read resumes at ``cursor.position - 1``:
+    when the record there is still ``cursor.last``, no new record sorts before it -- the answer's
+    order is stable and puts new records after it (insertion order does) -- so the rest are exactly
+    the ones inserted since. Otherwise the answer is read again from the start (delivery sends only
+    what each home stream lacks). No count is asked: a page shorter than asked ends this read, and
+    whatever it did not reach is read by the next one, from the position reached. ``read``
+    receives the cursor after the last page.
     """
-    params = {"starttime": keeper.start - lookback_seconds, "endtime": keeper.end + settle_seconds}
-    for page in offset_pages(fetch, params, page_size, where, count):
-        kept = keeper.keep(page)
-        del page  # released before the next fetch
-        if kept.records or kept.quarantined:
-            yield kept
+    params = {"starttime": cursor.anchor - 1}
+    resume = cursor.position > 0 and bool(cursor.last)
+    position = cursor.position - 1 if resume else 0
+    homes = dict(cursor.homes) if resume else {}
+    last = cursor.last if resume else ""
+    pages = offset_pages(fetch, params, page_size, where, start_offset=position)
+    for page in pages:
+        records = page.records or []
+        if resume:
+            resume = False
+            if records and not page.quarantined and record_id(records[0]) == last:
+                records = records[1:]
+                position += 1
+            else:
+                log.warning(
+                    "%s: the record at position %d of event time from %d on is not the one read there before; "
+                    "reading the answer again from the start (delivery sends only what each stream lacks)",
+                    where,
+                    position,
+                    cursor.anchor,
+                )
+                pages.close()
+                yield from new_event_time_pages(
+                    fetch,
+                    EventTimeCursor(cursor.anchor),
+                    home_of=home_of,
+                    placer=placer,
+                    page_size=page_size,
+                    where=where,
+                    read=read,
+                )
+                return
+        position += len(records) + len(page.quarantined)
+        for when in event_times([*records, *(raw for _, raw in page.quarantined)]):
+            home = home_of(when or cursor.anchor)  # one without a readable time counts at the anchor
+            homes[home] = homes.get(home, 0) + 1
+        if records and not page.quarantined:
+            last = record_id(records[-1])
+        elif records or page.quarantined:
+            last = ""  # the page's order is not known past a quarantined record: start over next time
+        placed = placer.place(ParsedBody(page.envelope, records, page.quarantined))
+        del page, records
+        if placed.records or placed.quarantined:
+            yield placed
+    read.append(EventTimeCursor(cursor.anchor, position, last, homes))
 
 
 def iterator_index_name(log_type: str, start: int, end: int) -> str:
@@ -250,24 +347,31 @@ def iterator_index_name(log_type: str, start: int, end: int) -> str:
 
 def iterator_pages(
     fetch: PageFetcher,
-    keeper: WindowKeeper,
+    placer: EventTimePlacer,
     *,
     index: str,
-    lookback_seconds: int,
+    seed: int,
+    end: int,
     sleep: Callable[[float], None],
     max_wait_seconds: float,
     max_idle_pages: int,
     where: str,
+    until_caught_up: bool = False,
 ) -> Iterator[RawPage]:
-    """``dataexport`` iterator: seed a fresh index at ``start - lookback``, then ``next`` until
-    ``timestamp_hwm >= end``, sleeping ``wait_time`` between calls.
+    """``dataexport`` iterator: seed a fresh index at ``seed``, then ``next`` until ``timestamp_hwm >= end``,
+    sleeping ``wait_time`` between calls; every record read is passed on (the caller homes it).
+    With ``until_caught_up``, an empty page (nothing more to read now) ends it too.
 
     A failed ``next`` is re-sent as ``resend`` (same page, index not moved), so a page lost in
-    transit is never skipped. The iterator gives no count: its end is ``timestamp_hwm``.
+    transit is never skipped; when the failed ``next`` had not been processed, ``resend`` answers
+    with the page before, which is recognised by its first record and dropped (only that one
+    record is remembered, not the window's ids). The iterator gives no count: its end is
+    ``timestamp_hwm``.
     """
-    operation = str(keeper.start - lookback_seconds)
+    operation = str(seed)
     idle_pages = 0
     last_hwm: int | None = None
+    previous_first: bytes | str | None = None
     while True:
         params = {"index": index, "operation": operation}
         retry_params = {"index": index, "operation": "resend"} if operation == "next" else None
@@ -275,22 +379,28 @@ def iterator_pages(
         hwm = _as_int(page.envelope.timestamp_hwm)
         wait = _as_float(page.envelope.wait_time) or 0.0
         idle = not page.records and not page.quarantined
-        kept = keeper.keep(page)
+        first = _first_key(page)
+        if first is not None and first == previous_first:  # the page already passed on, sent again
+            placer.repeats += len(page.records or ()) + len(page.quarantined)
+            page = ParsedBody(page.envelope, [], [])
+        elif first is not None:
+            previous_first = first
+        placed = placer.place(page)
         del page  # released before the next fetch
-        if kept.records or kept.quarantined:
-            yield kept
-        del kept
+        if placed.records or placed.quarantined:
+            yield placed
+        del placed
         if hwm is None:
             raise NetskopeResponseError(
                 f"{where} answered without 'timestamp_hwm', so the end of the window cannot be detected; "
                 "check that the tenant serves the dataexport iterator API."
             )
-        if hwm >= keeper.end:
+        if hwm >= end or (idle and until_caught_up):
             return
         idle_pages = idle_pages + 1 if idle and hwm == last_hwm else 0
         if idle_pages > max_idle_pages:
             raise NetskopeError(
-                f"{where} stopped advancing at timestamp_hwm={hwm}, before the window end {keeper.end}: "
+                f"{where} stopped advancing at timestamp_hwm={hwm}, before the window end {end}: "
                 "the window has probably not settled yet; pull it again later (end windows a few minutes in the past)."
             )
         last_hwm = hwm

@@ -38,8 +38,6 @@ _CLIENT_EXTRAS: dict[str, type] = {
     "rate_limit_per_second": float,
     "max_retries": int,
     "lookback_seconds": int,
-    "iterator_lookback_seconds": int,
-    "settle_seconds": int,
     "backoff_base_seconds": float,
     "backoff_cap_seconds": float,
     "max_wait_seconds": float,
@@ -56,6 +54,7 @@ _HOOK_EXTRAS = {
     "proxies",
     "connect_timeout",
     "read_timeout",
+    "iterator_clock",
 }
 
 
@@ -112,6 +111,8 @@ class NetskopeHook(BaseHook):
             for name, kind in _CLIENT_EXTRAS.items()
             if extras.get(name) is not None
         }
+        if extras.get("iterator_clock") is not None:
+            settings["iterator_clock"] = extras["iterator_clock"]
         if extras.get("ca_bundle") is not None:
             settings["verify"] = options.ca_bundle(extras["ca_bundle"], "Connection extra ca_bundle")
         if extras.get("proxies") is not None:

@@ -10,7 +10,7 @@ from netskope_provider import config, delivery, metrics, pipeline, reconciliatio
 from netskope_provider.compat import AirflowFailException, BaseOperator, Variable
 from netskope_provider.config import DagSettings, Tenant
 from netskope_provider.exceptions import NetskopeConfigError
-from netskope_provider.log_types import LOG_TYPES, get_log_type
+from netskope_provider.log_types import LOG_TYPES, Strategy, get_log_type
 from netskope_provider.windows import Schedule, Window
 
 if TYPE_CHECKING:
@@ -99,7 +99,11 @@ class NetskopeReconcileOperator(BaseOperator):
                 reconciliation.format_table(checks),
             )
             short = [check for check in found if check.gap > 0]
-            rerun = [check for check in short if heal and self._heal(context["ti"], logs, check)]
+            rerun = [
+                check
+                for check in short
+                if heal and self._heal(context["ti"], logs, check, self._heal_window(client, check, period))
+            ]
             healed = self._check(client, logs, _by_log_type(rerun)) if rerun else []
             if healed:
                 self.log.info("After re-running %d windows:\n%s", len(rerun), reconciliation.format_table(healed))
@@ -158,7 +162,18 @@ class NetskopeReconcileOperator(BaseOperator):
             return heal_setting(variable, "Variable netskope_reconcile_heal")
         return heal_setting(os.environ.get("NETSKOPE_RECONCILE_HEAL", ""), "NETSKOPE_RECONCILE_HEAL")
 
-    def _heal(self, ti: Any, logs: Any, check: reconciliation.WindowCheck) -> bool:
+    @staticmethod
+    def _heal_window(client: Any, check: reconciliation.WindowCheck, period: Window) -> Window:
+        """What a heal re-runs: the window; for the iterator also the look-back after it, up to the period end.
+
+        An endpoint record is homed by its event time but read by the window of its insertion
+        (docs/hook.md), which may come up to ``lookback_seconds`` later.
+        """
+        if get_log_type(check.log_type).strategy is not Strategy.ITERATOR:
+            return Window(check.start, check.end)
+        return Window(check.start, max(check.end, min(check.end + client.lookback_seconds, period.end)))
+
+    def _heal(self, ti: Any, logs: Any, check: reconciliation.WindowCheck, window: Window) -> bool:
         """Re-run a short window; False (and a warning) when its records sit in streams of another layout.
 
         A heal delivers each record into its home stream (the log type's schedule interval), reading
@@ -166,12 +181,11 @@ class NetskopeReconcileOperator(BaseOperator):
         sub-window or custom-window streams of releases before homes) are not read by it: re-running
         such a window would copy their records again.
         """
-        window = Window(check.start, check.end)
         group = config.log_group_for(check.log_type, self.log_group)
         present = reconciliation.streams_within(
             reconciliation.existing_streams(logs, group, check.log_type), check.start, check.end
         )
-        homes = Schedule(DagSettings.for_log_type(check.log_type).schedule).intervals(window)
+        homes = Schedule(DagSettings.for_log_type(check.log_type).schedule).intervals(Window(check.start, check.end))
         expected = {delivery.stream_name(check.log_type, home.start, home.end) for home in homes}
         if not set(present) <= expected:
             self.log.warning(
