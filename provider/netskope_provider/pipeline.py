@@ -102,6 +102,8 @@ class MapManifest(TypedDict):
     rejected: int
     rejected_reasons: dict[str, int]
     rejected_location: str | None
+    #: Records the fetch quarantined before mapping (not in ``fetched``), carried to the summary.
+    fetch_quarantined: NotRequired[int]
     events: StagedFileDict
     #: Events without a usable time (placed in the stream of the window start).
     untimed: int
@@ -123,6 +125,8 @@ class DeliverySummary(TypedDict):
     ocsf_total: int
     raw: int
     rejected: int
+    #: Records the fetch could not keep exactly or place, quarantined with their reason (not in ``fetched``).
+    fetch_quarantined: int
     delivered: int
     refused: int
     refused_location: str | None
@@ -405,6 +409,7 @@ class WindowMapper:
             "rejected_reasons": _bounded(self.rejected_reasons),
             "rejected_location": rejected_location,
             "events": events.as_dict(),  # type: ignore[typeddict-item]
+            "fetch_quarantined": fetched.get("fetch_quarantined", 0),
             "untimed": self.untimed,
             "read_marks": fetched.get("read_marks", {}),
             "homes": [
@@ -644,6 +649,7 @@ def deliver(
         "ocsf_total": mapped["ocsf_total"],
         "raw": mapped["raw"],
         "rejected": mapped["rejected"],
+        "fetch_quarantined": mapped.get("fetch_quarantined", 0),
         "delivered": report.delivered + report.already_present,
         "refused": report.rejected,
         "refused_location": refused_location,
@@ -686,6 +692,7 @@ def summary_table(summary: Mapping[str, Any]) -> str:
         *((f"OCSF class {uid}", count) for uid, count in summary["ocsf"].items()),
         ("raw", summary["raw"]),
         ("rejected", summary["rejected"]),
+        ("quarantined at fetch", summary.get("fetch_quarantined", 0)),
         ("delivered", summary["delivered"]),
         ("  new", report["delivered"]),
         ("  already present", report["already_present"]),

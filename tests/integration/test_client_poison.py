@@ -236,6 +236,7 @@ def test_fetch_and_mapping_tasks_deliver_the_good_records_and_quarantine_each_ba
     assert at_fetch[0]["record"] == nan.decode() and "NaN" in at_fetch[0]["reason"], "kept as its exact text"
     assert at_fetch[1]["record"]["_id"] == "dup" and "appears twice" in at_fetch[1]["reason"]
     assert mapped["fetched"] == 6 and mapped["rejected"] == 0
+    assert mapped["fetch_quarantined"] == 2, "the window's summary shows what the fetch quarantined"
 
 
 def test_bytes_that_are_not_utf8_are_marked_in_their_record_also_on_a_page_split_record_by_record(caplog) -> None:

@@ -161,7 +161,7 @@ def test_delivery_log_ends_with_the_window_table(
     assert numbers["delivered"] == summary["delivered"] and numbers["new"] == summary["delivery"]["delivered"]
     for uid, count in summary["ocsf"].items():
         assert numbers[f"OCSF class {uid}"] == count
-    for label in ("raw", "rejected", "already present", "restamped", "refused by CloudWatch"):
+    for label in ("raw", "rejected", "quarantined at fetch", "already present", "restamped", "refused by CloudWatch"):
         assert label in numbers
     assert table.splitlines()[0].startswith(f"network [{summary['window']['start_iso']}, ")
 
