@@ -215,6 +215,10 @@ def _print_report(outcomes: list[Outcome], start: int, end: int) -> None:
         f"{'total':<15}{totals['fetched']:>8}{totals['ocsf_total']:>7}{totals['raw']:>6}{totals['rejected']:>9}"
         f"{totals['delivered']:>10}{totals['held']:>7}  {f'{passed}/{len(outcomes)} ok':<7}"
     )
+    say(
+        "'in CW': the window's own log stream. Incident and endpoint records go to the stream of their event "
+        "time, so some records fetched here live in the previous hour's stream (docs/hook.md)."
+    )
     sample = next((o.sample for o in outcomes if o.sample and o.log_type == "audit"), None) or next(
         (o.sample for o in outcomes if o.sample), None
     )

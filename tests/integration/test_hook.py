@@ -177,11 +177,12 @@ def test_extras_and_hook_arguments_configure_the_client(monkeypatch, tmp_path):
         connect_timeout=3,
         read_timeout=30,
         lookback_seconds=7200,
+        iterator_clock="event",
     )
     client = NetskopeHook(max_retries=5).get_client()
     assert client.rate_limit_per_second == 2.5
     assert client.max_retries == 5  # hook arguments win over extras
-    assert client.lookback_seconds == 7200
+    assert (client.lookback_seconds, client.iterator_clock) == (7200, "event")
     assert client.timeout == (3.0, 30.0)
     assert client.verify == str(bundle)
     assert client._session.proxies == {"https": "http://proxy.internal:3128", "http": "http://proxy.internal:3128"}

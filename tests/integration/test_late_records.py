@@ -116,8 +116,10 @@ def test_records_inserted_late_reach_their_stream_once_and_the_reconciliation_ag
     with make_simulator() as sim:
         connect(monkeypatch, sim)
         assert late_after_their_window(sim, log_type) > 20
-        # The schedule runs on until every record's event-time interval is past the look-back.
-        run_schedule(sim, log_type, T0 - LAG, T1 + LAG + HOUR)
+        # The schedule runs until the last insertion. Incident DAGs start a look-back before the first
+        # insertion (a deployment reads incidents from its first window on); an endpoint pull reads by
+        # insertion, whatever the event time.
+        run_schedule(sim, log_type, T0 - LAG if log_type == "incident" else T0, T1)
         assert assert_exactly_once(sim, moto_server, log_type) == 150
 
         with NetskopeClient(sim.host, lambda refresh: sim.token, scheme="http", rate_limit_per_second=100) as client:
@@ -132,8 +134,21 @@ def test_an_event_clock_iterator_is_exact_when_the_connection_says_so(env, moto_
     """If the iterator's epoch counts event time, ``iterator_clock: event`` seeds each pull a look-back earlier."""
     with make_simulator(iterator_clock="event") as sim:
         connect(monkeypatch, sim, iterator_clock="event")
-        run_schedule(sim, "endpoint", T0 - LAG, T1 + HOUR)
+        run_schedule(sim, "endpoint", T0, T1)
         assert assert_exactly_once(sim, moto_server, "endpoint") == 150
+
+
+def test_the_reconciliation_shows_when_the_iterator_clock_assumption_is_wrong(env, moto_server, monkeypatch) -> None:
+    """An event-clock tenant read as if its clock were insertion time misses late records: the reconciliation says so."""
+    with make_simulator(iterator_clock="event") as sim:
+        connect(monkeypatch, sim)
+        run_schedule(sim, "endpoint", T0, T1)
+        with NetskopeClient(sim.host, lambda refresh: sim.token, scheme="http", rate_limit_per_second=100) as client:
+            checks = reconciliation.check_log_type(
+                client, moto_server.client("logs"), "/netskope/ocsf/endpoint", "endpoint", HOMES
+            )
+        assert sum(check.source for check in checks) == 150, "the reconciliation's count holds under either clock"
+        assert sum(check.gap for check in checks) > 0 and min(check.gap for check in checks) >= 0
 
 
 def test_the_reconciliation_finds_and_heals_what_a_lost_run_left_out(env, moto_server, monkeypatch) -> None:
