@@ -11,7 +11,6 @@ moved, lose and double nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import expected_home_events, home_stream_events
+from deployment import netskope_connection
 
 from netskope_provider import pipeline, reconciliation, staging
 from netskope_provider.api.client import NetskopeClient
@@ -64,19 +64,8 @@ def env(moto_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def connect(monkeypatch: pytest.MonkeyPatch, sim: SimulatorServer, **extra: object) -> None:
-    conn = {
-        "conn_type": "netskope",
-        "host": sim.host,
-        "password": sim.token,
-        "extra": {
-            "allow_non_goskope_host": True,
-            "scheme": "http",
-            "rate_limit_per_second": 100,
-            "max_retries": 1,
-            **extra,
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", json.dumps(conn))
+    connection = netskope_connection(sim, rate_limit_per_second=100, max_retries=1, **extra)
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", connection)
 
 
 def area(log_type: str, run_id: str, try_number: int = 1) -> staging.TaskStaging:
