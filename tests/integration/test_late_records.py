@@ -64,7 +64,7 @@ def env(moto_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def connect(monkeypatch: pytest.MonkeyPatch, sim: SimulatorServer, **extra: object) -> None:
-    connection = netskope_connection(sim, rate_limit_per_second=100, max_retries=1, **extra)
+    connection = netskope_connection(sim, **{"rate_limit_per_second": 100, "max_retries": 1, **extra})
     monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", connection)
 
 
