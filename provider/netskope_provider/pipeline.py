@@ -316,7 +316,8 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
     The fetch maps page n while page n+1 is requested, read and split: the socket, gzip and the
     staged files' compression release the GIL, so both cores work. At most two pages are alive.
     An error of the producer is raised here, in the caller's thread; when the caller stops early
-    the page in flight is awaited and ``items`` closed (its ``finally`` clauses run).
+    (an error, a task timeout) the page in flight is awaited, which the client's timeouts and retry
+    budget bound, and ``items`` closed (its ``finally`` clauses run).
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="netskope-read-ahead") as producer:
         pending = producer.submit(next, items, None)
