@@ -693,7 +693,7 @@ def summary_table(summary: Mapping[str, Any]) -> str:
         *((f"OCSF class {uid}", count) for uid, count in summary["ocsf"].items()),
         ("raw", summary["raw"]),
         ("rejected", summary["rejected"]),
-        ("quarantined at fetch", summary.get("fetch_quarantined", 0)),
+        ("quarantined at fetch", summary["fetch_quarantined"]),
         ("delivered", summary["delivered"]),
         ("  new", report["delivered"]),
         ("  already present", report["already_present"]),
