@@ -228,9 +228,7 @@ def fetch(
     from netskope_provider.hooks.netskope import NetskopeHook
 
     log_type = _known_log_type(log_type)
-    # One request at a time: read_ahead already fetches the next page while this one is mapped, and the
-    # mapping bounds the task far below the API's ceiling; a second request would hold a third page.
-    hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id), requests_in_flight=1)
+    hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id))
     log.info("Pulling %s records inserted in %s", log_type, window)
     quarantine = area.quarantine("fetch")
     mapper = WindowMapper(log_type, window, area, schedule)
