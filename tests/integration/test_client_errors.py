@@ -48,9 +48,7 @@ def tenant():
 
 
 def make_client(tenant: ScriptedTenant, tokens=None, **options) -> NetskopeClient:
-    """One request at a time: queued replies go to requests in the order they arrive (tests/integration/test_client_in_flight.py covers two)."""
     options = {
-        "requests_in_flight": 1,
         "backoff_base_seconds": 0.01,
         "backoff_cap_seconds": 0.05,
         "max_retries": 3,

@@ -215,7 +215,6 @@ class NetskopeClient:
         max_idle_pages: int = 30,
         page_size: int = PAGE_SIZE,
         max_page_bytes: int | None = MAX_PAGE_BYTES,
-        requests_in_flight: int = 2,
     ) -> None:
         if verify is not True:
             verify = options.ca_bundle(verify, "ca_bundle (verify)")
@@ -243,9 +242,6 @@ class NetskopeClient:
         self.max_idle_pages = options.number(max_idle_pages, int, "max_idle_pages")
         self.page_size = options.number(page_size, int, "page_size", minimum=1)
         self.max_page_bytes = None if max_page_bytes is None else options.number(max_page_bytes, int, "max_page_bytes")
-        #: Requests of one offset-paged query sent at once (the page being read and the next due one);
-        #: every request still waits for its rate-limit slot. 1 sends each when it is wanted.
-        self.requests_in_flight = options.number(requests_in_flight, int, "requests_in_flight", minimum=1)
         self.stats = ClientStats()
 
         self._token_provider = token_provider
@@ -311,19 +307,10 @@ class NetskopeClient:
         placer = strategies.EventTimePlacer()
         pages: Iterator[RawPage]
         if kind.strategy is Strategy.INSERTION_WINDOW:
-            pages = strategies.insertion_window_pages(
-                fetch, start, end, self.page_size, where, self._counter(kind), in_flight=self.requests_in_flight
-            )
+            pages = strategies.insertion_window_pages(fetch, start, end, self.page_size, where, self._counter(kind))
         elif kind.strategy is Strategy.EVENT_TIME:
             pages = strategies.whole_event_time_pages(
-                fetch,
-                self._counter(kind),
-                start,
-                end,
-                placer=placer,
-                page_size=self.page_size,
-                where=where,
-                in_flight=self.requests_in_flight,
+                fetch, self._counter(kind), start, end, placer=placer, page_size=self.page_size, where=where
             )
         else:
             pages = strategies.iterator_pages(

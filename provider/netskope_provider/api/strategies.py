@@ -16,7 +16,6 @@ import math
 import re
 import secrets
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Final, NamedTuple, Protocol
 
 import msgspec
@@ -168,7 +167,6 @@ def offset_pages(
     count: Counter | None = None,
     *,
     start_offset: int = 0,
-    in_flight: int = 1,
 ) -> Generator[ParsedBody]:
     """``limit``/``offset`` paging, checked against the tenant's own count of the query.
 
@@ -177,8 +175,6 @@ def offset_pages(
     with less, and a full page that reaches the count ends the pull without an empty trailing
     request (so the count costs at most one request per query). A body over the client's byte
     bound is asked again with half the records. An endpoint that ignores ``offset`` is refused.
-    With ``in_flight`` 2 or more, once the count is known the next due page is asked while this
-    one is read (``_PagesInFlight``).
     """
     offset = start_offset
     limit = page_size
@@ -186,126 +182,70 @@ def offset_pages(
     counted = False
     previous_first: bytes | None = None
     short_retries = 0
-    with _PagesInFlight(fetch, params, in_flight) as pages:
-        while True:
-            try:
-                due = total is not None and offset + limit < total and not short_retries
-                page = pages.get(offset, limit, next_due=due)
-            except NetskopePageTooLargeError as too_large:
-                if limit == 1:
-                    raise
-                limit = max(1, limit // 2)
-                log.warning("%s; asking for %d records a page from offset %d on", too_large, limit, offset)
+    while True:
+        try:
+            page = fetch({**params, "limit": limit, "offset": offset})
+        except NetskopePageTooLargeError as too_large:
+            if limit == 1:
+                raise
+            limit = max(1, limit // 2)
+            log.warning("%s; asking for %d records a page from offset %d on", too_large, limit, offset)
+            continue
+        records = page.records or []
+        served = len(records) + len(page.quarantined)
+        first = records[0] if records else (page.quarantined[0][1] if page.quarantined else None)
+        if first is not None and offset and first == previous_first:
+            raise NetskopePagingError(
+                f"{where} returned the same first record at offset {offset} as at offset {offset - served}: "
+                "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
+                f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
+            )
+        if not counted:
+            counted = True
+            total = _count_value(page.envelope.total)
+            if total is None and count is not None:
+                total = count(params)
+            if total is None:
+                log.info("%s gives no count for this query: its paging is not checked against one", where)
+        reached = offset + served
+        if served < limit and total is not None and reached < total:
+            if short_retries < SHORT_PAGE_RETRIES:
+                short_retries += 1
+                log.warning(
+                    "%s served %d records at offset %d although it counts %d: asking again (%d/%d)",
+                    where,
+                    served,
+                    offset,
+                    total,
+                    short_retries,
+                    SHORT_PAGE_RETRIES,
+                )
                 continue
-            records = page.records or []
-            served = len(records) + len(page.quarantined)
-            first = records[0] if records else (page.quarantined[0][1] if page.quarantined else None)
-            if first is not None and offset and first == previous_first:
-                raise NetskopePagingError(
-                    f"{where} returned the same first record at offset {offset} as at offset {offset - served}: "
-                    "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
-                    f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
-                )
-            if not counted:
-                counted = True
-                total = _count_value(page.envelope.total)
-                if total is None and count is not None:
-                    total = count(params)
-                if total is None:
-                    log.info("%s gives no count for this query: its paging is not checked against one", where)
-            reached = offset + served
-            if served < limit and total is not None and reached < total:
-                if short_retries < SHORT_PAGE_RETRIES:
-                    short_retries += 1
-                    log.warning(
-                        "%s served %d records at offset %d although it counts %d: asking again (%d/%d)",
-                        where,
-                        served,
-                        offset,
-                        total,
-                        short_retries,
-                        SHORT_PAGE_RETRIES,
-                    )
-                    continue
-                raise NetskopePagingError(
-                    f"{where} served {reached} of the {total} records it counts for this query: the page at offset "
-                    f"{offset} held {served} records where {min(limit, total - offset)} were due, also when asked "
-                    f"{SHORT_PAGE_RETRIES} more times. The tenant's paging is broken for this window; nothing was "
-                    "delivered from this try. Retry the task later (the window is pulled again exactly); if it "
-                    "persists, report the endpoint to Netskope support."
-                )
-            short_retries = 0
-            if served:
-                previous_first = first
-                yield page
-            del page, records  # not held while the pages after it are read
-            offset = reached
-            if served < limit or (total is not None and reached == total):
-                if total is not None and reached > total:
-                    log.warning("%s served %d records, more than the %d it counted", where, reached, total)
-                return
-
-
-class _PagesInFlight:
-    """An offset-paged query's requests, the next due page already asked while this one is read.
-
-    One request at a time left each 4 requests/s slot waiting for the previous page's body (a
-    35 MB application page takes ~0.3 s to serve and read: 77 % of the ceiling). A page is asked
-    ahead only when the tenant's count says it is due (``next_due``), so a window costs no request
-    more than paging one at a time; an answer asked ahead that paging no longer wants (after a page
-    too large, asked again with fewer records) is awaited and dropped. ``in_flight`` 1 sends each
-    request when it is wanted. Closing awaits the requests in flight.
-    """
-
-    def __init__(self, fetch: PageFetcher, params: Mapping[str, Any], in_flight: int) -> None:
-        self._fetch = fetch
-        self._params = params
-        self._senders = ThreadPoolExecutor(in_flight, thread_name_prefix="netskope-page") if in_flight > 1 else None
-        self._ahead: tuple[tuple[int, int], Future[ParsedBody]] | None = None
-
-    def __enter__(self) -> _PagesInFlight:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._drop_ahead()
-        if self._senders is not None:
-            self._senders.shutdown(wait=True, cancel_futures=True)
-
-    def get(self, offset: int, limit: int, *, next_due: bool) -> ParsedBody:
-        """The page at ``offset``; with ``next_due``, the one after it is asked before this one is awaited."""
-        if self._senders is None:
-            return self._fetch({**self._params, "limit": limit, "offset": offset})
-        ahead = self._ahead[0] if self._ahead is not None else None
-        if ahead == (offset, limit):
-            current, self._ahead = self._ahead[1], None  # type: ignore[index]
-        else:
-            if ahead != (offset + limit, limit):  # a short page asked again keeps the next one coming
-                self._drop_ahead()
-            current = self._senders.submit(self._fetch, {**self._params, "limit": limit, "offset": offset})
-        if next_due and self._ahead is None:
-            params = {**self._params, "limit": limit, "offset": offset + limit}
-            self._ahead = ((offset + limit, limit), self._senders.submit(self._fetch, params))
-        return current.result()
-
-    def _drop_ahead(self) -> None:
-        if self._ahead is not None:
-            wait([self._ahead[1]])  # its outcome, records or error, is not wanted
-            self._ahead = None
+            raise NetskopePagingError(
+                f"{where} served {reached} of the {total} records it counts for this query: the page at offset "
+                f"{offset} held {served} records where {min(limit, total - offset)} were due, also when asked "
+                f"{SHORT_PAGE_RETRIES} more times. The tenant's paging is broken for this window; nothing was "
+                "delivered from this try. Retry the task later (the window is pulled again exactly); if it "
+                "persists, report the endpoint to Netskope support."
+            )
+        short_retries = 0
+        if served:
+            previous_first = first
+            yield page
+        del page, records  # a page is never held while the next one is fetched
+        offset = reached
+        if served < limit or (total is not None and reached == total):
+            if total is not None and reached > total:
+                log.warning("%s served %d records, more than the %d it counted", where, reached, total)
+            return
 
 
 def insertion_window_pages(
-    fetch: PageFetcher,
-    start: int,
-    end: int,
-    page_size: int,
-    where: str,
-    count: Counter | None = None,
-    *,
-    in_flight: int = 1,
+    fetch: PageFetcher, start: int, end: int, page_size: int, where: str, count: Counter | None = None
 ) -> Iterator[RawPage]:
     """``data/*``: the API's insertion bounds are inclusive seconds, so ``[start, end)`` is ``start..end-1``."""
     params = {"insertionstarttime": start, "insertionendtime": end - 1}
-    for page in offset_pages(fetch, params, page_size, where, count, in_flight=in_flight):
+    for page in offset_pages(fetch, params, page_size, where, count):
         yield RawPage(page.records or [], page.quarantined)
 
 
@@ -323,10 +263,9 @@ def whole_event_time_pages(
     placer: EventTimePlacer,
     page_size: int,
     where: str,
-    in_flight: int = 1,
 ) -> Iterator[RawPage]:
     """``datasearch/*``: every record of event time ``[start, end)`` the tenant holds now, checked against its count."""
-    for page in offset_pages(fetch, event_time_params(start, end), page_size, where, count, in_flight=in_flight):
+    for page in offset_pages(fetch, event_time_params(start, end), page_size, where, count):
         placed = placer.place(page)
         del page
         if placed.records or placed.quarantined:

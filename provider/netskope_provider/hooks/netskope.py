@@ -42,7 +42,6 @@ _CLIENT_EXTRAS: dict[str, type] = {
     "backoff_cap_seconds": float,
     "max_wait_seconds": float,
     "max_page_bytes": int,
-    "requests_in_flight": int,
 }
 #: An ARN names its region: arn:aws:secretsmanager:<region>:<account>:secret:<name>.
 _ARN_REGION = re.compile(r"^arn:aws[\w-]*:secretsmanager:([a-z0-9-]+):")
