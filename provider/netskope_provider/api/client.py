@@ -507,8 +507,8 @@ class NetskopeClient:
                         "Secrets Manager secret."
                     ) from None
                 refreshed = True
-                self._refresh_token(token)
-                self.stats.add(kind.path, token_refreshes=1)
+                if self._refresh_token(token):
+                    self.stats.add(kind.path, token_refreshes=1)
                 raise _Retry("HTTP 401", reauth=True) from None
 
         retrying = tenacity.Retrying(
@@ -783,11 +783,13 @@ class NetskopeClient:
                 self._token = self._read_token(refresh=False)
             return self._token
 
-    def _refresh_token(self, refused: str) -> None:
-        """Re-read the token once per rotation, however many threads saw the 401 at the same time."""
+    def _refresh_token(self, refused: str) -> bool:
+        """Re-read the token once per rotation, however many threads saw the 401 at the same time; True if read."""
         with self._token_lock:
-            if self._token == refused:
-                self._token = self._read_token(refresh=True)
+            if self._token != refused:
+                return False  # another thread has read the new one
+            self._token = self._read_token(refresh=True)
+            return True
 
     def _read_token(self, *, refresh: bool) -> str:
         token = self._token_provider(refresh)
