@@ -26,9 +26,9 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import orjson
+import recorded_tenant
 import requests
 
 from netskope_provider.api.client import NetskopeClient
@@ -146,13 +146,8 @@ def main() -> None:
 
 def recorded_shares(simulator: str, types: list[str]) -> dict[str, float]:
     """Each type pulled once through the recording proxy, then again at 4 requests/s from what it recorded."""
-    proxy = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("recorded_tenant.py")), simulator],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proxy, host = recorded_tenant.start(simulator)
     try:
-        host = proxy.stdout.readline().strip().removeprefix("http://")
         recording = NetskopeClient(host, lambda refresh: TOKEN, scheme="http", rate_limit_per_second=UNLIMITED)
         client = NetskopeClient(host, lambda refresh: TOKEN, scheme="http")
         shares = {}

@@ -12,6 +12,7 @@ leaves the client's own cost. Only HTTP 200 answers are kept; anything else pass
 from __future__ import annotations
 
 import http.client
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 KEPT_HEADERS = ("Content-Type", "Content-Encoding")
 #: Request headers passed on to the tenant.
 FORWARDED_HEADERS = ("Netskope-Api-Token", "Accept-Encoding", "Accept", "User-Agent")
+
+
+def start(upstream: str) -> tuple[subprocess.Popen, str]:
+    """This proxy in a process of its own in front of ``upstream`` (host:port); returns it and its host:port."""
+    proxy = subprocess.Popen([sys.executable, __file__, upstream], stdout=subprocess.PIPE, text=True)
+    assert proxy.stdout is not None
+    return proxy, proxy.stdout.readline().strip().removeprefix("http://")
 
 
 def serve(upstream: str) -> ThreadingHTTPServer:

@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_memory.py"
 
 
-def test_bench_memory_runs_a_tiny_window_end_to_end() -> None:
+@pytest.mark.parametrize("served", [[], ["--recorded"]], ids=["simulator", "recorded"])
+def test_bench_memory_runs_a_tiny_window_end_to_end(served: list[str]) -> None:
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--records", "30", "--log-type", "audit"],
+        [sys.executable, str(SCRIPT), "--records", "30", "--log-type", "audit", *served],
         capture_output=True,
         text=True,
         timeout=300,
