@@ -81,11 +81,17 @@ def open_for_write(path: ObjectStoragePath) -> Any:
     """Open ``path`` for writing bytes, privately: local files are mode 0600, S3 objects encrypted."""
     if _is_local(path):
         make_private_dirs(path.parent)
-        os.close(os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        os.chmod(path.path, 0o600)
-    elif path.protocol in _S3_PROTOCOLS:
+        fd = os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+        return os.fdopen(fd, "wb")  # not path.open: its first call loads every provider's filesystems (~0.5 s)
+    if path.protocol in _S3_PROTOCOLS:
         return path.open("wb", **s3_write_options())
     return path.open("wb")
+
+
+def open_for_read(path: ObjectStoragePath) -> Any:
+    """Open ``path`` for reading bytes; a local file directly (``open_for_write`` says why)."""
+    return open(path.path, "rb") if _is_local(path) else path.open("rb")
 
 
 def s3_write_options() -> dict[str, str]:
@@ -274,7 +280,7 @@ def read_lines(path: ObjectStoragePath) -> Iterator[bytes]:
             "worker's local disk). Clear the whole DAG run so the fetch task stages it again, and use "
             "an s3:// staging_base when tasks run on several workers."
         )
-    with path.open("rb") as raw, igzip.IGzipFile(fileobj=raw, mode="rb") as gz:
+    with open_for_read(path) as raw, igzip.IGzipFile(fileobj=raw, mode="rb") as gz:
         for line in io.BufferedReader(gz, buffer_size=_WRITE_CHUNK):  # type: ignore[arg-type]
             yield line.rstrip(b"\n")
 
