@@ -83,7 +83,8 @@ def open_for_write(path: ObjectStoragePath) -> Any:
         make_private_dirs(path.parent)
         fd = os.open(path.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
-        return os.fdopen(fd, "wb")  # not path.open: its first call loads every provider's filesystems (~0.5 s)
+        # Not path.open (nor path.stat): their first call loads every provider's filesystems (~0.5 s of CPU).
+        return os.fdopen(fd, "wb")
     if path.protocol in _S3_PROTOCOLS:
         return path.open("wb", **s3_write_options())
     return path.open("wb")
@@ -279,7 +280,9 @@ class LineWriter:
         self._flush()
         self._gz.close()
         self._raw.close()
-        self.staged = StagedFile(location=str(self.path), records=self.records, bytes=self.path.stat().st_size)
+        local = _is_local(self.path)  # see open_for_write
+        size = os.stat(self.path.path).st_size if local else self.path.stat().st_size
+        self.staged = StagedFile(location=str(self.path), records=self.records, bytes=size)
         return self.staged
 
     def __enter__(self) -> LineWriter:
