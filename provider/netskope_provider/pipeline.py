@@ -240,8 +240,7 @@ def fetch(
                 for page in read_ahead(_pages(client, log_type, window, area, mapper.intervals, marks)):
                     for reason, record in page.quarantined:
                         quarantine.add(reason, record)
-                    for record in page.records:
-                        raw.write(record)
+                    raw.write_lines(page.records)
                     mapper.add(page.records)
                     del page
             staged = raw.close()
@@ -361,25 +360,42 @@ class WindowMapper:
 
     def add(self, lines: Iterable[bytes]) -> None:
         """Map ``lines`` (raw records, one JSON text each) and stage their events."""
-        intervals, homes, window_start_ms = self.intervals, self.homes, self.window.start * 1000
-        write = self.out.write
-        for outcome in map_outcomes(lines, self.log_type, self.counts):
-            if outcome.kind == "rejected":
-                reason = outcome.reason or "rejected by the OCSF mapper"
-                self.rejected_reasons[reason] += 1
-                self.quarantine.add(reason, outcome.line)
-                continue
-            record = outcome.record if isinstance(outcome.record, dict) else {}
-            logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
-            event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
-            # Incident and endpoint records are homed by the event time their pulls are cut on.
-            placed_ms = logged_ms or event_ms if self.by_insertion else epoch_ms(record.get("timestamp"))
-            home = _home(intervals, placed_ms)
-            if home is None:
-                self.untimed += 1
-                home = intervals.interval_of(self.window.start)
-            homes[home] += 1
-            write(staging.encode_event(home.start, event_ms or logged_ms or window_start_ms, outcome.line[:-1]))
+        intervals, homes, by_insertion = self.intervals, self.homes, self.by_insertion
+        window_start_ms = self.window.start * 1000
+        write, head = self.out.write_line, staging.event_head
+        # Most records of a window share a home: while they do, they are counted in ``run`` and placed
+        # by comparing their time (ms) with the home's bounds [low, high); a Window's hash is Python code.
+        home: Window | None = None
+        run = low = high = 0
+        try:
+            for outcome in map_outcomes(lines, self.log_type, self.counts):
+                if outcome.kind == "rejected":
+                    reason = outcome.reason or "rejected by the OCSF mapper"
+                    self.rejected_reasons[reason] += 1
+                    self.quarantine.add(reason, outcome.line)
+                    continue
+                record = outcome.record if isinstance(outcome.record, dict) else {}
+                logged_ms = epoch_ms(record.get("_insertion_epoch_timestamp"))
+                event_ms = outcome.time_ms or epoch_ms(record.get("timestamp"))
+                # Incident and endpoint records are homed by the event time their pulls are cut on.
+                placed_ms = logged_ms or event_ms if by_insertion else epoch_ms(record.get("timestamp"))
+                if home is None or placed_ms is None or not low <= placed_ms < high:
+                    placed = _home(intervals, placed_ms)
+                    if placed is None:
+                        self.untimed += 1
+                        placed = intervals.interval_of(self.window.start)
+                        low = high = 0  # the next record is placed afresh
+                    else:
+                        low, high = placed.start * 1000, placed.end * 1000
+                    if placed is not home:
+                        if home is not None:
+                            homes[home] += run
+                        home, run = placed, 0
+                run += 1
+                write(head(home.start, event_ms or logged_ms or window_start_ms), outcome.line)
+        finally:
+            if home is not None:
+                homes[home] += run
 
     def close(self) -> tuple[staging.StagedFile, str | None]:
         """Finish the events file and the quarantine (also after a failure): the events and the quarantine's location."""

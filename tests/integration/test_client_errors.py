@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
 from email.utils import formatdate
@@ -25,6 +26,7 @@ from netskope_provider.log_types import LOG_TYPES
 
 TOKEN = "tok-SECRET-4f9a1c7e2b"
 START, END = 1_700_000_000, 1_700_003_600
+GZIP = {"Content-Encoding": "gzip"}
 
 
 class Tokens:
@@ -153,8 +155,22 @@ def test_400_fails_at_once_with_the_server_message(tenant):
         Reply(body={"ok": 1, "result": [{"_id": "cut"}] * 50}, truncate_to=40),
         Reply(body=b'{"ok": 1, "result": [{"_id": "cut"'),  # complete HTTP message, cut JSON
         Reply(delay=0.6, body={"ok": 1, "result": []}),  # read timeout
+        Reply(body={"ok": 1, "result": [{"_id": "cut"}] * 50}, truncate_to=30, gzip=True),
+        Reply(body=gzip.compress(b'{"ok": 1, "result": [{"_id": "cut"}]}')[:-12], headers=GZIP),  # cut gzip stream
+        Reply(body=b"not gzip at all", headers=GZIP),
     ],
-    ids=["500", "503", "408", "reset", "truncated-body", "truncated-json", "read-timeout"],
+    ids=[
+        "500",
+        "503",
+        "408",
+        "reset",
+        "truncated-body",
+        "truncated-json",
+        "read-timeout",
+        "truncated-gzip-body",
+        "truncated-gzip-stream",
+        "corrupt-gzip",
+    ],
 )
 def test_transient_failures_are_retried_with_backoff(tenant, failure):
     tenant.queue(failure, failure, ok([{"_id": "a"}]))

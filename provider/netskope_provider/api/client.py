@@ -24,11 +24,12 @@ import orjson
 import requests
 import tenacity
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from netskope_provider import __version__
 from netskope_provider.api import options, strategies
 from netskope_provider.api.host import check_tenant_host
-from netskope_provider.api.page import BodyError, Envelope, ParsedBody, RawPage, parse_body
+from netskope_provider.api.page import BodyError, Envelope, ParsedBody, RawPage, gunzip, parse_body
 from netskope_provider.api.ratelimit import RateLimiter, shared_limiter
 from netskope_provider.api.redact import check_token, redact, token_forms
 from netskope_provider.exceptions import (
@@ -569,21 +570,39 @@ class NetskopeClient:
         log.debug("GET %s %s -> HTTP %d (%d bytes)", kind.path, dict(params), status, len(error_body))
         raise self._status_error(kind, response, status, error_body)
 
-    def _read_body(self, response: requests.Response, kind: LogType) -> bytearray:
-        """The whole body, read in 1 MB chunks, never past ``max_page_bytes``."""
+    def _read_body(self, response: requests.Response, kind: LogType) -> bytes | bytearray:
+        """The whole body, read in 1 MB chunks, never past ``max_page_bytes``.
+
+        A gzip body is read as sent and inflated whole (``page.gunzip``: ISA-L, the GIL released);
+        other encodings are decoded by urllib3 as they are read.
+        """
         cap = self.max_page_bytes
         declared = _header_number(response, "Content-Length")
         if cap is not None and declared is not None and declared > cap and not response.headers.get("Content-Encoding"):
             raise self._too_large(kind, int(declared))
+        gzipped = response.headers.get("Content-Encoding", "").strip().lower() == "gzip"
+        chunks = (
+            response.raw.stream(BODY_CHUNK_BYTES, decode_content=False)
+            if gzipped
+            else response.iter_content(BODY_CHUNK_BYTES)
+        )
         body = bytearray()
         try:
-            for chunk in response.iter_content(BODY_CHUNK_BYTES):
+            for chunk in chunks:
                 body += chunk
                 if cap is not None and len(body) > cap:
                     raise self._too_large(kind, len(body))
-        except _TRANSIENT_ERRORS as exc:
+        except (*_TRANSIENT_ERRORS, ProtocolError, ReadTimeoutError) as exc:
             raise _Retry(f"{type(exc).__name__} while reading the body: {self._redact(str(exc))}") from None
-        return body
+        if not gzipped:
+            return body
+        try:
+            inflated = gunzip(body, cap)
+        except BodyError as broken:
+            raise _Retry(f"ContentDecodingError while reading the body: {broken.reason}") from None
+        if cap is not None and len(inflated) > cap:
+            raise self._too_large(kind, len(inflated))
+        return inflated
 
     def _too_large(self, kind: LogType, size: int) -> NetskopePageTooLargeError:
         return NetskopePageTooLargeError(
@@ -693,7 +712,7 @@ class NetskopeClient:
             "extra proxies (or HTTPS_PROXY/NO_PROXY) and that the proxy is up"
         )
 
-    def _parse_ok(self, kind: LogType, response: requests.Response, body: bytearray) -> ParsedBody:
+    def _parse_ok(self, kind: LogType, response: requests.Response, body: bytes | bytearray) -> ParsedBody:
         try:
             parsed = parse_body(body)
         except BodyError as broken:
