@@ -17,7 +17,7 @@ records it from the simulator in one pull before the stages run: the simulator's
 of CPU a 10,000-record application page, on the same two cores) is then off the clock and off the
 cores, and the figures are the worker's alone, as with a tenant that is another machine.
 
-    .venv/bin/python bench/bench_memory.py [--records 100000 1000000] [--log-type application] [--recorded]
+    .venv/bin/python bench/bench_memory.py [--records 100000 1000000] [--log-type application | all | TYPE ...] [--recorded]
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def window_records(log_type: str, records: int) -> int:
     return sum(START <= corpus.timestamp(i) < START + SPAN for i in range(records))
 
 
-def report(records: int, results: dict[str, dict], source: str) -> float:
+def report(log_type: str, records: int, results: dict[str, dict], source: str) -> float:
     """Print one window's line (and the end-to-end target's); return its peak RSS (MB) over all stages."""
     parts = "  ".join(
         f"{stage} {result['peak_mb']:5.0f} MB {result['records'] / result['seconds']:>7,.0f}/s"
@@ -238,23 +238,26 @@ def report(records: int, results: dict[str, dict], source: str) -> float:
     peak = max(result["peak_mb"] for result in results.values())
     floor = min(result["floor_mb"] for result in results.values())
     print(
-        f"window {records:>9,} records: peak {peak:5.0f} MB (interpreter alone {floor:.0f} MB)  end to end "
+        f"{log_type:<14} window {records:>9,} records: peak {peak:5.0f} MB (interpreter alone {floor:.0f} MB)  end to end "
         f"{results['fetch']['records'] / total:>7,.0f} records/s per worker ({total:6.1f} s)  |  {parts}",
         flush=True,
     )
     rate = results["fetch"]["records"] / total
-    print(
-        f"target: one window of {records:,} records end to end >= {TARGET_RATE:,} records/s per worker, {source}: "
-        f"{rate:,.0f}: {'met' if rate >= TARGET_RATE else 'NOT met'}",
-        flush=True,
-    )
+    if log_type == "application":  # the target's log type
+        print(
+            f"target: one window of {records:,} records end to end >= {TARGET_RATE:,} records/s per worker, {source}: "
+            f"{rate:,.0f}: {'met' if rate >= TARGET_RATE else 'NOT met'}",
+            flush=True,
+        )
     return peak
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000], help="window sizes")
-    parser.add_argument("--log-type", default="application", help="log type served (data/* types page by offset)")
+    parser.add_argument(
+        "--log-type", nargs="+", default=["application"], help="log types, one window each in turn; 'all' for the eight"
+    )
     parser.add_argument("--recorded", action="store_true", help="pull the window through the recording proxy")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--staging-base", help=argparse.SUPPRESS)
@@ -262,27 +265,42 @@ def main() -> None:
     args = parser.parse_args()
     if args.stage:  # a child: one stage, manifests in and out through the handover file
         handover = Path(args.handover)
-        result = run_stage(args.stage, args.log_type, args.staging_base, json.loads(handover.read_text()))
+        result = run_stage(args.stage, args.log_type[0], args.staging_base, json.loads(handover.read_text()))
         handover.write_text(json.dumps(result))
         return
 
+    from netskope_provider.log_types import LOG_TYPES
+
     source = "recorded (the worker alone)" if args.recorded else "from the simulator"
+    log_types = list(LOG_TYPES) if args.log_type == ["all"] else args.log_type
     print(
-        f"one {SPAN // 60}-minute window of {args.log_type} records; each stage in a fresh interpreter "
+        f"one {SPAN // 60}-minute window of each of {', '.join(log_types)}; each stage in a fresh interpreter "
         f"(Airflow imported); delivery to a no-op sink; served {source}",
         flush=True,
     )
-    peaks = {
-        records: report(records, one_window(args.log_type, records, recorded=args.recorded), source)
-        for records in args.records
-    }
-    smallest, largest = min(peaks), max(peaks)
-    if largest > smallest:
-        ratio = peaks[largest] / peaks[smallest]
-        met = ratio <= TARGET_RATIO and peaks[largest] < TARGET_MB
+    verdicts = {}
+    for log_type in log_types:
+        peaks = {
+            records: report(log_type, records, one_window(log_type, records, recorded=args.recorded), source)
+            for records in args.records
+        }
+        smallest, largest = min(peaks), max(peaks)
+        if largest > smallest:
+            ratio = peaks[largest] / peaks[smallest]
+            verdicts[log_type] = (peaks[largest], ratio)
+            print(
+                f"{log_type}: peak RSS {peaks[largest]:.0f} MB at {largest:,} records, {peaks[smallest]:.0f} MB at "
+                f"{smallest:,}: {ratio:.2f}x",
+                flush=True,
+            )
+    if verdicts:
+        met = all(peak < TARGET_MB and ratio <= TARGET_RATIO for peak, ratio in verdicts.values())
+        worst_peak = max(verdicts, key=lambda name: verdicts[name][0])
+        worst_ratio = max(verdicts, key=lambda name: verdicts[name][1])
         print(
-            f"target: peak RSS, {source}, {peaks[largest]:.0f} MB at {largest:,} records, {peaks[smallest]:.0f} MB at "
-            f"{smallest:,}: {ratio:.2f}x (<= {TARGET_RATIO}x and < {TARGET_MB} MB): {'met' if met else 'NOT met'}"
+            f"target: peak RSS < {TARGET_MB} MB at {largest:,} records and <= {TARGET_RATIO}x the {smallest:,}-record "
+            f"figure, {source}, for {', '.join(verdicts)}: highest {worst_peak} {verdicts[worst_peak][0]:.0f} MB, "
+            f"largest ratio {worst_ratio} {verdicts[worst_ratio][1]:.2f}x: {'met' if met else 'NOT met'}"
         )
 
 

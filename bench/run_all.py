@@ -4,7 +4,7 @@ Figures only, no pass/fail. Issue #20's figures come from one run: (a) mapping v
 round trip (bench_mapping), (b) fetch against the simulator at 4 requests/s per log type as a
 share of the 40,000 records/s ceiling (bench_client), (c) delivery to moto_server and to a no-op
 sink (bench_delivery), (d) one application window end to end per worker and (e) peak RSS at
-100,000 and 1,000,000 records (bench_memory, ~5 minutes of the run), and (d) again with the window recorded from the simulator
+100,000 and 1,000,000 records of every log type (bench_memory, ~15 minutes of the run), and (d) again with the window recorded from the simulator
 before the stages run, so the worker alone is on the clock (``--recorded``). bench_simulator profiles the
 tenant itself; (f) bench_requests gives API requests per delivered record of each log type on an
 hourly schedule. At the end the lines that state a target are printed again, with the machine's load
@@ -26,7 +26,7 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("bench_mapping.py", [], ["--records", "8000", "--repeat", "1"]),
     ("bench_client.py", [], ["--records", "20000"]),
     ("bench_delivery.py", [], ["--events", "50000", "--moto-events", "5000"]),
-    ("bench_memory.py", ["--records", "100000", "1000000"], ["--records", "2000", "20000"]),
+    ("bench_memory.py", ["--log-type", "all", "--records", "100000", "1000000"], ["--records", "2000", "20000"]),
     ("bench_memory.py", ["--recorded", "--records", "1000000"], ["--recorded", "--records", "20000"]),
     ("bench_simulator.py", [], ["--records", "20000"]),
     ("bench_requests.py", [], ["--per-hour", "5000", "--hours", "2"]),
