@@ -7,6 +7,7 @@ checked against the clock and a maximum span, so a typo cannot start a ten-year 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypedDict
@@ -173,6 +174,10 @@ def check_custom(window: Window, *, now: int, settle_seconds: int, max_days: int
         )
 
 
+#: Intervals a ``Schedule`` remembers (a week of hours); past that it starts over.
+KNOWN_INTERVALS = 168
+
+
 class Schedule:
     """The intervals of a cron schedule in UTC, as ``CronDataIntervalTimetable`` cuts data intervals.
 
@@ -185,14 +190,31 @@ class Schedule:
         self.cron = cron
         croniter(cron)  # refuses a bad expression now
         self._last: Window | None = None
+        #: The intervals found so far, by start (disjoint): endpoint and incident records, homed by
+        #: event time, move between a few hours record by record, and croniter costs ~0.2 ms a call
+        #: (4.4 s of a 30,000-record endpoint fetch's 10.5 s of CPU when only the last one was kept).
+        self._starts: list[int] = []
+        self._known: list[Window] = []
 
     def interval_of(self, epoch: int) -> Window:
-        """The interval holding ``epoch`` (most records of a window share one: it is kept, the same object)."""
+        """The interval holding ``epoch``; the same object each time (records of a window share a few)."""
         last = self._last
-        if last is None or not last.start <= epoch < last.end:
+        if last is not None and last.start <= epoch < last.end:
+            return last
+        at = bisect_right(self._starts, epoch)
+        if at and epoch < self._known[at - 1].end:
+            last = self._known[at - 1]
+        else:
             start = int(croniter(self.cron, datetime.fromtimestamp(epoch + 1, UTC)).get_prev(float))
             end = int(croniter(self.cron, datetime.fromtimestamp(start, UTC)).get_next(float))
-            last = self._last = Window(start, end)
+            last = Window(start, end)
+            if len(self._starts) >= KNOWN_INTERVALS:
+                self._starts.clear()
+                self._known.clear()
+            at = bisect_right(self._starts, start)
+            self._starts.insert(at, start)
+            self._known.insert(at, last)
+        self._last = last
         return last
 
     def intervals(self, window: Window) -> list[Window]:

@@ -41,3 +41,32 @@ def test_the_intervals_of_a_window_cover_it_in_order() -> None:
 def test_a_bad_cron_is_refused() -> None:
     with pytest.raises(ValueError):
         Schedule("hourly")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cron=st.sampled_from(CRONS),
+    epochs=st.lists(st.integers(1_790_000_000 - 3 * 86_400, 1_790_000_000 + 3 * 86_400), min_size=2, max_size=300),
+)
+def test_one_schedule_asked_again_and_again_gives_each_time_the_interval_a_fresh_one_gives(
+    cron: str, epochs: list[int]
+) -> None:
+    """Records homed by event time move between intervals record by record: the remembered ones must stay exact."""
+    schedule = Schedule(cron)
+    seen: dict[Window, Window] = {}
+    for epoch in epochs:
+        home = schedule.interval_of(epoch)
+        assert home == Schedule(cron).interval_of(epoch)
+        assert seen.setdefault(home, home) is home, "an interval found again is the same object"
+
+
+def test_past_the_intervals_it_remembers_a_schedule_starts_over_and_stays_exact(monkeypatch) -> None:
+    import netskope_provider.windows as windows
+
+    monkeypatch.setattr(windows, "KNOWN_INTERVALS", 3)
+    hourly = Schedule("0 * * * *")
+    h = 1_800_000_000
+    for epoch in [h + 10, h + 3600 * 5 + 1, h - 3600 * 2, h + 3600 * 9, h + 3600 * 5 + 7, h + 20, h + 3599]:
+        home = hourly.interval_of(epoch)
+        assert home.start == epoch - epoch % 3600 and home.end == home.start + 3600
+    assert len(hourly._known) <= 3
