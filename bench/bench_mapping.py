@@ -14,11 +14,22 @@ time, the three runs taking turns in each round, so other work on a shared machi
 
 It maps with the implementation installed (compiled after ``make``); ``NETSKOPE_OCSF_PURE=1``
 measures the Python source instead.
+
+Timings on a shared virtual machine move from day to day, the mapping's more than the round
+trip's (it runs far more code over more data). ``--instructions`` counts instead, under valgrind
+(``cachegrind``, hash seed 0; a few minutes): each loop once in a fresh interpreter, minus an
+interpreter that only builds the corpus, per record. Those counts do not move with the machine.
+
+    .venv/bin/python bench/bench_mapping.py --instructions [--records 8000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -91,18 +102,59 @@ def report(label: str, records: int, baseline: float, wrapped: float, mapped: fl
     )
 
 
+#: ``--loop`` choices: what one interpreter runs once under valgrind (``none`` only builds the corpus).
+LOOPS = {
+    "none": lambda corpus: None,
+    "round-trip": lambda corpus: [round_trip(lines) for lines in corpus.values()],
+    "mapping": lambda corpus: [mapping(lines, log_type) for log_type, lines in corpus.items()],
+}
+
+
+def instructions(records: int) -> None:
+    """Print instructions a record of the round trip and of the mapping, and their ratio (cachegrind)."""
+    counted = {}
+    for loop in LOOPS:
+        run = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+            + [sys.executable, __file__, "--records", str(records), "--loop", loop],
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"I\s+refs:\s+([\d,]+)", run.stderr)
+        if not found:
+            raise SystemExit(f"valgrind printed no instruction count:\n{run.stderr[-2000:]}")
+        counted[loop] = int(found.group(1).replace(",", ""))
+    per_type = max(1, records // len(LOG_TYPE_NAMES))
+    total = per_type * len(LOG_TYPE_NAMES)
+    trip, mapped = ((counted[loop] - counted["none"]) / total for loop in ("round-trip", "mapping"))
+    print(
+        f"instructions a record ({total} records, {IMPLEMENTATION}, cachegrind, hash seed 0): round trip "
+        f"{trip:,.0f}, mapping {mapped:,.0f}, ratio {trip / mapped:.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=40_000, help="records in total, spread over every log type")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one counts")
     parser.add_argument("--per-type", action="store_true", help="also print one line per log type")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions:
+        instructions(args.records)
+        return
 
     per_type = max(1, args.records // len(LOG_TYPE_NAMES))
     corpus = {
         log_type: [orjson.dumps(record) for record in generate(log_type, per_type, START, END, SEED)]
         for log_type in LOG_TYPE_NAMES
     }
+    if args.loop:  # one loop once, for valgrind to count
+        LOOPS[args.loop](corpus)
+        return
     records = per_type * len(LOG_TYPE_NAMES)
     size = sum(len(line) for lines in corpus.values() for line in lines)
     print(f"corpus: {records} records ({size / records:,.0f} bytes each on average), best of {args.repeat} runs")
