@@ -7,6 +7,7 @@ checked against the clock and a maximum span, so a typo cannot start a ten-year 
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,25 +196,28 @@ class Schedule:
         #: (4.4 s of a 30,000-record endpoint fetch's 10.5 s of CPU when only the last one was kept).
         self._starts: list[int] = []
         self._known: list[Window] = []
+        #: The incident read (its read-ahead thread) and the mapping (the task's thread) share one Schedule.
+        self._lock = threading.Lock()
 
     def interval_of(self, epoch: int) -> Window:
         """The interval holding ``epoch``; the same object each time (records of a window share a few)."""
         last = self._last
         if last is not None and last.start <= epoch < last.end:
             return last
-        at = bisect_right(self._starts, epoch)
-        if at and epoch < self._known[at - 1].end:
-            last = self._known[at - 1]
-        else:
-            start = int(croniter(self.cron, datetime.fromtimestamp(epoch + 1, UTC)).get_prev(float))
-            end = int(croniter(self.cron, datetime.fromtimestamp(start, UTC)).get_next(float))
-            last = Window(start, end)
-            if len(self._starts) >= KNOWN_INTERVALS:
-                self._starts.clear()
-                self._known.clear()
-            at = bisect_right(self._starts, start)
-            self._starts.insert(at, start)
-            self._known.insert(at, last)
+        with self._lock:
+            at = bisect_right(self._starts, epoch)
+            if at and epoch < self._known[at - 1].end:
+                last = self._known[at - 1]
+            else:
+                start = int(croniter(self.cron, datetime.fromtimestamp(epoch + 1, UTC)).get_prev(float))
+                end = int(croniter(self.cron, datetime.fromtimestamp(start, UTC)).get_next(float))
+                last = Window(start, end)
+                if len(self._starts) >= KNOWN_INTERVALS:
+                    self._starts.clear()
+                    self._known.clear()
+                at = bisect_right(self._starts, start)
+                self._starts.insert(at, start)
+                self._known.insert(at, last)
         self._last = last
         return last
 

@@ -70,3 +70,32 @@ def test_past_the_intervals_it_remembers_a_schedule_starts_over_and_stays_exact(
         home = hourly.interval_of(epoch)
         assert home.start == epoch - epoch % 3600 and home.end == home.start + 3600
     assert len(hourly._known) <= 3
+
+
+def test_two_threads_asking_one_schedule_at_once_each_get_the_interval_holding_their_time() -> None:
+    """The incident read (read-ahead thread) and the mapping (task thread) place records with one Schedule."""
+    import sys
+    import threading
+
+    hourly = Schedule("0 * * * *")
+    h = 1_800_000_000
+    wrong: list[tuple[int, Window]] = []
+
+    def place(offset: int) -> None:
+        for i in range(1_500):
+            epoch = h + ((i * 7919 + offset) % 400) * 3600 + i % 3600  # hours in no order, most new at first
+            home = hourly.interval_of(epoch)
+            if not home.start <= epoch < home.end:
+                wrong.append((epoch, home))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # preempt as often as the interpreter allows
+    try:
+        threads = [threading.Thread(target=place, args=(offset,)) for offset in (0, 201)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert not wrong, wrong[:3]
