@@ -25,11 +25,15 @@ PYTEST_ARGS ?= --numprocesses=2 --dist=loadfile
 run_pytest = $(1)/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
+# --compile-bytecode: imports read .pyc files written once here, also where PYTHONDONTWRITEBYTECODE
+# is set (uv does not compile by default, pip does). Without them every process that imports Airflow
+# compiles its source again: 4.8 s instead of 2.2 s of CPU on this machine, in each test subprocess,
+# task and demo stage.
 $(STAMP): pyproject.toml $(LOCK)
 	@echo "Installing Airflow, the provider and the test tools into $(VENV) (first time: 1-3 minutes) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test,compile]' -c $(LOCK)
+	@$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test,compile]' -c $(LOCK)
 	@touch $(STAMP)
 	@echo "Installed."
 
@@ -40,6 +44,7 @@ COMPILED := $(VENV)/.compiled
 $(COMPILED): $(STAMP) $(OCSF_SOURCES) provider/hatch_build.py
 	@echo "Compiling the OCSF mapping with mypyc (first time: about a minute) ..."
 	@$(BIN)/python provider/hatch_build.py
+	@$(BIN)/python -m compileall -q provider dags > /dev/null
 	@touch $(COMPILED)
 
 venv: $(COMPILED)
@@ -57,7 +62,7 @@ test: lint $(COMPILED)
 
 $(AF2_STAMP): pyproject.toml ci/airflow-2.11.txt $(AF2_LOCK) $(COMPILED)
 	@test -x $(AF2_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(AF2_VENV)
-	@$(BIN)/uv pip install --quiet --python $(AF2_VENV)/bin/python -e '.[test]' -r ci/airflow-2.11.txt -c $(AF2_LOCK)
+	@$(BIN)/uv pip install --quiet --compile-bytecode --python $(AF2_VENV)/bin/python -e '.[test]' -r ci/airflow-2.11.txt -c $(AF2_LOCK)
 	@touch $(AF2_STAMP)
 
 test-airflow2: $(AF2_STAMP)
