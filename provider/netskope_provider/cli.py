@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         return install_dags(args.dags_folder, args.force)
     # Read connections as the `airflow` CLI and the api-server do, the metadata database included: outside
     # a task, Airflow 3's Task SDK otherwise looks only at environment variables and external secrets backends.
-    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+    # Set, not defaulted: a "client" inherited from a process Airflow marked (its DAG processor, triggerer and
+    # connection test set it in os.environ) would hide the database's connections.
+    os.environ["_AIRFLOW_PROCESS_CONTEXT"] = "server"
     return check(args.conn_id)
 
 

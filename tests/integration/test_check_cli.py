@@ -100,6 +100,9 @@ def test_the_command_finds_a_connection_stored_in_the_metadata_database(simulato
             )
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    # As inherited from a process Airflow marked "client" (its DAG processor does, in os.environ): the check
+    # still reads the metadata DB. (A test run once failed here after such code ran in the same worker.)
+    env["_AIRFLOW_PROCESS_CONTEXT"] = "client"
     done = subprocess.run(
         [sys.executable, "-m", "netskope_provider.cli", "check", "--conn-id", "netskope_stored"],
         env=env,
