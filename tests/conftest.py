@@ -47,6 +47,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port where connections are refused for the whole block: bound, never listening, so no other
+    test or process can take it in the meantime (a port ``free_port`` found free may be taken at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

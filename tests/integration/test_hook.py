@@ -383,21 +383,22 @@ def test_an_http_only_server_is_reported_as_not_speaking_tls(monkeypatch):
 
 
 def test_an_unreachable_proxy_is_named_with_the_setting_to_check(monkeypatch):
-    from conftest import free_port
+    from conftest import refused_port
 
-    port = free_port()  # nothing listens there
-    set_connection(
-        monkeypatch,
-        "tenant.goskope.com",
-        password="proxy-token-1234",
-        proxies={"https": f"http://user:pw-secret@127.0.0.1:{port}"},
-        max_retries=1,
-        **FAST,
-    )
-    with pytest.raises(
-        NetskopeRetriesExhaustedError, match=rf"through the proxy \(http://127.0.0.1:{port}\)"
-    ) as caught:
-        list(NetskopeHook().iter_window_pages("audit", S, END))
+    # Held for the test: a port only found free was once taken by another test's proxy (answering 407).
+    with refused_port() as port:
+        set_connection(
+            monkeypatch,
+            "tenant.goskope.com",
+            password="proxy-token-1234",
+            proxies={"https": f"http://user:pw-secret@127.0.0.1:{port}"},
+            max_retries=1,
+            **FAST,
+        )
+        with pytest.raises(
+            NetskopeRetriesExhaustedError, match=rf"through the proxy \(http://127.0.0.1:{port}\)"
+        ) as caught:
+            list(NetskopeHook().iter_window_pages("audit", S, END))
     assert "extra proxies" in str(caught.value) and "pw-secret" not in str(caught.value)
 
 
