@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import tempfile
 from contextlib import ExitStack
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=4, help="hours of records; the second half is measured")
     parser.add_argument("--log-types", nargs="+", default=list(LOG_TYPES))
     args = parser.parse_args()
+    logging.getLogger("netskope_provider").setLevel(logging.WARNING)  # a line per page would drown the figures
     print(
         f"hourly schedule, {args.per_hour:,} records/hour of each log type, last {args.hours - args.hours // 2} "
         f"of {args.hours} hours measured; minimum = 1 request per {PAGE:,} records, target <= {TARGET} x",
