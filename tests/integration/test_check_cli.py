@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from conftest import fresh_airflow_db
 
 from netskope_provider.cli import CHECK_FAILED, CHECK_MISSING, CHECK_OK, check
 from netskope_provider.log_types import LOG_TYPES
@@ -82,34 +81,31 @@ def test_a_refused_token_fails_with_the_hooks_message(simulator, monkeypatch, ca
     assert "Connection netskope_default: HTTP 401" in out and "revoked-token" not in out
 
 
-def test_the_command_finds_a_connection_stored_in_the_metadata_database(simulator) -> None:
-    """Where the README's `airflow connections add` puts it (Airflow 3's Task SDK alone would not look there)."""
-    from airflow.models import Connection
-    from airflow.utils.session import create_session
+def test_the_command_finds_a_connection_stored_in_the_metadata_database(simulator, tmp_path) -> None:
+    """Stored by the README's `airflow connections add` (Airflow 3's Task SDK alone would not look there).
 
-    fresh_airflow_db()
-    stored = connection(simulator, FULL)
-    with create_session() as session:
-        session.add(
-            Connection(
-                conn_id="netskope_stored",
-                conn_type="netskope",
-                host=stored["host"],
-                password=FULL,
-                extra=json.dumps(stored["extra"]),
-            )
-        )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    Every step is a process of its own on a metadata DB of its own: written from this test process,
+    the connection went to whatever database earlier tests in the same pytest worker had left this
+    process's Airflow using, and the check (reading the configured one) twice did not find it in CI.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__DATABASE__"))}
+    env["AIRFLOW_HOME"] = str(tmp_path)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path / 'airflow.db'}"
     # As inherited from a process Airflow marked "client" (its DAG processor does, in os.environ): the check
-    # still reads the metadata DB. (A test run once failed here after such code ran in the same worker.)
+    # still reads the metadata DB.
     env["_AIRFLOW_PROCESS_CONTEXT"] = "client"
-    done = subprocess.run(
-        [sys.executable, "-m", "netskope_provider.cli", "check", "--conn-id", "netskope_stored"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", *command], env=env, capture_output=True, text=True, timeout=300)
+
+    stored = json.dumps(connection(simulator, FULL))
+    for setup in (
+        ("airflow", "db", "migrate"),
+        ("airflow", "connections", "add", "netskope_stored", "--conn-json", stored),
+    ):
+        made = run(*setup)
+        assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    done = run("netskope_provider.cli", "check", "--conn-id", "netskope_stored")
     assert done.returncode == CHECK_OK, done.stdout + done.stderr
     assert rows(done.stdout) == dict.fromkeys(LOG_TYPES, "yes")
     assert FULL not in done.stdout + done.stderr
