@@ -84,9 +84,9 @@ def test_a_refused_token_fails_with_the_hooks_message(simulator, monkeypatch, ca
 def test_the_command_finds_a_connection_stored_in_the_metadata_database(simulator, tmp_path) -> None:
     """Stored by the README's `airflow connections add` (Airflow 3's Task SDK alone would not look there).
 
-    Every step is a process of its own on a metadata DB of its own: written from this test process,
-    the connection went to whatever database earlier tests in the same pytest worker had left this
-    process's Airflow using, and the check (reading the configured one) twice did not find it in CI.
+    Every step is a process of its own on a metadata DB of its own: written from this test process
+    (after other test files in the same pytest worker; the cause was not pinned down), the connection
+    was twice not found by the check in CI.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW__DATABASE__"))}
     env["AIRFLOW_HOME"] = str(tmp_path)
