@@ -15,6 +15,9 @@ time, the three runs taking turns in each round, so other work on a shared machi
 It maps with the implementation installed (compiled after ``make``); ``NETSKOPE_OCSF_PURE=1``
 measures the Python source instead.
 
+``--speed`` prints only the round trip's rate: ``make bench`` prints it before and after the other
+figures, to compare runs made on different days.
+
 Timings on a shared virtual machine move from day to day, the mapping's more than the round
 trip's (it runs far more code over more data). ``--instructions`` counts instead, under valgrind
 (``cachegrind``, hash seed 0; a few minutes): each loop once in a fresh interpreter, minus an
@@ -141,6 +144,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best one counts")
     parser.add_argument("--per-type", action="store_true", help="also print one line per log type")
     parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind instead")
+    parser.add_argument(
+        "--speed", action="store_true", help="print only the round trip's rate: this machine's speed right now"
+    )
     parser.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.instructions:
@@ -156,6 +162,10 @@ def main() -> None:
         LOOPS[args.loop](corpus)
         return
     records = per_type * len(LOG_TYPE_NAMES)
+    if args.speed:
+        (seconds,) = best_of(args.repeat, lambda: [round_trip(lines) for lines in corpus.values()])
+        print(f"machine speed: bare orjson round trip {records / seconds:,.0f} records/s")
+        return
     size = sum(len(line) for lines in corpus.values() for line in lines)
     print(f"corpus: {records} records ({size / records:,.0f} bytes each on average), best of {args.repeat} runs")
     print(f"mapping implementation: {IMPLEMENTATION}")

@@ -8,7 +8,8 @@ sink (bench_delivery), (d) one application window end to end per worker and (e) 
 before the stages run, so the worker alone is on the clock (``--recorded``). bench_simulator profiles the
 tenant itself; (f) bench_requests gives API requests per delivered record of each log type on an
 hourly schedule. At the end the lines that state a target are printed again, with the machine's load
-average before and after (throughput moves with it; compare runs only under a similar load).
+average and speed (a bare orjson round trip's rate) before and after: throughput moves with both,
+and this virtual machine's speed alone has moved ~1.8x between days (compare runs of a similar speed).
 Pass ``--quick`` for smaller inputs (a smoke run of the scripts).
 """
 
@@ -37,10 +38,17 @@ def load() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
+def speed() -> str:
+    """The bare orjson round trip's rate now (``bench_mapping.py --speed``): how fast this machine runs today."""
+    command = [sys.executable, str(BENCH / "bench_mapping.py"), "--speed", "--records", "16000"]
+    printed = subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+    return printed.removeprefix("machine speed: bare orjson round trip ")
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     failed, targets = [], []
-    before = load()
+    before, speed_before = load(), speed()
     for script, full, small in SCRIPTS:
         command = [sys.executable, str(BENCH / script), *(small if quick else full)]
         print(f"\n=== {' '.join(command[1:])}  (load average {load()})", flush=True)
@@ -53,6 +61,9 @@ def main(argv: list[str]) -> int:
         if child.returncode != 0:
             failed.append(script)
     print(f"\n=== targets (load average 1/5/15 min: {before} at the start, {load()} at the end)")
+    print(
+        f"machine speed (bare orjson round trip, bench_mapping.py --speed): {speed_before} at the start, {speed()} at the end"
+    )
     print("\n".join(targets) or "(none printed)")
     if failed:
         print(f"\nbenchmarks that failed to run: {', '.join(failed)}", file=sys.stderr)

@@ -464,6 +464,25 @@ def test_a_full_page_that_reaches_the_count_ends_the_pull_without_an_empty_reque
     assert len(tenant.pages_seen) == 2 and len(tenant.seen) == 3
 
 
+def test_a_full_first_page_is_handed_on_before_the_count_is_asked_a_short_one_after(tenant):
+    """The caller maps a full first page while its count is asked; a short one is checked before it is handed on."""
+    tenant.queue_counts(counted(3))
+    tenant.queue(ok(rows("a", "b")), ok(rows("c")))
+    pages = make_client(tenant, page_size=2).iter_window_pages("application", START, END)
+    assert len(next(pages).records) == 2
+    assert len(tenant.seen) == 1, "the full first page came before the count query"
+    assert len(next(pages).records) == 1
+    assert [seen.params.get("fields") for seen in tenant.seen] == [None, "event_count:count(_id)", None]
+    assert next(pages, None) is None
+
+    tenant.queue_counts(counted(1))
+    tenant.queue(ok(rows("a")))
+    seen_before = len(tenant.seen)
+    pages = make_client(tenant, page_size=2).iter_window_pages("application", START, END)
+    assert len(next(pages).records) == 1
+    assert [seen.params.get("fields") for seen in tenant.seen[seen_before:]] == [None, "event_count:count(_id)"]
+
+
 def test_records_beyond_the_count_are_pulled_too(tenant, caplog):
     tenant.queue_counts(counted(1))
     tenant.queue(ok(rows("a", "b")), ok(rows("c")))

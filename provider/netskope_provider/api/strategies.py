@@ -173,8 +173,10 @@ def offset_pages(
     The count comes from the page (``total``) or one extra request (``count``); with it a short
     or empty page before the counted end is asked again, then fails the pull rather than ending it
     with less, and a full page that reaches the count ends the pull without an empty trailing
-    request (so the count costs at most one request per query). A body over the client's byte
-    bound is asked again with half the records. An endpoint that ignores ``offset`` is refused.
+    request (so the count costs at most one request per query). A full first page is handed on
+    before the count is asked (the caller maps it meanwhile; a short one is checked first). A body
+    over the client's byte bound is asked again with half the records. An endpoint that ignores
+    ``offset`` is refused.
     """
     offset = start_offset
     limit = page_size
@@ -200,13 +202,8 @@ def offset_pages(
                 "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
                 f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
             )
-        if not counted:
-            counted = True
-            total = _count_value(page.envelope.total)
-            if total is None and count is not None:
-                total = count(params)
-            if total is None:
-                log.info("%s gives no count for this query: its paging is not checked against one", where)
+        if not counted and served < limit:  # a short page is checked against the count before it is handed on
+            counted, total = True, _total(page.envelope.total, params, count, where)
         reached = offset + served
         if served < limit and total is not None and reached < total:
             if short_retries < SHORT_PAGE_RETRIES:
@@ -229,10 +226,13 @@ def offset_pages(
                 "persists, report the endpoint to Netskope support."
             )
         short_retries = 0
+        stated = page.envelope.total
         if served:
             previous_first = first
             yield page
         del page, records  # a page is never held while the next one is fetched
+        if not counted:  # a full first page went on first: its count is asked while the caller maps it
+            counted, total = True, _total(stated, params, count, where)
         offset = reached
         if served < limit or (total is not None and reached == total):
             if total is not None and reached > total:
@@ -407,6 +407,16 @@ def iterator_pages(
         if wait > 0:
             sleep(min(wait, max_wait_seconds))
         operation = "next"
+
+
+def _total(stated: Any, params: Mapping[str, Any], count: Counter | None, where: str) -> int | None:
+    """The query's count: the page's own ``total``, else one ``count`` request; None when the tenant gives neither."""
+    total = _count_value(stated)
+    if total is None and count is not None:
+        total = count(params)
+    if total is None:
+        log.info("%s gives no count for this query: its paging is not checked against one", where)
+    return total
 
 
 def _count_value(value: Any) -> int | None:
