@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import stat
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,6 +81,40 @@ def test_staged_files_are_private_and_round_trip(base: str) -> None:
 def test_missing_staged_file_says_what_to_do(base: str) -> None:
     with pytest.raises(FileNotFoundError, match="Clear the whole DAG run"):
         list(staging.read_lines(staging.staging_path(base) / "gone.ndjson.gz"))
+
+
+def staged_events(base: str, name: str) -> tuple[object, list[bytes]]:
+    """A staged file of ~8 MB of lines: several of the reading thread's 1 MB blocks."""
+    lines = [b'{"id":%d,"pad":"%s"}' % (i, b"x" * 400) for i in range(20_000)]
+    path = staging.run_folder(base, "netskope_page", f"manual__{name}", 1) / "events.ndjson.gz"
+    staging.write_lines(path, lines)
+    return path, lines
+
+
+@pytest.mark.parametrize("damage", ["cut in half", "one byte changed"])  # EOFError, BadGzipFile (CRC)
+def test_a_damaged_staged_file_fails_the_read_instead_of_ending_it_short(base: str, damage: str) -> None:
+    """The file is inflated by a thread of its own: its error must reach the reader, never a quiet end."""
+    path, lines = staged_events(base, damage.replace(" ", "_"))
+    data = bytearray(Path(path.path).read_bytes())
+    if damage == "cut in half":
+        del data[len(data) // 2 :]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    Path(path.path).write_bytes(data)
+    read: list[bytes] = []
+    with pytest.raises((EOFError, gzip.BadGzipFile), match=r"ended before the end-of-stream|CRC check failed"):
+        read.extend(staging.read_lines(path))
+    assert len(read) < len(lines)
+
+
+def test_a_read_stopped_midway_stops_its_inflating_thread(base: str) -> None:
+    path, _ = staged_events(base, "stopped")
+    before = threading.active_count()
+    reader = staging.read_lines(path)
+    next(reader)
+    assert threading.active_count() == before + 1, "the file is inflated by a thread of its own"
+    reader.close()
+    assert threading.active_count() == before
 
 
 def test_sweep_keeps_undelivered_runs_longer_than_delivered_ones(base: str) -> None:
