@@ -24,10 +24,13 @@ from conftest import assert_window_delivered, cloudwatch_window_events
 from deployment import FAST_CLIENT, netskope_connection
 from flaky_cloudwatch import FlakyCloudWatch
 from pipeline_tasks import run_pipeline, run_task
+from scripted_tenant import Reply, ScriptedTenant, counted, is_count, ok
 
 from netskope_provider import staging
-from netskope_provider.exceptions import NetskopeResponseError
+from netskope_provider.api.client import PAGE_SIZE
+from netskope_provider.exceptions import NetskopeResponseError, NetskopeRetriesExhaustedError
 from netskope_provider.log_types import LOG_TYPES
+from netskope_provider.pipeline import EVENTS_FILE
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 
 HOUR = 3600
@@ -130,6 +133,46 @@ def test_html_error_page_fails_the_try_and_the_retry_delivers_exactly(tenant, mo
     )
     run_pipeline("alert", *WINDOW, run_id="html_page", try_number=2)
     assert_cloudwatch_is_ground_truth(tenant, moto_server, "alert")
+
+
+def test_a_count_whose_answer_never_came_after_the_first_page_fails_the_try_and_the_retry_is_exact(
+    moto_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full first page is mapped and staged before its count is asked: a count request the tenant
+    never answers (retries spent) fails that try, and the next try pulls the window whole, each record once."""
+    start, end = WINDOW
+    records = [
+        {"_id": f"a{n}", "timestamp": start + n % HOUR, "_insertion_epoch_timestamp": start + n % HOUR, "type": "audit"}
+        for n in range(PAGE_SIZE + 1)
+    ]
+    first, rest = ok(records[:PAGE_SIZE]), ok(records[PAGE_SIZE:])
+    unanswered = Reply(reset=True)
+    monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path / 'staging'}")
+    moto_server.reset()
+    with ScriptedTenant() as scripted:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "netskope",
+                    "host": scripted.host,
+                    "password": "count-fails-token",
+                    "extra": {"allow_non_goskope_host": True, "scheme": "http", **FAST_CLIENT, "max_retries": 1},
+                }
+            ),
+        )
+        scripted.queue(first)
+        scripted.queue_counts(unanswered, unanswered)
+        with pytest.raises(NetskopeRetriesExhaustedError):
+            run_task("fetch", log_type="audit", start=start, end=end, run_id="count_fails", try_number=1)
+        assert [is_count(seen) for seen in scripted.seen] == [False, True, True], "the first page came before the count"
+        failed_try = staging.run_folder(f"file://{tmp_path / 'staging'}", "netskope_audit", "count_fails", 1)
+        assert len(list(staging.read_lines(failed_try / EVENTS_FILE))) == PAGE_SIZE, "the failed try mapped page one"
+        scripted.queue(first, rest)
+        scripted.queue_counts(counted(PAGE_SIZE + 1))
+        run_pipeline("audit", start, end, run_id="count_fails", try_number=2)
+    delivered = cloudwatch_window_events(moto_server.client("logs"), "audit", start, end)
+    assert sum(delivered.values()) == PAGE_SIZE + 1 and set(delivered.values()) == {1}
 
 
 def test_token_rotated_mid_run_is_reread_from_secrets_manager(tenant, moto_server, monkeypatch) -> None:
