@@ -110,6 +110,9 @@ class SimulatorConfig:
     insertion_time_everywhere: bool = False
     #: Answer ``Accept-Encoding: gzip`` with a gzip body, as the tenant does.
     gzip: bool = True
+    #: ``data/*`` log types whose pages state the query's ``total`` beside ``result`` (Netskope's CLI
+    #: relies on ``data/audit`` doing so); the others state none, and a client counts them apart.
+    states_total: frozenset[str] = frozenset({"audit"})
 
     def resolved_span(self) -> tuple[int, int]:
         """The insertion span ``[start, end)`` of generated data, defaulting to the last hour."""

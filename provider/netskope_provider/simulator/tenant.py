@@ -343,7 +343,9 @@ class SimulatedTenant:
                 for record in (store.item_record(item, insertion_time) for item in page)
             ]
             return json_response(200, {"ok": 1, "result": rows})
-        return Response(200, store.envelope(page, insertion_time=insertion_time))
+        stated = route.kind == "data" and route.log_type in self.config.states_total
+        tail = b',"total":%d' % len(selected) if stated else b""
+        return Response(200, store.envelope(page, tail, insertion_time=insertion_time))
 
     def _sorted_selection(self, store: LogStore, flt: Filter, name: str, descending: bool) -> Sequence[Item]:
         """``sortby``: the selection ordered by one field (missing values first), ties in tenant order; cached."""
