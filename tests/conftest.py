@@ -8,10 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -68,18 +65,17 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 class MotoServer:
-    """A real ``moto_server`` process: the AWS endpoint for CloudWatch Logs, Secrets Manager and S3."""
+    """A real ``moto_server`` process: the AWS endpoint for CloudWatch Logs, Secrets Manager and S3.
+
+    Started as ``make demo`` starts it (``netskope_provider.demo.moto_server``: on a port the system
+    picks, read from moto's start-up line).
+    """
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-        self.process = subprocess.Popen(
-            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
+        from netskope_provider.demo import moto_server
+
+        self._running = contextlib.ExitStack()
+        self.url = self._running.enter_context(moto_server())
 
     def aws_conn_uri_json(self) -> str:
         return json.dumps(
@@ -103,11 +99,7 @@ class MotoServer:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self._running.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import shutil
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -49,38 +51,23 @@ class Outcome:
         return self.state == "success" and self.expected > 0 and not self.missing and not self.extra
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"moto_server exited with code {process.returncode}; is moto[server] installed in .venv?"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"moto_server did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+#: moto's start-up line, which names the port the system gave it.
+_LISTENING = re.compile(rb"Running on http://127\.0\.0\.1:(\d+)")
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """A ``moto_server`` process on a free loopback port; yields its URL and always stops it."""
-    port = _free_port()
+def moto_server(timeout: float = 60.0) -> Iterator[str]:
+    """A ``moto_server`` process on a loopback port; yields its URL and always stops it.
+
+    moto binds a port the system picks (``-p 0``) and says which: a port found free beforehand could
+    be taken by another process before moto binds it, and the caller would then talk to that one.
+    """
     executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [executable, "-H", "127.0.0.1", "-p", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        _wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{_listening_port(process, timeout)}"
     finally:
         process.terminate()
         try:
@@ -88,6 +75,30 @@ def moto_server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def _listening_port(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """The port moto's start-up line names; a thread then drains its log so moto never blocks writing it."""
+    found: queue.Queue[int | None] = queue.Queue()
+
+    def read_log() -> None:
+        waiting = True
+        for line in process.stderr or ():
+            listening = _LISTENING.search(line) if waiting else None
+            if listening:
+                found.put(int(listening.group(1)))
+                waiting = False
+        if waiting:
+            found.put(None)  # the process ended before it listened
+
+    threading.Thread(target=read_log, name="moto-server-log", daemon=True).start()
+    try:
+        port = found.get(timeout=timeout)
+    except queue.Empty:
+        raise RuntimeError(f"moto_server did not listen on 127.0.0.1 within {timeout:.0f} s") from None
+    if port is None:
+        raise RuntimeError(f"moto_server exited with code {process.wait()}; is moto[server] installed in .venv?")
+    return port
 
 
 def _prepare_environment(dags_folder: Path) -> None:
