@@ -97,11 +97,11 @@ def main() -> None:
             worst = max(worst, figures["of_minimum"])
             print(
                 f"{log_type:<15} {figures['requests']:>6,} requests for {figures['delivered']:>9,} records: "
-                f"{figures['requests_per_record'] * PAGE:6.3f} per {PAGE:,} records = {figures['of_minimum']:5.2f} x "
+                f"{figures['requests_per_record'] * PAGE:6.3f} per {PAGE:,} records = {figures['of_minimum']:5.3f} x "
                 f"the minimum; {figures['reads_per_record']:5.3f} reads per record",
                 flush=True,
             )
-    print(f"worst: {worst:.2f} x the minimum (target <= {TARGET} x: {'met' if worst <= TARGET else 'NOT met'})")
+    print(f"worst: {worst:.3f} x the minimum (target <= {TARGET} x: {'met' if worst <= TARGET else 'NOT met'})")
 
 
 if __name__ == "__main__":

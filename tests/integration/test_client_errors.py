@@ -8,7 +8,7 @@ import time
 from email.utils import formatdate
 
 import pytest
-from scripted_tenant import Reply, ScriptedTenant, counted, decoded, ok
+from scripted_tenant import Reply, ScriptedTenant, counted, decoded, is_count, ok
 
 from netskope_provider.api.client import TOKEN_HEADER, NetskopeClient
 from netskope_provider.api.strategies import EventTimeCursor
@@ -452,9 +452,28 @@ def test_a_short_page_that_is_whole_when_asked_again_is_not_an_error(tenant):
 
 def test_an_empty_page_that_states_a_total_is_not_an_empty_window(tenant):
     tenant.queue(*[ok([], total=500)] * 3)
+    tenant.queue_counts(counted(500))
     with pytest.raises(NetskopePagingError, match="served 0 of the 500"):
         pull(make_client(tenant))
-    assert len(tenant.seen) == 3, "the page's own total: no count query"
+    assert len(tenant.pages_seen) == 3, "the page's own total, asked again twice"
+    assert [is_count(seen) for seen in tenant.seen] == [False] * 3 + [True], "then checked by one count"
+
+
+def test_a_stated_total_the_count_contradicts_gives_way_to_the_count(tenant, caplog):
+    """Should a tenant's ``total`` mean more than the query holds, the pull ends whole instead of failing for good."""
+    tenant.queue(ok(rows("a", "b"), total=9), *[ok(rows("c"), total=9)] * 3)
+    tenant.queue_counts(counted(3))
+    assert [r["_id"] for r in pull(make_client(tenant, page_size=2))] == ["a", "b", "c"]
+    assert "states 9 records for this query where its count is 3" in caplog.text
+    assert [is_count(seen) for seen in tenant.seen] == [False] * 4 + [True]
+
+
+def test_a_stated_total_ends_no_pull_early(tenant, caplog):
+    """Should a tenant's ``total`` count only a page's rows, every page is still read: nothing is lost on its word."""
+    tenant.queue(ok(rows("a", "b"), total=2), ok(rows("c", "d"), total=2), ok(rows("e"), total=1))
+    assert [r["_id"] for r in pull(make_client(tenant, page_size=2))] == ["a", "b", "c", "d", "e"]
+    assert "served 5 records, more than the 2 it counted" in caplog.text
+    assert not [seen for seen in tenant.seen if is_count(seen)]
 
 
 def test_a_full_page_that_reaches_the_count_ends_the_pull_without_an_empty_request(tenant):

@@ -173,15 +173,18 @@ def offset_pages(
     The count comes from the page (``total``) or one extra request (``count``); with it a short
     or empty page before the counted end is asked again, then fails the pull rather than ending it
     with less, and a full page that reaches the count ends the pull without an empty trailing
-    request (so the count costs at most one request per query). A full first page is handed on
-    before the count is asked (the caller maps it meanwhile; a short one is checked first). A body
-    over the client's byte bound is asked again with half the records. An endpoint that ignores
-    ``offset`` is refused.
+    request (so the count costs at most one request per query). A total the page states is a
+    claim whose meaning no Netskope document gives: it ends no pull early, and before a short page
+    fails the pull on it, one count request checks it. A full first page is handed on before the
+    count is asked (the caller maps it meanwhile; a short one is checked first). A body over the
+    client's byte bound is asked again with half the records. An endpoint that ignores ``offset``
+    is refused.
     """
     offset = start_offset
     limit = page_size
     total: int | None = None
     counted = False
+    confirmed = False  # the total is the answer to a count request, not a page's claim
     previous_first: bytes | None = None
     short_retries = 0
     while True:
@@ -203,7 +206,7 @@ def offset_pages(
                 f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
             )
         if not counted and served < limit:  # a short page is checked against the count before it is handed on
-            counted, total = True, _total(page.envelope.total, params, count, where)
+            counted, (total, confirmed) = True, _total(page.envelope.total, params, count, where)
         reached = offset + served
         if served < limit and total is not None and reached < total:
             if short_retries < SHORT_PAGE_RETRIES:
@@ -218,13 +221,16 @@ def offset_pages(
                     SHORT_PAGE_RETRIES,
                 )
                 continue
-            raise NetskopePagingError(
-                f"{where} served {reached} of the {total} records it counts for this query: the page at offset "
-                f"{offset} held {served} records where {min(limit, total - offset)} were due, also when asked "
-                f"{SHORT_PAGE_RETRIES} more times. The tenant's paging is broken for this window; nothing was "
-                "delivered from this try. Retry the task later (the window is pulled again exactly); if it "
-                "persists, report the endpoint to Netskope support."
-            )
+            if not confirmed:
+                total, confirmed = _checked(total, params, count, where)
+            if reached < total:
+                raise NetskopePagingError(
+                    f"{where} served {reached} of the {total} records it counts for this query: the page at "
+                    f"offset {offset} held {served} records where {min(limit, total - offset)} were due, also when "
+                    f"asked {SHORT_PAGE_RETRIES} more times. The tenant's paging is broken for this window; nothing "
+                    "was delivered from this try. Retry the task later (the window is pulled again exactly); if it "
+                    "persists, report the endpoint to Netskope support."
+                )
         short_retries = 0
         stated = page.envelope.total
         if served:
@@ -232,9 +238,9 @@ def offset_pages(
             yield page
         del page, records  # a page is never held while the next one is fetched
         if not counted:  # a full first page went on first: its count is asked while the caller maps it
-            counted, total = True, _total(stated, params, count, where)
+            counted, (total, confirmed) = True, _total(stated, params, count, where)
         offset = reached
-        if served < limit or (total is not None and reached == total):
+        if served < limit or (confirmed and reached == total):
             if total is not None and reached > total:
                 log.warning("%s served %d records, more than the %d it counted", where, reached, total)
             return
@@ -409,14 +415,34 @@ def iterator_pages(
         operation = "next"
 
 
-def _total(stated: Any, params: Mapping[str, Any], count: Counter | None, where: str) -> int | None:
-    """The query's count: the page's own ``total``, else one ``count`` request; None when the tenant gives neither."""
+def _total(stated: Any, params: Mapping[str, Any], count: Counter | None, where: str) -> tuple[int | None, bool]:
+    """The query's count and whether a count request gave it: the page's own ``total``, else one ``count`` request.
+
+    None when the tenant gives neither.
+    """
     total = _count_value(stated)
-    if total is None and count is not None:
-        total = count(params)
+    if total is not None:
+        return total, False
+    total = None if count is None else count(params)
     if total is None:
         log.info("%s gives no count for this query: its paging is not checked against one", where)
-    return total
+    return total, total is not None
+
+
+def _checked(stated: int, params: Mapping[str, Any], count: Counter | None, where: str) -> tuple[int, bool]:
+    """A total a page stated, checked by one count request before a short page fails the pull on it.
+
+    Netskope's CLI reads ``data/audit``'s ``total`` as the query's count; should it mean something
+    else on a tenant, the count decides, and the pull neither fails for good nor ends short.
+    """
+    total = None if count is None else count(params)
+    if total is None:
+        return stated, False  # nothing to check it with: the page's total stands
+    if total != stated:
+        log.warning(
+            "%s states %d records for this query where its count is %d: paging follows the count", where, stated, total
+        )
+    return total, True
 
 
 def _count_value(value: Any) -> int | None:
