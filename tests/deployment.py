@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -140,6 +141,31 @@ class Deployment:
             )
         self.processes.append((name, process))
         self.groups[f"{name} (pid {process.pid})"] = process.pid
+
+    def start_api_server(self, timeout: float = 180.0) -> int:
+        """Start the api-server on a port the system picks; return it once it listens.
+
+        The port is read from uvicorn's start-up line and set as the Execution API's URL of every
+        process started afterwards (workers call it): a port found free first could be taken by
+        another process before the api-server bound it.
+        """
+        log = self.home / "api-server.log"
+        seen = log.stat().st_size if log.exists() else 0  # a restart appends to the same log
+        self.start("api-server", "api-server", "--host", "127.0.0.1", "--port", "0")
+        process = self.processes[-1][1]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(log, "rb") as lines:
+                lines.seek(seen)
+                listening = re.search(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)", lines.read())
+            if listening:
+                port = int(listening.group(1))
+                self.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+                return port
+            if process.poll() is not None:
+                raise AssertionError(f"the api-server exited with code {process.returncode}:\n{self.logs()}")
+            time.sleep(0.2)
+        raise AssertionError(f"the api-server did not listen within {timeout:.0f} s:\n{self.logs()}")
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
         """SIGTERM each started process's own group (it includes executors' and workers' children), then SIGKILL.

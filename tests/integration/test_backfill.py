@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from conftest import cloudwatch_window_events, free_port, wait_for_port
+from conftest import cloudwatch_window_events, free_port
 from deployment import Deployment, deployment_env, iso
 
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
@@ -46,7 +46,6 @@ def deployment(
     simulator: SimulatorServer, moto_server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     home = tmp_path_factory.mktemp("airflow-backfill-home")
-    api_port = free_port()
     env = deployment_env(
         home,
         simulator,
@@ -54,7 +53,6 @@ def deployment(
         {
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
@@ -71,8 +69,7 @@ def deployment(
         ["dags", "unpause", DAG_ID],
     )
     try:
-        deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port))
-        wait_for_port(api_port, timeout=180)  # workers call its Execution API: start it first
+        deployment.start_api_server()  # workers call its Execution API: start it first
         deployment.start("scheduler", "scheduler")
         deployment.start("dag-processor", "dag-processor")
         yield deployment

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import cloudwatch_window_events, expected_home_events, free_port, wait_for_port
+from conftest import cloudwatch_window_events, expected_home_events
 from deployment import WORKER_NAME_ENV, Deployment, deployment_env, iso
 
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS
@@ -151,7 +151,6 @@ def deployment(
     """The five processes; each stopped by its process group's id when the module ends, failed or not."""
     home = tmp_path_factory.mktemp("airflow-distributed-home")
     moto_server.client("s3").create_bucket(Bucket=run.bucket)
-    api_port = free_port()
     env = deployment_env(
         home,
         simulator,
@@ -164,7 +163,6 @@ def deployment(
             "AIRFLOW__CELERY__RESULT_BACKEND": run.result_backend,
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": run.name,
             # Workers run tasks through the Task SDK: they call the api-server with tokens the scheduler signs.
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
@@ -186,7 +184,7 @@ def deployment(
         *(["dags", "unpause", dag_id] for dag_id in DAG_IDS),
     )
     try:
-        deployment.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port))
+        deployment.start_api_server()  # workers and the scheduler call its Execution API: start it first
         for suffix in WORKERS:
             worker = run.worker(suffix)
             deployment.start(
@@ -212,7 +210,6 @@ def deployment(
                     ),
                 },
             )
-        wait_for_port(api_port, timeout=180)  # workers call its Execution API: start the scheduler after it
         deployment.start("scheduler", "scheduler")
         deployment.start("dag-processor", "dag-processor")
         yield deployment
