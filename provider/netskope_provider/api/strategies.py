@@ -203,7 +203,8 @@ def offset_pages(
             raise NetskopePagingError(
                 f"{where} returned the same first record at offset {offset} as at offset {offset - served}: "
                 "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
-                f"(fewer than {page_size} records each) or report the endpoint to Netskope support."
+                f"(fewer than {page_size} records each: NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> pulls a window as "
+                "sub-windows of that many minutes, docs/scaling.md) or report the endpoint to Netskope support."
             )
         if not counted and served < limit:  # a short page is checked against the count before it is handed on
             counted, (total, confirmed) = True, _total(page.envelope.total, params, count, where)
