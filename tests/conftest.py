@@ -11,7 +11,7 @@ import os
 import socket
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +44,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def refused_port() -> Iterator[int]:
+def refused_port(candidates: Iterable[int] = (0,)) -> Iterator[int]:
     """A port where connections are refused for the whole block: bound, never listening, so no other
-    test or process can take it in the meantime (a port ``free_port`` found free may be taken at once)."""
+    test or process can take it in the meantime (a port ``free_port`` found free may be taken at once).
+
+    The first of ``candidates`` that binds (0: the system picks).
+    """
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        for port in candidates:
+            with contextlib.suppress(OSError):
+                sock.bind(("127.0.0.1", port))
+                break
+        else:
+            raise RuntimeError(f"none of the ports {candidates} could be bound")
         yield sock.getsockname()[1]
 
 

@@ -382,11 +382,14 @@ def test_an_http_only_server_is_reported_as_not_speaking_tls(monkeypatch):
     assert '"scheme": "http"' in str(caught.value)
 
 
-def test_an_unreachable_proxy_is_named_with_the_setting_to_check(monkeypatch):
+# A port of the system's choice, and one whose number holds "407": CI once drew 34071, and the error was
+# read as the proxy asking for credentials (HTTP 407) because the proxy's URL in it held those digits.
+@pytest.mark.parametrize("ports", [(0,), range(40700, 40800)], ids=["any-port", "port-with-407-in-it"])
+def test_an_unreachable_proxy_is_named_with_the_setting_to_check(monkeypatch, ports):
     from conftest import refused_port
 
-    # Held for the test: a port only found free was once taken by another test's proxy (answering 407).
-    with refused_port() as port:
+    # Held for the test: bound, never listening, so no other test's server can take the port meanwhile.
+    with refused_port(ports) as port:
         set_connection(
             monkeypatch,
             "tenant.goskope.com",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from bisect import bisect_right
@@ -69,6 +70,9 @@ MAX_LAG_SECONDS: Final = 6 * 3600
 #: What the dataexport iterator's epoch and ``timestamp_hwm`` may count in; the first is assumed.
 ITERATOR_CLOCKS: Final = ("insertion", "event")
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+# http.client's words when a proxy answers CONNECT with a status; only its 407 asks for credentials (a bare
+# "407" also matches a proxy on port 34071, as one in CI was).
+_TUNNEL_407: Final = re.compile(r"Tunnel connection failed: 407\b")
 #: Transport failures worth another try; TLS errors are excluded (retrying cannot fix a bad CA).
 _TRANSIENT_ERRORS = (
     requests.ConnectionError,
@@ -705,7 +709,7 @@ class NetskopeClient:
         """The proxy refused or could not be reached: a 407 needs credentials, the rest may pass."""
         label = self._proxy_label()
         text = self._redact(str(exc))
-        if "407" in text:
+        if _TUNNEL_407.search(text):
             return self._proxy_auth_required()
         return _Retry(
             f"could not reach {self.host} through the proxy ({label}): {text[:SNIPPET_CHARS]}. Check the connection "
