@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import socket
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
@@ -302,13 +303,34 @@ def test_https_with_a_custom_ca_bundle(monkeypatch, tls_tenant):
     assert ids(NetskopeHook().iter_window_pages("audit", S, END)) == ["over-tls"]
 
 
-def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, tls_tenant):
+# A host whose name holds "match" (a company such as Match Group): its untrusted certificate was once
+# reported as one for another host name, because urllib3's error names the host ("host='matchgroup...'").
+@pytest.mark.parametrize("name", ["localhost", "matchgroup.localhost"])
+def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, tls_tenant, name):
     tenant, _ = tls_tenant
-    set_connection(monkeypatch, f"localhost:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True)
+    real_getaddrinfo = socket.getaddrinfo  # the name resolves to the tenant as DNS would resolve it
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real_getaddrinfo("localhost", *a, **k))
+    set_connection(monkeypatch, f"{name}:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True)
     before = len(tenant.seen)
-    with pytest.raises(NetskopeConfigError, match=r"certificate verify failed.*ca_bundle"):
+    with pytest.raises(NetskopeConfigError, match=r"certificate verify failed.*not trusted.*ca_bundle"):
         list(NetskopeHook().iter_window_pages("audit", S, END))
     assert len(tenant.seen) == before  # no request got through
+
+
+def test_a_certificate_for_another_name_says_so(monkeypatch, tls_tenant):
+    """Trusted (its CA bundle is set) but issued to localhost and 127.0.0.1, reached under another name."""
+    tenant, ca_bundle = tls_tenant
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real_getaddrinfo("localhost", *a, **k))
+    set_connection(
+        monkeypatch,
+        f"tenant.internal.example:{tenant.port}",
+        password="tls-token-1234",
+        allow_non_goskope_host=True,
+        ca_bundle=str(ca_bundle),
+    )
+    with pytest.raises(NetskopeConfigError, match=r"the certificate is for another host name"):
+        list(NetskopeHook().iter_window_pages("audit", S, END))
 
 
 def test_test_connection_names_the_missing_permission(monkeypatch):

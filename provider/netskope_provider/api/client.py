@@ -82,6 +82,9 @@ _TRANSIENT_ERRORS = (
 )
 #: OpenSSL's words for "the other side answered in plain text" (versions 1.1 to 3.x).
 _NOT_TLS: Final = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "http request")
+# OpenSSL's reasons for a certificate issued to another name (the error also names the host, so a bare
+# "match" would hit a tenant such as matchgroup.goskope.com).
+_NAME_MISMATCH: Final = ("Hostname mismatch", "IP address mismatch")
 
 
 @dataclass
@@ -679,7 +682,7 @@ class NetskopeClient:
                 'a local simulator on a loopback host may use plain HTTP, with the extra "scheme": "http".'
             )
         if "CERTIFICATE_VERIFY_FAILED" in text:
-            if "match" in text.lower() and "host" in text.lower():
+            if any(marker in text for marker in _NAME_MISMATCH):
                 return NetskopeConfigError(
                     f"TLS with {self.host} failed (certificate verify failed: the certificate is for another host "
                     "name). Set the connection host to the name on the tenant's certificate (mytenant.goskope.com)."
