@@ -84,6 +84,8 @@ class ScriptedTenant:
         self.replies: deque[Reply] = deque()
         self.counts: deque[Reply] = deque()
         self.fallback = fallback or (lambda seen: ok([]))
+        #: The answer to a count request when none is queued (no count: ``result`` empty).
+        self.count_fallback: Callable[[Seen], Reply] = lambda seen: ok([])
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         tenant = self
@@ -98,7 +100,7 @@ class ScriptedTenant:
                     tenant.seen.append(seen)
                     queue = tenant.counts if is_count(seen) else tenant.replies
                     reply = queue.popleft() if queue else None
-                reply = reply or (ok([]) if is_count(seen) else tenant.fallback(seen))
+                reply = reply or (tenant.count_fallback(seen) if is_count(seen) else tenant.fallback(seen))
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.reset:

@@ -81,13 +81,79 @@ def test_full_last_page_is_followed_by_an_empty_one(tenant):
     assert len(tenant.pages_seen) == 2
 
 
-def test_endpoint_ignoring_offset_is_an_error_not_a_loop(tenant):
+def test_endpoint_ignoring_offset_and_time_bounds_is_an_error_not_a_loop(tenant):
     tenant.fallback = lambda seen: ok([{"_id": "same"}, {"_id": "other"}])
-    with pytest.raises(
-        NetskopePagingError, match=r"ignores 'offset'.*fewer than 2 records each: NETSKOPE_SPLIT_MINUTES_"
-    ):
+    with pytest.raises(NetskopePagingError, match=r"ignores 'offset', and a full page.*in the one second"):
         pull(make_client(tenant, page_size=2))
-    assert len(tenant.pages_seen) == 2
+    # Two pages, then the hour halved down to its first second: 3,600 seconds, 12 halvings.
+    assert len(tenant.pages_seen) == 2 + 13
+
+
+class OffsetIgnoringTenant:
+    """A ``data/*`` endpoint that honours the insertion bounds and ``limit`` but serves every page from the start.
+
+    ``records`` are ``(insertion second, record)``; count requests are answered with the query's count.
+    """
+
+    def __init__(self, records: list[tuple[int, dict]]) -> None:
+        self.records = records
+
+    def _selected(self, seen) -> list[dict]:
+        low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
+        return [record for second, record in self.records if low <= second <= high]
+
+    def page(self, seen) -> Reply:
+        return ok(self._selected(seen)[: int(seen.params["limit"])])
+
+    def count(self, seen) -> Reply:
+        return counted(len(self._selected(seen)))
+
+
+def ignoring_offset(tenant: ScriptedTenant, records: list[tuple[int, dict]]) -> None:
+    endpoint = OffsetIgnoringTenant(records)
+    tenant.fallback, tenant.count_fallback = endpoint.page, endpoint.count
+
+
+def test_an_endpoint_ignoring_offset_is_read_in_parts_of_the_window_each_record_once(tenant, caplog):
+    # 23 records over the hour, bunched (seven in one second), with two byte-identical records in the
+    # first page: the parts hand each record on once, the twins twice.
+    seconds = [START, START, START + 1, START + 5, *[START + 600] * 7, START + 601, START + 1800, START + 1801]
+    seconds += [START + 2400 + n for n in range(9)] + [END - 1]
+    records = [(second, {"_id": f"r{n:02d}", "s": second}) for n, second in enumerate(seconds)]
+    records[1] = (START, {"_id": "twin", "s": START})
+    records[2] = (START + 1, {"_id": "twin", "s": START})
+    # Alike in their first 3,000 bytes (records are digested 2,047 bytes at a time): the first page
+    # holds the later one; the earlier one, read first in parts, is not the first page's.
+    records[7] = (START + 1000, {"_id": "long", "pad": "x" * 3000, "tail": 1})
+    records[20] = (START, {"_id": "long", "pad": "x" * 3000, "tail": 2})
+    ignoring_offset(tenant, records)
+    with caplog.at_level(logging.WARNING, logger="netskope_provider.api.strategies"):
+        pulled = pull(make_client(tenant, page_size=8))
+    assert sorted(map(repr, pulled)) == sorted(repr(record) for _, record in records)
+    assert len(pulled) == len(records) == 24
+    assert "ignores 'offset' (its second page repeated the first)" in caplog.text
+    assert "did not serve again" not in caplog.text
+    offsets = {seen.params["offset"] for seen in tenant.pages_seen}
+    assert offsets == {"0", "8"}, "the parts are asked from offset 0 only"
+
+
+def test_an_endpoint_ignoring_offset_that_counts_more_than_it_serves_fails_the_pull(tenant):
+    records = [(START + n, {"_id": f"r{n}"}) for n in range(12)]
+    ignoring_offset(tenant, records)
+    tenant.count_fallback = lambda seen: counted(99)  # every part counts more records than it serves
+    with pytest.raises(NetskopePagingError, match=r"served \d+ of the 99 records it counts"):
+        pull(make_client(tenant, page_size=8))
+
+
+def test_offset_ignored_after_the_second_page_fails_the_pull_and_names_the_setting(tenant):
+    records = [{"_id": f"r{n}"} for n in range(20)]
+    # Offsets honoured up to 4, then every page is served from offset 4 again.
+    tenant.fallback = lambda seen: ok(records[min(int(seen.params["offset"]), 4) :][: int(seen.params["limit"])])
+    with pytest.raises(
+        NetskopePagingError, match=r"ignores 'offset'.*fewer than 4 records each: NETSKOPE_SPLIT_MINUTES_"
+    ):
+        pull(make_client(tenant, page_size=4))
+    assert [seen.params["offset"] for seen in tenant.pages_seen] == ["0", "4", "8"]
 
 
 def test_ids_beyond_2_53_stay_exact_and_gzip_is_decoded(tenant):

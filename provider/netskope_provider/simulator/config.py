@@ -113,6 +113,9 @@ class SimulatorConfig:
     #: ``data/*`` log types whose pages state the query's ``total`` beside ``result`` (Netskope's CLI
     #: relies on ``data/audit`` doing so); the others state none, and a client counts them apart.
     states_total: frozenset[str] = frozenset({"audit"})
+    #: ``data/*`` log types whose endpoint ignores ``offset``, serving every page from the start (an
+    #: assumption: Netskope's CLI reads ``data/infrastructure`` as a single page). None by default.
+    ignores_offset: frozenset[str] = frozenset()
 
     def resolved_span(self) -> tuple[int, int]:
         """The insertion span ``[start, end)`` of generated data, defaulting to the last hour."""
