@@ -7,6 +7,7 @@ import logging
 import time
 from email.utils import formatdate
 
+import orjson
 import pytest
 from scripted_tenant import Reply, ScriptedTenant, counted, decoded, is_count, ok
 
@@ -92,45 +93,53 @@ def test_endpoint_ignoring_offset_and_time_bounds_is_an_error_not_a_loop(tenant)
 class OffsetIgnoringTenant:
     """A ``data/*`` endpoint that honours the insertion bounds and ``limit`` but serves every page from the start.
 
-    ``records`` are ``(insertion second, record)``; count requests are answered with the query's count.
+    ``records`` are ``(insertion second, record)``, a record a dict or its raw JSON text; count
+    requests are answered with the query's count.
     """
 
-    def __init__(self, records: list[tuple[int, dict]]) -> None:
-        self.records = records
+    def __init__(self, records: list[tuple[int, dict | bytes]]) -> None:
+        self.records = [
+            (second, record if isinstance(record, bytes) else orjson.dumps(record)) for second, record in records
+        ]
 
-    def _selected(self, seen) -> list[dict]:
+    def _selected(self, seen) -> list[bytes]:
         low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
         return [record for second, record in self.records if low <= second <= high]
 
     def page(self, seen) -> Reply:
-        return ok(self._selected(seen)[: int(seen.params["limit"])])
+        return Reply(body=b'{"ok":1,"result":[' + b",".join(self._selected(seen)[: int(seen.params["limit"])]) + b"]}")
 
     def count(self, seen) -> Reply:
         return counted(len(self._selected(seen)))
 
 
-def ignoring_offset(tenant: ScriptedTenant, records: list[tuple[int, dict]]) -> None:
+def ignoring_offset(tenant: ScriptedTenant, records: list[tuple[int, dict | bytes]]) -> None:
     endpoint = OffsetIgnoringTenant(records)
     tenant.fallback, tenant.count_fallback = endpoint.page, endpoint.count
 
 
 def test_an_endpoint_ignoring_offset_is_read_in_parts_of_the_window_each_record_once(tenant, caplog):
-    # 23 records over the hour, bunched (seven in one second), with two byte-identical records in the
-    # first page: the parts hand each record on once, the twins twice.
+    # 24 records over the hour, bunched (seven in one second), the first page holding byte-identical
+    # twins and a record the client quarantines (NaN): the parts hand each on once, the twins twice.
     seconds = [START, START, START + 1, START + 5, *[START + 600] * 7, START + 601, START + 1800, START + 1801]
     seconds += [START + 2400 + n for n in range(9)] + [END - 1]
-    records = [(second, {"_id": f"r{n:02d}", "s": second}) for n, second in enumerate(seconds)]
+    records: list[tuple[int, dict | bytes]] = [
+        (second, {"_id": f"r{n:02d}", "s": second}) for n, second in enumerate(seconds)
+    ]
     records[1] = (START, {"_id": "twin", "s": START})
     records[2] = (START + 1, {"_id": "twin", "s": START})
+    records[4] = (START + 600, b'{"_id":"nan","v":NaN}')
     # Alike in their first 3,000 bytes (records are digested 2,047 bytes at a time): the first page
     # holds the later one; the earlier one, read first in parts, is not the first page's.
     records[7] = (START + 1000, {"_id": "long", "pad": "x" * 3000, "tail": 1})
     records[20] = (START, {"_id": "long", "pad": "x" * 3000, "tail": 2})
     ignoring_offset(tenant, records)
     with caplog.at_level(logging.WARNING, logger="netskope_provider.api.strategies"):
-        pulled = pull(make_client(tenant, page_size=8))
-    assert sorted(map(repr, pulled)) == sorted(repr(record) for _, record in records)
-    assert len(pulled) == len(records) == 24
+        pages = list(make_client(tenant, page_size=8).iter_window_pages("application", START, END))
+    pulled = decoded(pages)
+    assert sorted(map(repr, pulled)) == sorted(repr(record) for _, record in records if isinstance(record, dict))
+    assert len(pulled) == len(records) - 1 == 23
+    assert [raw for page in pages for _, raw in page.quarantined] == [b'{"_id":"nan","v":NaN}']
     assert "ignores 'offset' (its second page repeated the first)" in caplog.text
     assert "did not serve again" not in caplog.text
     offsets = {seen.params["offset"] for seen in tenant.pages_seen}
