@@ -146,6 +146,27 @@ def test_an_endpoint_ignoring_offset_is_read_in_parts_of_the_window_each_record_
     assert offsets == {"0", "8"}, "the parts are asked from offset 0 only"
 
 
+def test_a_part_whose_answer_never_came_is_asked_again_and_the_pull_stays_exact(tenant):
+    """The connection drops on the first part asked after the fallback began; the client sends it again."""
+    records: list[tuple[int, dict | bytes]] = [(START + 60 * n, {"_id": f"r{n:02d}"}) for n in range(20)]
+    endpoint = OffsetIgnoringTenant(records)
+    dropped = []
+
+    def page(seen) -> Reply:
+        parted = (seen.params["insertionstarttime"], seen.params["insertionendtime"]) != (str(START), str(END - 1))
+        if parted and not dropped:
+            dropped.append(seen.params)
+            return Reply(reset=True)
+        return endpoint.page(seen)
+
+    tenant.fallback, tenant.count_fallback = page, endpoint.count
+    pulled = pull(make_client(tenant, page_size=8))
+    assert dropped, "no part was dropped"
+    assert sorted(record["_id"] for record in pulled) == [f"r{n:02d}" for n in range(20)]
+    retried = [seen for seen in tenant.pages_seen if seen.params == dropped[0]]
+    assert len(retried) == 2, "the dropped part was asked again, once"
+
+
 def test_an_endpoint_ignoring_offset_that_counts_more_than_it_serves_fails_the_pull(tenant):
     records = [(START + n, {"_id": f"r{n}"}) for n in range(12)]
     ignoring_offset(tenant, records)
