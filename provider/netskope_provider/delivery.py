@@ -36,6 +36,7 @@ from netskope_provider.exceptions import (
     CloudWatchEventRejectedError,
     CloudWatchPermissionError,
 )
+from netskope_provider.hashing import held_digest
 from netskope_provider.windows import compact, iso_ms
 
 log = logging.getLogger(__name__)
@@ -302,8 +303,11 @@ def plan_batches(staged: Sequence[Staged]) -> Iterator[list[Staged]]:
 
 
 def message_digest(message: bytes) -> int:
-    """8-byte content digest used to recognise messages a stream already holds."""
-    return int.from_bytes(blake2b(message, digest_size=8).digest(), "little", signed=True)
+    """8-byte content digest used to recognise messages a stream already holds.
+
+    Computed holding the GIL (``hashing.held_digest``): the put threads run beside it.
+    """
+    return int.from_bytes(held_digest(blake2b(digest_size=8), message), "little", signed=True)
 
 
 class PresentMessages:
