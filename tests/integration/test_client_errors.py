@@ -186,6 +186,37 @@ def test_offset_ignored_after_the_second_page_fails_the_pull_and_names_the_setti
     assert [seen.params["offset"] for seen in tenant.pages_seen] == ["0", "4", "8"]
 
 
+def test_a_page_serving_a_record_of_the_page_before_fails_the_pull(tenant):
+    """The answer's order moved between requests: "b" comes again at offset 2, so another record never would."""
+    tenant.queue(ok([{"_id": "a"}, {"_id": "b"}]), ok([{"_id": "b"}, {"_id": "d"}]), ok([{"_id": "e"}]))
+    handed = []
+    with pytest.raises(NetskopePagingError, match=r"served at offset 2 a record it had served on the page before"):
+        for page in make_client(tenant, page_size=2).iter_window_pages("application", START, END):
+            handed.append(page)
+    assert decoded(handed) == [{"_id": "a"}, {"_id": "b"}], "the page with the repeat is not handed on"
+    assert [seen.params["offset"] for seen in tenant.pages_seen] == ["0", "2"]
+
+
+def test_twins_within_a_page_and_a_record_quarantined_on_each_page_are_not_repeats(tenant):
+    tenant.queue(
+        ok([{"_id": "a"}, {"_id": "a"}]),
+        Reply(body=b'{"ok":1,"result":[{"_id":"n","v":NaN},{"_id":"c"}]}'),
+        Reply(body=b'{"ok":1,"result":[{"_id":"m","v":NaN}]}'),
+    )
+    pages = list(make_client(tenant, page_size=2).iter_window_pages("application", START, END))
+    assert decoded(pages) == [{"_id": "a"}, {"_id": "a"}, {"_id": "c"}]
+    assert len([raw for page in pages for _, raw in page.quarantined]) == 2
+
+
+def test_a_record_served_again_after_being_quarantined_on_the_page_before_fails_the_pull(tenant):
+    tenant.queue(
+        Reply(body=b'{"ok":1,"result":[{"_id":"n","v":NaN},{"_id":"c"}]}'),
+        Reply(body=b'{"ok":1,"result":[{"_id":"n","v":NaN}]}'),
+    )
+    with pytest.raises(NetskopePagingError, match="order of its answer changed"):
+        list(make_client(tenant, page_size=2).iter_window_pages("application", START, END))
+
+
 def test_ids_beyond_2_53_stay_exact_and_gzip_is_decoded(tenant):
     big = 8024586225194723787
     tenant.queue(Reply(body=b'{"ok":1,"result":[{"_id":"x","connection_id":8024586225194723787}]}', gzip=True))

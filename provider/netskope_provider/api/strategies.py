@@ -190,8 +190,10 @@ def offset_pages(
     fails the pull on it, one count request checks it. A full first page is handed on before the
     count is asked (the caller maps it meanwhile; a short one is checked first). A body over the
     client's byte bound is asked again with half the records. An endpoint that ignores ``offset``
-    is refused (:class:`OffsetIgnored`). With ``whole``, the query must fit one page: a full page is
-    not handed on but raises :class:`_FullPage`.
+    is refused (:class:`OffsetIgnored`). So is an answer whose order moved between requests: a page
+    serving a record of the page before it (offset paging would then skip as many records as it
+    repeats, and the count would still match). With ``whole``, the query must fit one page: a full
+    page is not handed on but raises :class:`_FullPage`.
     """
     offset = start_offset
     limit = page_size
@@ -199,6 +201,7 @@ def offset_pages(
     counted = False
     confirmed = False  # the total is the answer to a count request, not a page's claim
     previous_first: bytes | None = None
+    previous: set[int] = set()  # hash() of the previous full page's records: none may be served again
     short_retries = 0
     while True:
         try:
@@ -218,6 +221,15 @@ def offset_pages(
                 "the endpoint ignores 'offset', so paging would repeat records forever. Pull shorter windows "
                 f"(fewer than {page_size} records each: NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> pulls a window as "
                 "sub-windows of that many minutes, docs/scaling.md) or report the endpoint to Netskope support."
+            )
+        if previous and _repeats(page, previous):
+            raise NetskopePagingError(
+                f"{where} served at offset {offset} a record it had served on the page before: the order of its "
+                "answer changed between requests, so paging by offset would skip as many records as it repeats "
+                "while the count still matched. Nothing was delivered from this try. Pull windows that fit one "
+                f"page (fewer than {page_size} records each: NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> pulls a window as "
+                "sub-windows of that many minutes, docs/scaling.md), which need no offset, and report the "
+                "endpoint to Netskope support."
             )
         if whole and served >= limit:
             raise _FullPage
@@ -252,6 +264,8 @@ def offset_pages(
         if served:
             previous_first = first
             yield page
+        # Only a full page is followed by another (hash() of bytes is cached: each record is hashed once).
+        previous = _hashes(page) if served >= limit else set()
         del page, records  # a page is never held while the next one is fetched
         if not counted:  # a full first page went on first: its count is asked while the caller maps it
             counted, (total, confirmed) = True, _total(stated, params, count, where)
@@ -342,6 +356,18 @@ def bisected_pages(
             where,
             handed.total(),
         )
+
+
+def _hashes(page: ParsedBody) -> set[int]:
+    """Each record's ``hash()``: which records a page served, in 8 bytes each (~0.7 ms per 1,000 records of 3.5 KB)."""
+    return {hash(raw) for raw in page.records or ()} | {hash(raw) for _, raw in page.quarantined}
+
+
+def _repeats(page: ParsedBody, previous: set[int]) -> bool:
+    """Whether ``page`` serves a record whose hash is in ``previous`` (an equal hash of other bytes: odds 2^-64 a pair)."""
+    return any(hash(raw) in previous for raw in page.records or ()) or any(
+        hash(raw) in previous for _, raw in page.quarantined
+    )
 
 
 def _served(page: ParsedBody) -> int:

@@ -116,6 +116,9 @@ class SimulatorConfig:
     #: ``data/*`` log types whose endpoint ignores ``offset``, serving every page from the start (an
     #: assumption: Netskope's CLI reads ``data/infrastructure`` as a single page). None by default.
     ignores_offset: frozenset[str] = frozenset()
+    #: ``data/*`` log types whose endpoint orders the records of one insertion second anew on every
+    #: request (an assumption: Netskope documents no order for ``data/*``). None by default.
+    unstable_order: frozenset[str] = frozenset()
 
     def resolved_span(self) -> tuple[int, int]:
         """The insertion span ``[start, end)`` of generated data, defaulting to the last hour."""

@@ -8,6 +8,8 @@ return the wrong records.
 
 from __future__ import annotations
 
+import itertools
+import random
 import re
 import threading
 import time
@@ -188,6 +190,7 @@ class SimulatedTenant:
         self._stores: dict[str, LogStore] = {}
         self._iterators: dict[tuple[str, str], _IteratorState] = {}
         self._sorted: OrderedDict[tuple[Any, ...], list[Item]] = OrderedDict()
+        self._reorders = 0  # requests answered in a new order (``unstable_order``)
         self._lock = threading.Lock()
         self._stores_lock = threading.Lock()
         self.stats = SimulatorStats()
@@ -334,6 +337,8 @@ class SimulatedTenant:
                 return json_response(200, {"ok": 1, "result": [{counted.group(1): len(selected)}]})
         if route.kind == "data" and route.log_type in self.config.ignores_offset:
             offset = 0
+        if route.kind == "data" and route.log_type in self.config.unstable_order:
+            selected = self._ties_reordered(store, selected)
         page = selected[offset : offset + limit]
         self.stats.count("records_served", route.log_type, len(page))
         if fields:
@@ -348,6 +353,19 @@ class SimulatedTenant:
         stated = route.kind == "data" and route.log_type in self.config.states_total
         tail = b',"total":%d' % len(selected) if stated else b""
         return Response(200, store.envelope(page, tail, insertion_time=insertion_time))
+
+    def _ties_reordered(self, store: LogStore, selected: Sequence[Item]) -> list[Item]:
+        """``unstable_order``: the records of each insertion second shuffled anew for this request (seeded)."""
+        with self._lock:
+            self._reorders += 1
+            shuffle = random.Random(self.config.seed * 1_000_003 + self._reorders).shuffle
+        reordered: list[Item] = []
+        seconds = itertools.groupby(selected, store.item_insertion)  # in insertion order: a second's records together
+        for _, tied in seconds:
+            group = list(tied)
+            shuffle(group)
+            reordered += group
+        return reordered
 
     def _sorted_selection(self, store: LogStore, flt: Filter, name: str, descending: bool) -> Sequence[Item]:
         """``sortby``: the selection ordered by one field (missing values first), ties in tenant order; cached."""
