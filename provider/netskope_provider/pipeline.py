@@ -224,6 +224,8 @@ def fetch(
     (``map_window``'s work, done here while a worker thread fetches the next page); the manifest
     carries both, the mapping's counts under ``mapped``. The raw file stays staged so a run can be
     mapped again from it without asking the tenant twice (docs/performance.md, *Stages overlap*).
+    A ``data/*`` answer whose order moved between requests (``OrderMoved``: offset paging would
+    skip records) is pulled again from the start, in parts with no offset, into fresh files.
     """
     from netskope_provider.hooks.netskope import NetskopeHook
 
