@@ -13,43 +13,35 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import orjson
 import pytest
 import requests
-from conftest import REPO, airflow_with_simulator, expected_home_events
+from conftest import (
+    HOUR_BEFORE_LAST,
+    PAGED_RECORDS,
+    expected_home_events,
+    infrastructure_run,
+    paged_infrastructure_tenant,
+)
 from deployment import FAST_CLIENT
 from pipeline_tasks import run_task
 from scripted_tenant import Reply, ScriptedTenant, counted, is_count
 
 from netskope_provider import staging
 from netskope_provider.api.client import PAGE_SIZE, TOKEN_HEADER, NetskopeClient
-from netskope_provider.compat import DagBag, dag_test, task_return_value
-from netskope_provider.demo import canonical, stream_documents
+from netskope_provider.compat import task_return_value
 from netskope_provider.exceptions import NetskopePagingError
 from netskope_provider.pipeline import RAW_FILE, check_balance
-from netskope_provider.simulator import SimulatorConfig, SimulatorServer
+from netskope_provider.simulator import SimulatorServer
 
-HOUR = 3600
-WINDOW = (
-    (int(datetime.now(UTC).timestamp()) // HOUR - 2) * HOUR,
-    (int(datetime.now(UTC).timestamp()) // HOUR - 1) * HOUR,
-)
-#: Two and a half pages of 10,000, ~7 records a second: the seconds at the page boundaries hold several.
-RECORDS = 25_000
+WINDOW = HOUR_BEFORE_LAST
+RECORDS = PAGED_RECORDS
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(
-        seed=37,
-        start=WINDOW[0],
-        end=WINDOW[1],
-        volume={"infrastructure": RECORDS},
-        unstable_order=frozenset({"infrastructure"}),
-    )
-    with SimulatorServer(config) as sim:
+    with paged_infrastructure_tenant(37, unstable_order=frozenset({"infrastructure"})) as sim:
         yield sim
 
 
@@ -82,38 +74,29 @@ def test_an_answer_whose_order_moved_fails_the_pull_and_says_what_to_do(simulato
 
 
 def test_the_run_reads_the_window_again_in_parts_and_delivers_it_exactly(simulator, moto_server, tmp_path_factory):
-    moto_server.reset()
     served_before = simulator.stats.records_served["infrastructure"]
-    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging"), rate_limit_per_second=50) as patch:
-        patch.setenv("NETSKOPE_RETRIES", "0")  # recovered within the one try
-        bag = DagBag(dag_folder=str(REPO / "dags"))
-        dag_run = dag_test(bag.dags["netskope_infrastructure"], datetime.fromtimestamp(WINDOW[1], tz=UTC))
+    staging_dir = tmp_path_factory.mktemp("staging")
+    dag_run, delivered = infrastructure_run(simulator, moto_server, staging_dir, NETSKOPE_RETRIES="0")  # one try
     assert dag_run.state == "success"
-    delivered = Counter(
-        canonical(document) for document in stream_documents(moto_server.client("logs"), "infrastructure", *WINDOW)
-    )
     assert delivered == expected_home_events(simulator, "infrastructure", *WINDOW)
     assert delivered.total() == RECORDS
     summary = task_return_value(dag_run, "deliver")
     assert summary["fetched"] == summary["delivered"] == RECORDS, "the first pull's staged records were replaced"
-    # The offset pull stopped at its second page; the parts then served every record again (and the
-    # full pages of the parts that had to be halved).
+    # The offset pull stopped at a repeat; the parts then served every record again (and the full
+    # pages of the parts that had to be halved).
     assert simulator.stats.records_served["infrastructure"] - served_before > 2 * RECORDS
 
 
 def test_pulled_in_sub_windows_that_fit_one_page_the_window_is_delivered_exactly(
     simulator, moto_server, tmp_path_factory
 ) -> None:
-    moto_server.reset()
     requests_before = simulator.stats.requests["/api/v2/events/data/infrastructure"]
-    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging"), rate_limit_per_second=50) as patch:
-        patch.setenv("NETSKOPE_SPLIT_MINUTES_INFRASTRUCTURE", "15")  # ~6,250 records each: one page, no offset
-        bag = DagBag(dag_folder=str(REPO / "dags"))
-        dag_run = dag_test(bag.dags["netskope_infrastructure"], datetime.fromtimestamp(WINDOW[1], tz=UTC))
-    assert dag_run.state == "success"
-    delivered = Counter(
-        canonical(document) for document in stream_documents(moto_server.client("logs"), "infrastructure", *WINDOW)
+    staging_dir = tmp_path_factory.mktemp("staging")
+    # ~6,250 records each: one page, no offset.
+    dag_run, delivered = infrastructure_run(
+        simulator, moto_server, staging_dir, NETSKOPE_SPLIT_MINUTES_INFRASTRUCTURE="15"
     )
+    assert dag_run.state == "success"
     assert delivered == expected_home_events(simulator, "infrastructure", *WINDOW)
     assert delivered.total() == RECORDS
     summaries = [task_return_value(dag_run, "deliver", index) for index in range(4)]
