@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -238,3 +239,43 @@ def airflow_with_simulator(simulator: Any, staging_dir: Path, **extra: Any) -> I
         patch.setenv("NETSKOPE_STAGING_BASE", f"file://{staging_dir}")
         fresh_airflow_db()
         yield patch
+
+
+#: The hour before the last whole hour: closed and settled, for a tenant that defies offset paging.
+HOUR_BEFORE_LAST = (
+    (int(time.time()) // 3600 - 2) * 3600,
+    (int(time.time()) // 3600 - 1) * 3600,
+)
+#: Two and a half pages of 10,000 infrastructure records in that hour (~7 a second).
+PAGED_RECORDS = 25_000
+
+
+@contextlib.contextmanager
+def paged_infrastructure_tenant(seed: int, **behaviour: Any) -> Iterator[Any]:
+    """A simulator holding ``PAGED_RECORDS`` infrastructure records inserted in ``HOUR_BEFORE_LAST``, with ``behaviour``."""
+    from netskope_provider.simulator import SimulatorConfig, SimulatorServer
+
+    start, end = HOUR_BEFORE_LAST
+    config = SimulatorConfig(seed=seed, start=start, end=end, volume={"infrastructure": PAGED_RECORDS}, **behaviour)
+    with SimulatorServer(config) as sim:
+        yield sim
+
+
+def infrastructure_run(simulator: Any, moto_server: Any, staging_dir: Path, **env: str) -> tuple[Any, Counter[bytes]]:
+    """One ``dag.test()`` run of the infrastructure DAG over ``HOUR_BEFORE_LAST`` (``env`` set while it is
+    parsed and runs), and what CloudWatch then holds for that hour."""
+    from datetime import UTC, datetime
+
+    from netskope_provider.compat import DagBag, dag_test
+    from netskope_provider.demo import canonical, stream_documents
+
+    moto_server.reset()
+    with airflow_with_simulator(simulator, staging_dir, rate_limit_per_second=50) as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        bag = DagBag(dag_folder=str(REPO / "dags"))
+        dag_run = dag_test(bag.dags["netskope_infrastructure"], datetime.fromtimestamp(HOUR_BEFORE_LAST[1], tz=UTC))
+    logs = moto_server.client("logs")
+    return dag_run, Counter(
+        canonical(document) for document in stream_documents(logs, "infrastructure", *HOUR_BEFORE_LAST)
+    )

@@ -21,10 +21,10 @@ from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NotRequired, ParamSpec, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, NotRequired, ParamSpec, TypedDict, TypeVar
 
 from netskope_provider import config, delivery, metrics, read_ledger, staging
-from netskope_provider.api.strategies import EventTimeCursor
+from netskope_provider.api.strategies import EventTimeCursor, OrderMoved
 from netskope_provider.compat import AirflowFailException, AirflowRescheduleException
 from netskope_provider.exceptions import BalanceError, NetskopeConfigError, PermanentError, WindowError
 from netskope_provider.lease import StreamLease
@@ -224,30 +224,32 @@ def fetch(
     (``map_window``'s work, done here while a worker thread fetches the next page); the manifest
     carries both, the mapping's counts under ``mapped``. The raw file stays staged so a run can be
     mapped again from it without asking the tenant twice (docs/performance.md, *Stages overlap*).
+    A ``data/*`` answer whose order moved between requests (``OrderMoved``: offset paging would
+    skip records) is pulled again from the start, in parts with no offset, into fresh files.
     """
     from netskope_provider.hooks.netskope import NetskopeHook
 
     log_type = _known_log_type(log_type)
     hook = NetskopeHook(netskope_conn_id=config.run_setting("conn_id", netskope_conn_id))
     log.info("Pulling %s records inserted in %s", log_type, window)
-    quarantine = area.quarantine("fetch")
-    mapper = WindowMapper(log_type, window, area, schedule)
-    marks: read_ledger.MarksDict = {}
     with hook.get_client() as client:
-        staged: staging.StagedFile | None = None
+        pulled: _Pulled | None = None
         try:
-            with staging.LineWriter(area.folder() / RAW_FILE) as raw:
-                for page in read_ahead(_pages(client, log_type, window, area, mapper.intervals, marks)):
-                    for reason, record in page.quarantined:
-                        quarantine.add(reason, record)
-                    raw.write_lines(page.records)
-                    mapper.add(page.records)
-                    del page
-            staged = raw.close()
+            try:
+                pulled = _pull(client, log_type, window, area, schedule, in_parts=False)
+            except OrderMoved as moved:
+                if get_log_type(log_type).strategy is not Strategy.INSERTION_WINDOW:
+                    raise
+                log.warning(
+                    "%s (the order of its answer moved between requests, so offset paging would skip records): "
+                    "reading the window again from the start, in parts of its time range that fit one page each, "
+                    "with no offset, into fresh staged files",
+                    moved.found,
+                )
+                pulled = _pull(client, log_type, window, area, schedule, in_parts=True)
         finally:  # a failed pull's API calls, 429s and retries count too
-            quarantined_location = quarantine.close()
-            events, rejected_location = mapper.close()
-            metrics.emit_fetch(client.host, log_type, staged.records if staged else 0, client.stats)
+            metrics.emit_fetch(client.host, log_type, pulled.staged.records if pulled else 0, client.stats)
+    staged, quarantine = pulled.staged, pulled.quarantine
     log.info(
         "Staged %d %s records (%d bytes compressed) at %s", staged.records, log_type, staged.bytes, staged.location
     )
@@ -256,7 +258,7 @@ def fetch(
             "%d %s records could not be kept exactly and were quarantined with their reasons at %s",
             quarantine.count,
             log_type,
-            quarantined_location,
+            pulled.quarantined_location,
         )
     fetched: FetchManifest = {
         "log_type": log_type,
@@ -266,11 +268,53 @@ def fetch(
         "staging_conn_id": area.conn_id,
         "fetched": staged.as_dict(),  # type: ignore[typeddict-item]
         "fetch_quarantined": quarantine.count,
-        "fetch_quarantine_location": quarantined_location,
-        "read_marks": marks,
+        "fetch_quarantine_location": pulled.quarantined_location,
+        "read_marks": pulled.marks,
     }
-    fetched["mapped"] = mapper.manifest(fetched, events, rejected_location)
+    fetched["mapped"] = pulled.mapper.manifest(fetched, pulled.events, pulled.rejected_location)
     return fetched
+
+
+class _Pulled(NamedTuple):
+    """One pull of a window into the try's staged files: what ``fetch`` puts in its manifest."""
+
+    staged: staging.StagedFile
+    quarantine: staging.Quarantine
+    quarantined_location: str | None
+    mapper: WindowMapper
+    events: staging.StagedFile
+    rejected_location: str | None
+    marks: read_ledger.MarksDict
+
+
+def _pull(
+    client: NetskopeClient,
+    log_type: str,
+    window: Window,
+    area: staging.TaskStaging,
+    schedule: str | None,
+    *,
+    in_parts: bool,
+) -> _Pulled:
+    """Pull ``window`` into the try's raw and events files (written afresh), mapping each page as the next arrives."""
+    quarantine = area.quarantine("fetch")
+    mapper = WindowMapper(log_type, window, area, schedule)
+    marks: read_ledger.MarksDict = {}
+    staged: staging.StagedFile | None = None
+    try:
+        with staging.LineWriter(area.folder() / RAW_FILE) as raw:
+            pages = _pages(client, log_type, window, area, mapper.intervals, marks, in_parts=in_parts)
+            for page in read_ahead(pages):
+                for reason, record in page.quarantined:
+                    quarantine.add(reason, record)
+                raw.write_lines(page.records)
+                mapper.add(page.records)
+                del page
+        staged = raw.close()
+    finally:
+        quarantined_location = quarantine.close()
+        events, rejected_location = mapper.close()
+    return _Pulled(staged, quarantine, quarantined_location, mapper, events, rejected_location, marks)
 
 
 def _pages(
@@ -280,6 +324,8 @@ def _pages(
     area: staging.TaskStaging,
     schedule: Schedule,
     marks: read_ledger.MarksDict,
+    *,
+    in_parts: bool = False,
 ) -> Iterator[RawPage]:
     """The pages that bring a window's records: its own pull, or for a scheduled incident window the cursor's.
 
@@ -291,7 +337,7 @@ def _pages(
     pull never reads a record twice. ``marks`` receives what the delivery records.
     """
     if get_log_type(log_type).strategy is not Strategy.EVENT_TIME:
-        yield from client.iter_window_pages(log_type, window.start, window.end)
+        yield from client.iter_window_pages(log_type, window.start, window.end, in_parts=in_parts)
         return
     ledger = read_ledger.load(read_ledger.store(area.base, area.conn_id, area.dag_id))
     cursor = ledger.cursor

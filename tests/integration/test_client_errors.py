@@ -217,6 +217,19 @@ def test_a_record_served_again_after_being_quarantined_on_the_page_before_fails_
         list(make_client(tenant, page_size=2).iter_window_pages("application", START, END))
 
 
+def test_a_window_read_in_parts_asks_no_offset_and_says_why_a_full_second_fails(tenant):
+    """``in_parts`` (after ``OrderMoved``): parts of the time range, each one page from offset 0."""
+    ignoring_offset(tenant, [(START + 60 * n, {"_id": f"r{n:02d}"}) for n in range(20)])
+    pulled = decoded(make_client(tenant, page_size=8).iter_window_pages("application", START, END, in_parts=True))
+    assert sorted(record["_id"] for record in pulled) == [f"r{n:02d}" for n in range(20)]
+    assert {seen.params["offset"] for seen in tenant.pages_seen} == {"0"}
+    ignoring_offset(tenant, [(START, {"_id": f"s{n}"}) for n in range(8)])
+    with pytest.raises(NetskopePagingError, match="orders its answer anew between requests, and a full page"):
+        list(make_client(tenant, page_size=8).iter_window_pages("application", START, END, in_parts=True))
+    with pytest.raises(ValueError, match="in_parts reads data/\\* windows only"):
+        make_client(tenant).iter_window_pages("incident", START, END, in_parts=True)
+
+
 def test_ids_beyond_2_53_stay_exact_and_gzip_is_decoded(tenant):
     big = 8024586225194723787
     tenant.queue(Reply(body=b'{"ok":1,"result":[{"_id":"x","connection_id":8024586225194723787}]}', gzip=True))

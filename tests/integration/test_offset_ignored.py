@@ -7,53 +7,35 @@ The pull then reads the window in parts of its time range that fit one page each
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO, airflow_with_simulator, expected_home_events
-
-from netskope_provider.compat import DagBag, dag_test, task_return_value
-from netskope_provider.demo import canonical, stream_documents
-from netskope_provider.simulator import SimulatorConfig, SimulatorServer
-
-HOUR = 3600
-WINDOW = (
-    (int(datetime.now(UTC).timestamp()) // HOUR - 2) * HOUR,
-    (int(datetime.now(UTC).timestamp()) // HOUR - 1) * HOUR,
+from conftest import (
+    HOUR_BEFORE_LAST,
+    PAGED_RECORDS,
+    expected_home_events,
+    infrastructure_run,
+    paged_infrastructure_tenant,
 )
-#: Two and a half pages of 10,000: the window needs three parts at least.
-RECORDS = 25_000
+
+from netskope_provider.compat import task_return_value
+from netskope_provider.simulator import SimulatorServer
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(
-        seed=31,
-        start=WINDOW[0],
-        end=WINDOW[1],
-        volume={"infrastructure": RECORDS},
-        ignores_offset=frozenset({"infrastructure"}),
-    )
-    with SimulatorServer(config) as sim:
+    with paged_infrastructure_tenant(31, ignores_offset=frozenset({"infrastructure"})) as sim:
         yield sim
 
 
 def test_a_window_from_an_endpoint_ignoring_offset_is_delivered_exactly(simulator, moto_server, tmp_path_factory):
-    moto_server.reset()
-    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging"), rate_limit_per_second=50):
-        bag = DagBag(dag_folder=str(REPO / "dags"))
-        dag_run = dag_test(bag.dags["netskope_infrastructure"], datetime.fromtimestamp(WINDOW[1], tz=UTC))
+    dag_run, delivered = infrastructure_run(simulator, moto_server, tmp_path_factory.mktemp("staging"))
     assert dag_run.state == "success"
-    assert len(simulator.ground_truth("infrastructure", *WINDOW)) == RECORDS
-    delivered = Counter(
-        canonical(document) for document in stream_documents(moto_server.client("logs"), "infrastructure", *WINDOW)
-    )
-    assert delivered == expected_home_events(simulator, "infrastructure", *WINDOW)
+    assert len(simulator.ground_truth("infrastructure", *HOUR_BEFORE_LAST)) == PAGED_RECORDS
+    assert delivered == expected_home_events(simulator, "infrastructure", *HOUR_BEFORE_LAST)
     summary = task_return_value(dag_run, "deliver")
-    assert summary["fetched"] == summary["delivered"] == RECORDS
+    assert summary["fetched"] == summary["delivered"] == PAGED_RECORDS
     # The fallback was taken: the first page was served again at offset 10,000, then the window in
     # parts (docs/hook.md: 14 requests, where an endpoint that honours offset needs 4).
-    assert simulator.stats.records_served["infrastructure"] == 3 * RECORDS
+    assert simulator.stats.records_served["infrastructure"] == 3 * PAGED_RECORDS
     assert simulator.stats.requests["/api/v2/events/data/infrastructure"] == 14

@@ -1,48 +1,47 @@
-"""A tenant whose ``data/infrastructure`` answer changes order between requests: no record is lost silently.
+"""A tenant whose ``data/*`` answer changes order between requests: no record is lost silently.
 
 Netskope documents no order for ``data/*`` (docs/simulator.md, ``unstable_order``). Paging by
 offset through an answer whose order moves skips as many records as it repeats, and the count still
-matches. The pull refuses such an answer (a page serving a record of the page before it), so the
-run fails instead of delivering a wrong window, and the window pulled in sub-windows that fit one
-page each (no offset needed) is delivered exactly.
+matches. The client refuses such an answer (a page serving a record of the page before it:
+``OrderMoved``); the fetch then pulls the window again, in parts of its time range that fit one
+page each (no offset), into fresh staged files. Split into sub-windows that fit one page, the
+window needs no offset at all.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import orjson
 import pytest
 import requests
-from conftest import REPO, airflow_with_simulator, expected_home_events
-
-from netskope_provider.api.client import TOKEN_HEADER, NetskopeClient
-from netskope_provider.compat import DagBag, dag_test, task_return_value
-from netskope_provider.demo import canonical, stream_documents
-from netskope_provider.exceptions import NetskopePagingError
-from netskope_provider.simulator import SimulatorConfig, SimulatorServer
-
-HOUR = 3600
-WINDOW = (
-    (int(datetime.now(UTC).timestamp()) // HOUR - 2) * HOUR,
-    (int(datetime.now(UTC).timestamp()) // HOUR - 1) * HOUR,
+from conftest import (
+    HOUR_BEFORE_LAST,
+    PAGED_RECORDS,
+    expected_home_events,
+    infrastructure_run,
+    paged_infrastructure_tenant,
 )
-#: Two and a half pages of 10,000, ~7 records a second: the seconds at the page boundaries hold several.
-RECORDS = 25_000
+from deployment import FAST_CLIENT
+from pipeline_tasks import run_task
+from scripted_tenant import Reply, ScriptedTenant, counted, is_count
+
+from netskope_provider import staging
+from netskope_provider.api.client import PAGE_SIZE, TOKEN_HEADER, NetskopeClient
+from netskope_provider.compat import task_return_value
+from netskope_provider.exceptions import NetskopePagingError
+from netskope_provider.pipeline import RAW_FILE, check_balance
+from netskope_provider.simulator import SimulatorServer
+
+WINDOW = HOUR_BEFORE_LAST
+RECORDS = PAGED_RECORDS
 
 
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorServer]:
-    config = SimulatorConfig(
-        seed=37,
-        start=WINDOW[0],
-        end=WINDOW[1],
-        volume={"infrastructure": RECORDS},
-        unstable_order=frozenset({"infrastructure"}),
-    )
-    with SimulatorServer(config) as sim:
+    with paged_infrastructure_tenant(37, unstable_order=frozenset({"infrastructure"})) as sim:
         yield sim
 
 
@@ -74,33 +73,94 @@ def test_an_answer_whose_order_moved_fails_the_pull_and_says_what_to_do(simulato
     assert "NETSKOPE_SPLIT_MINUTES_<LOG_TYPE>" in message and "Nothing was delivered from this try" in message
 
 
-def test_the_run_fails_and_delivers_nothing(simulator, moto_server, tmp_path_factory) -> None:
-    moto_server.reset()
-    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging"), rate_limit_per_second=50) as patch:
-        patch.setenv("NETSKOPE_RETRIES", "0")
-        bag = DagBag(dag_folder=str(REPO / "dags"))
-        dag_run = dag_test(bag.dags["netskope_infrastructure"], datetime.fromtimestamp(WINDOW[1], tz=UTC))
-    assert dag_run.state == "failed"
-    assert dag_run.get_task_instance("fetch").state == "failed"
-    assert stream_documents(moto_server.client("logs"), "infrastructure", *WINDOW) == []
+def test_the_run_reads_the_window_again_in_parts_and_delivers_it_exactly(simulator, moto_server, tmp_path_factory):
+    served_before = simulator.stats.records_served["infrastructure"]
+    staging_dir = tmp_path_factory.mktemp("staging")
+    dag_run, delivered = infrastructure_run(simulator, moto_server, staging_dir, NETSKOPE_RETRIES="0")  # one try
+    assert dag_run.state == "success"
+    assert delivered == expected_home_events(simulator, "infrastructure", *WINDOW)
+    assert delivered.total() == RECORDS
+    summary = task_return_value(dag_run, "deliver")
+    assert summary["fetched"] == summary["delivered"] == RECORDS, "the first pull's staged records were replaced"
+    # The offset pull stopped at a repeat; the parts then served every record again (and the full
+    # pages of the parts that had to be halved).
+    assert simulator.stats.records_served["infrastructure"] - served_before > 2 * RECORDS
 
 
 def test_pulled_in_sub_windows_that_fit_one_page_the_window_is_delivered_exactly(
     simulator, moto_server, tmp_path_factory
 ) -> None:
-    moto_server.reset()
     requests_before = simulator.stats.requests["/api/v2/events/data/infrastructure"]
-    with airflow_with_simulator(simulator, tmp_path_factory.mktemp("staging"), rate_limit_per_second=50) as patch:
-        patch.setenv("NETSKOPE_SPLIT_MINUTES_INFRASTRUCTURE", "15")  # ~6,250 records each: one page, no offset
-        bag = DagBag(dag_folder=str(REPO / "dags"))
-        dag_run = dag_test(bag.dags["netskope_infrastructure"], datetime.fromtimestamp(WINDOW[1], tz=UTC))
-    assert dag_run.state == "success"
-    delivered = Counter(
-        canonical(document) for document in stream_documents(moto_server.client("logs"), "infrastructure", *WINDOW)
+    staging_dir = tmp_path_factory.mktemp("staging")
+    # ~6,250 records each: one page, no offset.
+    dag_run, delivered = infrastructure_run(
+        simulator, moto_server, staging_dir, NETSKOPE_SPLIT_MINUTES_INFRASTRUCTURE="15"
     )
+    assert dag_run.state == "success"
     assert delivered == expected_home_events(simulator, "infrastructure", *WINDOW)
     assert delivered.total() == RECORDS
     summaries = [task_return_value(dag_run, "deliver", index) for index in range(4)]
     assert sum(summary["fetched"] for summary in summaries) == RECORDS
     # Four sub-windows, each one short page and one count.
     assert simulator.stats.requests["/api/v2/events/data/infrastructure"] - requests_before == 8
+
+
+def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(tmp_path, monkeypatch) -> None:
+    """A scripted ``data/audit`` whose second page starts inside the first (each second's records reversed at
+    offsets past 0): the first pull staged a page and quarantined a NaN record and a non-object; the
+    second pull's files replace the first's, and the books balance."""
+    start, end = WINDOW
+    seconds = [start + n // 7 for n in range(PAGE_SIZE + 500)]  # 7 records a second: the boundary second holds several
+    records = [
+        (second, orjson.dumps({"_id": f"a{n}", "timestamp": second, "type": "audit", "audit_log_event": "Login"}))
+        for n, second in enumerate(seconds)
+    ]
+    records[3] = (seconds[3], b'{"_id":"nan","timestamp":%d,"v":NaN}' % seconds[3])
+    records[5] = (seconds[5], b"[1,2]")
+
+    def page(seen) -> Reply:
+        low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
+        offset, limit = int(seen.params["offset"]), int(seen.params["limit"])
+        selected = [(second, raw) for second, raw in records if low <= second <= high]
+        if offset:  # ties in a new order: each second's records reversed
+            selected.sort(key=lambda item: item[0])
+            groups: dict[int, list[bytes]] = {}
+            for second, raw in selected:
+                groups.setdefault(second, []).insert(0, raw)
+            ordered = [raw for second in sorted(groups) for raw in groups[second]]
+        else:
+            ordered = [raw for _, raw in selected]
+        return Reply(body=b'{"ok":1,"result":[' + b",".join(ordered[offset : offset + limit]) + b"]}")
+
+    def count(seen) -> Reply:
+        low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
+        return counted(sum(1 for second, _ in records if low <= second <= high))
+
+    staging_base = f"file://{tmp_path / 'staging'}"
+    monkeypatch.setenv("NETSKOPE_STAGING_BASE", staging_base)
+    with ScriptedTenant(page) as tenant:
+        tenant.count_fallback = count
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "netskope",
+                    "host": tenant.host,
+                    "password": "order-moved-token",
+                    "extra": {"allow_non_goskope_host": True, "scheme": "http", **FAST_CLIENT},
+                }
+            ),
+        )
+        manifest = run_task("fetch", log_type="audit", start=start, end=end, run_id="order_moved")
+    offsets = [seen.params.get("offset") for seen in tenant.seen if not is_count(seen)]
+    assert offsets[:2] == ["0", str(PAGE_SIZE)] and set(offsets[2:]) == {"0"}, "two offset pages, then parts"
+    folder = staging.run_folder(staging_base, "netskope_audit", "order_moved", 1)
+    hostile = {records[3][1], records[5][1]}
+    staged = Counter(staging.read_lines(folder / RAW_FILE))
+    assert staged == Counter(raw for _, raw in records if raw not in hostile), "each record once"
+    assert manifest["fetched"]["records"] == len(records) - 2
+    assert manifest["fetch_quarantined"] == 2, "the first pull's quarantine was replaced, not added to"
+    quarantine = staging.quarantine_file(staging_base, "netskope_audit", "order_moved", 1, "fetch")
+    assert len(list(staging.read_lines(quarantine))) == 2
+    assert manifest["mapped"]["events"]["records"] == len(records) - 2
+    check_balance(manifest["mapped"])

@@ -290,7 +290,7 @@ class NetskopeClient:
 
     # ------------------------------------------------------------------ window API
 
-    def iter_window_pages(self, log_type: str, start: int, end: int) -> Iterator[RawPage]:
+    def iter_window_pages(self, log_type: str, start: int, end: int, *, in_parts: bool = False) -> Iterator[RawPage]:
         """Yield a window's records page by page, as raw JSON text (epoch seconds, ``[start, end)``).
 
         ``data/*`` types: the records inserted in the window; consecutive windows partition them and
@@ -307,15 +307,23 @@ class NetskopeClient:
         ``netskope_provider.records.decode_record``); a record the client cannot keep exactly or
         cannot place is in ``quarantined`` with the reason. Pages hold at most ``page_size``
         records; the window is never held in memory as a whole.
+
+        A ``data/*`` answer whose order moves between requests raises ``strategies.OrderMoved``
+        (offset paging would skip records); ``in_parts=True`` then reads the window again in parts of
+        its time range that fit one page each, with no offset (``data/*`` only; more requests).
         """
         kind = get_log_type(log_type)
         start, end = _check_window(start, end)
+        if in_parts and kind.strategy is not Strategy.INSERTION_WINDOW:
+            raise ValueError(f"in_parts reads data/* windows only, not {kind.name}")
         where = f"{self.host}/api/v2/{kind.path}"
         fetch = self._fetcher(kind)
         placer = strategies.EventTimePlacer()
         pages: Iterator[RawPage]
         if kind.strategy is Strategy.INSERTION_WINDOW:
-            pages = strategies.insertion_window_pages(fetch, start, end, self.page_size, where, self._counter(kind))
+            pages = strategies.insertion_window_pages(
+                fetch, start, end, self.page_size, where, self._counter(kind), in_parts=in_parts
+            )
         elif kind.strategy is Strategy.EVENT_TIME:
             pages = strategies.whole_event_time_pages(
                 fetch, self._counter(kind), start, end, placer=placer, page_size=self.page_size, where=where

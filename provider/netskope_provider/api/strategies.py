@@ -166,6 +166,30 @@ class OffsetIgnored(NetskopePagingError):
     """The endpoint served the same first record at a later ``offset``: paging by offset would loop."""
 
 
+#: Why a window is read in parts (:func:`bisected_pages`), as its errors say it.
+IGNORED_OFFSET: Final = "ignores 'offset'"
+MOVING_ORDER: Final = "orders its answer anew between requests"
+
+
+class OrderMoved(NetskopePagingError):
+    """A page served a record of the page before it: the answer's order moved between requests.
+
+    Paging by offset would then skip as many records as it repeats while the count still matches;
+    a pull that can start over reads the window in parts that fit one page each (``in_parts``).
+    """
+
+    def __init__(self, where: str, offset: int, page_size: int) -> None:
+        #: What happened, in words a log line can use.
+        self.found = f"{where} served at offset {offset} a record it had served on the page before"
+        super().__init__(
+            f"{self.found}: the order of its answer changed between requests, so paging by offset would skip as "
+            "many records as it repeats while the count still matched. Nothing was delivered from this try. Pull "
+            f"windows that fit one page (fewer than {page_size} records each: NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> "
+            "pulls a window as sub-windows of that many minutes, docs/scaling.md), which need no offset, and "
+            "report the endpoint to Netskope support."
+        )
+
+
 class _FullPage(Exception):
     """A query asked as ``whole`` filled its page, so it may hold more records than one page."""
 
@@ -190,9 +214,9 @@ def offset_pages(
     fails the pull on it, one count request checks it. A full first page is handed on before the
     count is asked (the caller maps it meanwhile; a short one is checked first). A body over the
     client's byte bound is asked again with half the records. An endpoint that ignores ``offset``
-    is refused (:class:`OffsetIgnored`). So is an answer whose order moved between requests: a page
-    serving a record of the page before it (offset paging would then skip as many records as it
-    repeats, and the count would still match). With ``whole``, the query must fit one page: a full
+    is refused (:class:`OffsetIgnored`). So is an answer whose order moved between requests
+    (:class:`OrderMoved`): a page serving a record of the page before it (offset paging would then
+    skip as many records as it repeats, and the count would still match). With ``whole``, the query must fit one page: a full
     page is not handed on but raises :class:`_FullPage`.
     """
     offset = start_offset
@@ -223,14 +247,7 @@ def offset_pages(
                 "sub-windows of that many minutes, docs/scaling.md) or report the endpoint to Netskope support."
             )
         if previous and _repeats(page, previous):
-            raise NetskopePagingError(
-                f"{where} served at offset {offset} a record it had served on the page before: the order of its "
-                "answer changed between requests, so paging by offset would skip as many records as it repeats "
-                "while the count still matched. Nothing was delivered from this try. Pull windows that fit one "
-                f"page (fewer than {page_size} records each: NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> pulls a window as "
-                "sub-windows of that many minutes, docs/scaling.md), which need no offset, and report the "
-                "endpoint to Netskope support."
-            )
+            raise OrderMoved(where, offset, page_size)
         if whole and served >= limit:
             raise _FullPage
         if not counted and served < limit:  # a short page is checked against the count before it is handed on
@@ -277,15 +294,27 @@ def offset_pages(
 
 
 def insertion_window_pages(
-    fetch: PageFetcher, start: int, end: int, page_size: int, where: str, count: Counter | None = None
+    fetch: PageFetcher,
+    start: int,
+    end: int,
+    page_size: int,
+    where: str,
+    count: Counter | None = None,
+    *,
+    in_parts: bool = False,
 ) -> Iterator[RawPage]:
     """``data/*``: the API's insertion bounds are inclusive seconds, so ``[start, end)`` is ``start..end-1``.
 
     Should the endpoint ignore ``offset`` (Netskope's CLI reads ``data/infrastructure`` as a single
     page), its second page repeats the first: the window is then read in parts of its time range
     that fit one page each (:func:`bisected_pages`), passing over the first page's records, already
-    handed on. Detected at a later page, it fails the pull (:class:`OffsetIgnored`).
+    handed on. Detected at a later page, it fails the pull (:class:`OffsetIgnored`). ``in_parts``
+    reads the window that way from the start, with no offset: for a window whose answer's order
+    moved between requests (:class:`OrderMoved`), which a caller cannot take back page by page.
     """
+    if in_parts:
+        yield from bisected_pages(fetch, start, end - 1, page_size, where, count, collections.Counter(), MOVING_ORDER)
+        return
     params = {"insertionstarttime": start, "insertionendtime": end - 1}
     handed: collections.Counter[bytes] | None = None  # the first page's records while the second may repeat it
     pages = 0
@@ -309,7 +338,7 @@ def insertion_window_pages(
         where,
         handed.total(),
     )
-    yield from bisected_pages(fetch, start, end - 1, page_size, where, count, handed)
+    yield from bisected_pages(fetch, start, end - 1, page_size, where, count, handed, IGNORED_OFFSET)
 
 
 def bisected_pages(
@@ -320,8 +349,9 @@ def bisected_pages(
     where: str,
     count: Counter | None,
     handed: collections.Counter[bytes],
+    why: str,
 ) -> Iterator[RawPage]:
-    """``data/*`` records inserted in the seconds ``first..last`` from an endpoint that ignores ``offset``.
+    """``data/*`` records inserted in the seconds ``first..last``, read without ``offset`` (``why`` says why).
 
     Each part of the range is asked for one page (checked against its count like any short page);
     a full page may hide more, so its part is halved and asked again, earlier half first. A second
@@ -337,7 +367,7 @@ def bisected_pages(
         except _FullPage:
             if low == high:
                 raise NetskopePagingError(
-                    f"{where} ignores 'offset', and a full page of records ({page_size} or more) was inserted in "
+                    f"{where} {why}, and a full page of records ({page_size} or more) was inserted in "
                     f"the one second {low}: a second cannot be split, so they cannot all be read. Nothing was "
                     "delivered from this try; report the endpoint to Netskope support."
                 ) from None
