@@ -216,8 +216,8 @@ def offset_pages(
     client's byte bound is asked again with half the records. An endpoint that ignores ``offset``
     is refused (:class:`OffsetIgnored`). So is an answer whose order moved between requests
     (:class:`OrderMoved`): a page serving a record of the page before it (offset paging would then
-    skip as many records as it repeats, and the count would still match). With ``whole``, the query must fit one page: a full
-    page is not handed on but raises :class:`_FullPage`.
+    skip as many records as it repeats, and the count would still match). With ``whole``, the
+    query must fit one page: a full page is not handed on but raises :class:`_FullPage`.
     """
     offset = start_offset
     limit = page_size
