@@ -105,7 +105,10 @@ def test_pulled_in_sub_windows_that_fit_one_page_the_window_is_delivered_exactly
     assert simulator.stats.requests["/api/v2/events/data/infrastructure"] - requests_before == 8
 
 
-def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(
+    tmp_path, monkeypatch, moto_server, store: str
+) -> None:
     """A scripted ``data/audit`` whose second page starts inside the first (each second's records reversed at
     offsets past 0): the first pull staged a page and quarantined a NaN record and a non-object; the
     second pull's files replace the first's, and the books balance."""
@@ -136,7 +139,12 @@ def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(tmp
         low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
         return counted(sum(1 for second, _ in records if low <= second <= high))
 
-    staging_base = f"file://{tmp_path / 'staging'}"
+    if store == "s3":  # the start-over overwrites S3 objects as it does local files
+        moto_server.client("s3").create_bucket(Bucket="netskope-order-moved")
+        staging_base, conn_id = "s3://netskope-order-moved/staging", "aws_default"
+        monkeypatch.setenv("NETSKOPE_STAGING_CONN_ID", conn_id)
+    else:
+        staging_base, conn_id = f"file://{tmp_path / 'staging'}", None
     monkeypatch.setenv("NETSKOPE_STAGING_BASE", staging_base)
     with ScriptedTenant(page) as tenant:
         tenant.count_fallback = count
@@ -154,13 +162,13 @@ def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(tmp
         manifest = run_task("fetch", log_type="audit", start=start, end=end, run_id="order_moved")
     offsets = [seen.params.get("offset") for seen in tenant.seen if not is_count(seen)]
     assert offsets[:2] == ["0", str(PAGE_SIZE)] and set(offsets[2:]) == {"0"}, "two offset pages, then parts"
-    folder = staging.run_folder(staging_base, "netskope_audit", "order_moved", 1)
+    folder = staging.run_folder(staging_base, "netskope_audit", "order_moved", 1, conn_id)
     hostile = {records[3][1], records[5][1]}
     staged = Counter(staging.read_lines(folder / RAW_FILE))
     assert staged == Counter(raw for _, raw in records if raw not in hostile), "each record once"
     assert manifest["fetched"]["records"] == len(records) - 2
     assert manifest["fetch_quarantined"] == 2, "the first pull's quarantine was replaced, not added to"
-    quarantine = staging.quarantine_file(staging_base, "netskope_audit", "order_moved", 1, "fetch")
+    quarantine = staging.quarantine_file(staging_base, "netskope_audit", "order_moved", 1, "fetch", conn_id)
     assert len(list(staging.read_lines(quarantine))) == 2
     assert manifest["mapped"]["events"]["records"] == len(records) - 2
     check_balance(manifest["mapped"])
