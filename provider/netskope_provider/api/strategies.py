@@ -390,13 +390,15 @@ def bisected_pages(
 
 def _hashes(page: ParsedBody) -> set[int]:
     """Each record's ``hash()``: which records a page served, in 8 bytes each (~0.7 ms per 1,000 records of 3.5 KB)."""
-    return {hash(raw) for raw in page.records or ()} | {hash(raw) for _, raw in page.quarantined}
+    found = set(map(hash, page.records or ()))
+    found.update(hash(raw) for _, raw in page.quarantined)
+    return found
 
 
 def _repeats(page: ParsedBody, previous: set[int]) -> bool:
     """Whether ``page`` serves a record whose hash is in ``previous`` (an equal hash of other bytes: odds 2^-64 a pair)."""
-    return any(hash(raw) in previous for raw in page.records or ()) or any(
-        hash(raw) in previous for _, raw in page.quarantined
+    return not previous.isdisjoint(map(hash, page.records or ())) or not previous.isdisjoint(
+        hash(raw) for _, raw in page.quarantined
     )
 
 
