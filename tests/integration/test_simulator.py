@@ -467,6 +467,33 @@ def test_rate_limit_per_endpoint_with_headers_and_429():
         assert limited.stats.throttled == 1 and limited.stats.statuses[429] == 1
 
 
+def test_retry_after_on_a_429_is_the_limiters_real_wait_below_one_request_a_second():
+    """At 0.5 requests/s the bucket refills in 2 s: Retry-After says 2, and a client that honours it gets in."""
+    with SimulatorServer(SimulatorConfig(seed=12, start=S, end=END, now=NOW, rate_limit_per_second=0.5)) as limited:
+        assert api(limited, "events/data/page").status_code == 200
+        throttled = api(limited, "events/data/page")
+        refused_at = time.monotonic()
+        assert throttled.status_code == 429
+        assert throttled.headers["Retry-After"] == "2"
+        time.sleep(1.0)  # what a hard-coded "Retry-After: 1" promised: the bucket is still empty
+        early = api(limited, "events/data/page")
+        if time.monotonic() - refused_at < 1.9:  # a stalled machine could make the early retry on time
+            assert early.status_code == 429 and early.headers["Retry-After"] == "1"
+        time.sleep(max(0.0, refused_at + 2.0 - time.monotonic()))
+        assert api(limited, "events/data/page").status_code == 200
+        assert limited.stats.internal_errors == []
+
+
+def test_a_429_storm_on_an_allowed_request_asks_for_one_second():
+    faults = FaultConfig(throttle_next=1)
+    with SimulatorServer(
+        SimulatorConfig(seed=19, start=S, end=END, now=NOW, rate_limit_per_second=0.5, faults=faults)
+    ) as f:
+        stormed = api(f, "events/data/page")
+        assert stormed.status_code == 429 and stormed.headers["Retry-After"] == "1"
+        assert stormed.headers["RateLimit-Remaining"] == "0"
+
+
 def test_tls_with_a_throwaway_certificate():
     with SimulatorServer(SimulatorConfig(seed=27, start=S, end=END, now=NOW, tls=True)) as secure:
         assert secure.url.startswith("https://127.0.0.1:") and secure.ca_file

@@ -108,7 +108,7 @@ class SimulatorConfig:
     #: Legacy: every endpoint serves ``_insertion_epoch_timestamp`` (real ``dataexport``/``datasearch``
     #: records carry none). Only for callers that still rely on it; see docs/simulator.md.
     insertion_time_everywhere: bool = False
-    #: Answer ``Accept-Encoding: gzip`` with a gzip body, as the tenant does.
+    #: Answer ``Accept-Encoding: gzip`` with a gzip body (assumed: Netskope's own client asks for it).
     gzip: bool = True
     #: ``data/*`` log types whose pages state the query's ``total`` beside ``result`` (Netskope's CLI
     #: relies on ``data/audit`` doing so); the others state none, and a client counts them apart.

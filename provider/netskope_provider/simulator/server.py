@@ -321,6 +321,9 @@ class SimulatorServer:
                 )
             if response.status == 429:
                 limit_headers["RateLimit-Remaining"] = "0"
+                # The limiter's own wait when it refused the request; a 429 storm (a fault on a request
+                # the bucket allowed) asks for the shortest whole second.
+                limit_headers.setdefault("Retry-After", "1")
             response.headers = {**limit_headers, **response.headers}
             # Release the index before the answer goes out: a client that reads it may ask again at
             # once, and must not find its own finished request still holding the index (a 409).
@@ -375,7 +378,7 @@ class SimulatorServer:
             return Response(200, _HTML_LOGIN, content_type="text/html; charset=utf-8")
         if "throttle" in faults:
             self.tenant.stats.count("throttled")
-            return json_response(429, {"message": "API rate limit exceeded"}, **{"Retry-After": "1"})
+            return json_response(429, {"message": "API rate limit exceeded"})  # Retry-After: see _serve
         if route is None:
             denied = self.tenant.authorize(handler.headers, None)
             return denied or json_response(404, {"message": f"Not found: {handler.command} {path}"})
