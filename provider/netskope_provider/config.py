@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pendulum
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -84,6 +86,8 @@ DAG_SETTING_DEFAULTS: dict[str, str] = {
 TENANTS_ENV = "NETSKOPE_TENANTS"
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
 _TENANT_KEYS = {"conn_id", "pool", "log_group"}
+
+T = TypeVar("T")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -281,40 +285,84 @@ def staging_base(override: str | None = None) -> str:
     return f"file://{Path(home).resolve() / 'netskope-staging'}"
 
 
+def _run_value(name: str, override: str | int | float | None, parse: Callable[[str, str], T]) -> T:
+    """Read run setting ``name`` and ``parse`` it; a bad value is a ``NetskopeConfigError`` saying where to set it."""
+    raw = run_setting(name, None if override is None else str(override))
+    try:
+        return parse(raw, f"netskope_{name}")
+    except ValueError as error:
+        source = (
+            "the operator's argument"
+            if override not in (None, "")
+            else f"Airflow Variable netskope_{name} or environment variable {_env_name(name)}"
+        )
+        raise NetskopeConfigError(f"{error}; fix {source} (default {RUN_SETTING_DEFAULTS[name]})") from None
+
+
+def _seconds_up_to_600(raw: str, source: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{source}={raw!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 600:
+        raise ValueError(f"{source}={seconds} must be between 0 and 600")
+    return seconds
+
+
+def _at_least(minimum: int) -> Callable[[str, str], int]:
+    return lambda raw, source: _parse_int(raw, source, minimum)
+
+
 def staging_retention(override: str | int | None = None) -> timedelta:
     """How long a successful run's staged files are kept."""
-    raw = run_setting("staging_retention_hours", None if override is None else str(override))
-    return timedelta(hours=_parse_int(raw, "netskope_staging_retention_hours"))
+    return timedelta(hours=_run_value("staging_retention_hours", override, _parse_int))
 
 
 def verify_wait_seconds(override: str | float | None = None) -> float:
     """Seconds to wait before reading a stream back after puts without an answer."""
-    raw = run_setting("verify_wait_seconds", None if override is None else str(override))
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"netskope_verify_wait_seconds={raw!r} is not a number of seconds") from None
-    if not 0 <= seconds <= 600:
-        raise ValueError(f"netskope_verify_wait_seconds={seconds} must be between 0 and 600")
-    return seconds
+    return _run_value("verify_wait_seconds", override, _seconds_up_to_600)
 
 
 def lease_seconds(override: str | int | None = None) -> int:
     """How long a stream lease lasts after each renewal."""
-    raw = run_setting("lease_seconds", None if override is None else str(override))
-    return _parse_int(raw, "netskope_lease_seconds", minimum=4)
+    return _run_value("lease_seconds", override, _at_least(4))
 
 
 def lease_wait_seconds(override: str | int | None = None) -> int:
     """How long a delivery waits for a busy stream."""
-    raw = run_setting("lease_wait_seconds", None if override is None else str(override))
-    return _parse_int(raw, "netskope_lease_wait_seconds")
+    return _run_value("lease_wait_seconds", override, _parse_int)
 
 
 def max_window_days(override: str | int | None = None) -> int:
     """The longest custom window a run accepts, in days."""
-    raw = run_setting("max_window_days", None if override is None else str(override))
-    return _parse_int(raw, "netskope_max_window_days", minimum=1)
+    return _run_value("max_window_days", override, _at_least(1))
+
+
+def timestamp_policy(override: str | None = None) -> str:
+    """What delivery does with events outside CloudWatch's time range: ``ingest_time``, ``reject`` or ``fail``."""
+    from netskope_provider.delivery import TIMESTAMP_POLICIES
+
+    def known(raw: str, source: str) -> str:
+        if raw not in TIMESTAMP_POLICIES:
+            raise ValueError(f"{source}={raw!r} is not a timestamp policy: use one of {', '.join(TIMESTAMP_POLICIES)}")
+        return raw
+
+    return _run_value("timestamp_policy", override, known)
+
+
+def check_run_settings() -> None:
+    """Read every run setting a later task of the run reads, so a bad one fails the run's first task.
+
+    Nothing has been pulled or sent by then. The operators' arguments, which win over these
+    settings, are checked where they are used (each before its task's first request).
+    """
+    staging_retention()
+    verify_wait_seconds()
+    lease_seconds()
+    lease_wait_seconds()
+    max_window_days()
+    log_group_retention_days()
+    timestamp_policy()
 
 
 def log_group_for(log_type: str, override: str | None = None) -> str:
@@ -324,5 +372,4 @@ def log_group_for(log_type: str, override: str | None = None) -> str:
 
 def log_group_retention_days(override: str | int | None = None) -> int | None:
     """Retention in days for a log group the provider creates; None (setting 0) for never expire."""
-    raw = run_setting("log_group_retention_days", None if override is None else str(override))
-    return _parse_int(raw, "netskope_log_group_retention_days") or None
+    return _run_value("log_group_retention_days", override, _parse_int) or None

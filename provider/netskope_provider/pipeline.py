@@ -163,8 +163,10 @@ def run_window_of(
     """The window a task pulls: the custom window if set (checked), else the run's data interval.
 
     With ``wait``, a window that has not settled yet (``end + settle_seconds`` in the future)
-    reschedules the task until then, freeing its worker and pool slot.
+    reschedules the task until then, freeing its worker and pool slot. Every run setting is read
+    first, so a bad one fails the run's first task before anything is pulled or sent.
     """
+    config.check_run_settings()
     ti = context.get("ti")
     window, custom = resolve(
         window_start,
@@ -645,7 +647,8 @@ def deliver(
     check_balance(mapped)
     log_type, window = mapped["log_type"], Window.from_dict(mapped["window"])
     group = config.log_group_for(log_type, log_group)
-    policy = config.run_setting("timestamp_policy", timestamp_policy)
+    policy = config.timestamp_policy(timestamp_policy)
+    retention = config.staging_retention(staging_retention_hours)  # read before the first put, not after the last
     verify_wait = config.verify_wait_seconds()
     lease_seconds, lease_wait = config.lease_seconds(), config.lease_wait_seconds()
     put_timeout = lease_seconds / 8  # connect + read within a quarter of the lease: it renews every quarter
@@ -739,7 +742,7 @@ def deliver(
             refused_location,
         )
     swept = area.clean(
-        config.staging_retention(staging_retention_hours),
+        retention,
         own_files=(mapped["fetched_location"], mapped["events"]["location"]),
     )
     if swept:

@@ -28,6 +28,8 @@ from netskope_provider.delivery import (
     MAX_BATCH_SPAN_MS,
     MAX_EVENT_BYTES,
     PIPELINE_EVENT_BYTES,
+    TIMESTAMP_POLICIES,
+    DeliveryReport,
     PresentMessages,
     deliver,
     ensure_log_group,
@@ -320,20 +322,31 @@ def test_future_events_are_restamped_under_ingest_time(logs, group):
     assert {ts for ts, _ in stored(logs, group, "s")} == {delivery_time}
 
 
-def test_old_events_are_rejected_with_reason_under_reject(logs, group):
-    old = window_events(10, base=now_ms() - 20 * DAY_MS)
+#: Event times CloudWatch Logs refuses, relative to now: older than 14 days, more than 2 hours ahead.
+OUTSIDE_CLOUDWATCH = {"old": -20 * DAY_MS, "future": 3 * HOUR_MS}
+
+
+@pytest.mark.parametrize("age", sorted(OUTSIDE_CLOUDWATCH))
+def test_old_and_future_events_are_rejected_with_reason_under_reject(logs, group, age):
+    outside = window_events(10, base=now_ms() + OUTSIDE_CLOUDWATCH[age], spread_ms=10)
     fresh = window_events(5)
     seen: list[tuple[int, bytes, str]] = []
-    report = deliver(old + fresh, logs, group, "s", timestamp_policy="reject", on_rejected=lambda *a: seen.append(a))
+    report = deliver(
+        outside + fresh, logs, group, "s", timestamp_policy="reject", on_rejected=lambda *a: seen.append(a)
+    )
     assert (report.delivered, report.rejected, report.rejected_reasons) == (5, 10, {"timestamp": 10})
-    assert sorted((ts, m) for ts, m, _ in seen) == sorted(old)
+    assert sorted((ts, m) for ts, m, _ in seen) == sorted(outside)
     assert all("outside what CloudWatch Logs accepts" in reason for _, _, reason in seen)
-    assert len(stored(logs, group, "s")) == 5
+    assert Counter(stored(logs, group, "s")) == Counter((ts, m.decode()) for ts, m in fresh)
 
 
-def test_old_events_raise_under_fail(logs, group):
-    events = window_events(5) + window_events(1, base=now_ms() - 20 * DAY_MS)
-    with pytest.raises(CloudWatchEventRejectedError, match="timestamp_policy='ingest_time'"):
+@pytest.mark.parametrize("age", sorted(OUTSIDE_CLOUDWATCH))
+def test_old_and_future_events_raise_under_fail(logs, group, age):
+    events = window_events(5) + window_events(1, base=now_ms() + OUTSIDE_CLOUDWATCH[age], spread_ms=10)
+    with pytest.raises(
+        CloudWatchEventRejectedError,
+        match=r"is outside what CloudWatch Logs accepts now.*timestamp_policy='ingest_time'",
+    ):
         deliver(events, logs, group, "s", timestamp_policy="fail")
 
 
@@ -433,10 +446,13 @@ def test_oversized_events_follow_the_oversize_policy(logs, group):
         deliver([too_big], logs, group, "f", oversize_policy="fail")
 
 
-def test_malformed_events_are_rejected_with_reasons(logs, group):
+@pytest.mark.parametrize("policy", TIMESTAMP_POLICIES)
+def test_malformed_events_are_rejected_with_reasons(logs, group, policy):
     seen: list[str] = []
     events = [(now_ms(), b"\xff\xfe"), (now_ms(), b""), ("yesterday", b"{}"), (now_ms(), b"{}")]
-    report = deliver(events, logs, group, "s", on_rejected=lambda ts, m, reason: seen.append(reason))
+    report = deliver(
+        events, logs, group, "s", timestamp_policy=policy, on_rejected=lambda ts, m, reason: seen.append(reason)
+    )
     assert (report.events, report.delivered, report.rejected, report.rejected_reasons) == (4, 1, 3, {"malformed": 3})
     assert seen == [
         "message is not valid UTF-8",
@@ -655,9 +671,10 @@ def test_ensure_log_group_passes_the_kms_key(logs):
         ),
         max_size=40,
     ),
-    st.sampled_from(["ingest_time", "reject"]),
+    st.sampled_from(TIMESTAMP_POLICIES),
 )
 def test_every_event_is_delivered_or_rejected_with_a_reason(kinds, policy):
+    """Malformed and oversized events are rejected under every policy; old and future ones follow it."""
     base = now_ms()
     shapes = {
         "fresh": lambda n: (base - n, b'{"n":%d}' % n),
@@ -671,20 +688,28 @@ def test_every_event_is_delivered_or_rejected_with_a_reason(kinds, policy):
     events = [shapes[kind](n) for kind, n in kinds]
     rejected: list[bytes] = []
     sink = RecordingSink()
-    report = deliver(
-        events,
-        sink,
-        "/g",
-        "s",
-        timestamp_policy=policy,
-        now_ms=base,
-        on_rejected=lambda ts, message, reason: rejected.append(message),
-    )
+
+    def run() -> DeliveryReport:
+        return deliver(
+            events,
+            sink,
+            "/g",
+            "s",
+            timestamp_policy=policy,
+            now_ms=base,
+            on_rejected=lambda ts, message, reason: rejected.append(message),
+        )
+
+    movable = sum(kind in ("old", "future") for kind, _ in kinds)
+    if policy == "fail" and movable:
+        with pytest.raises(CloudWatchEventRejectedError, match="outside what CloudWatch Logs accepts"):
+            run()
+        return
+    report = run()
     delivered = [e["message"].encode() for batch in sink.calls for e in batch]
     assert report.events == len(events) == report.delivered + report.rejected
     assert Counter(delivered) + Counter(rejected) == Counter(m for _, m in events)
     assert sum(report.rejected_reasons.values()) == report.rejected == len(rejected)
-    movable = sum(kind in ("old", "future") for kind, _ in kinds)
     assert report.restamped == (movable if policy == "ingest_time" else 0)
 
 

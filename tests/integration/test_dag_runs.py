@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import REPO, airflow_with_simulator, expected_home_events, home_stream_events
+from conftest import REPO, airflow_with_simulator, all_stream_events, expected_home_events, home_stream_events
 
 from netskope_provider import delivery, staging
 from netskope_provider.compat import AIRFLOW_V_3_0_PLUS, DagBag, dag_test, task_return_value
@@ -133,6 +133,27 @@ def test_window_twenty_days_old_is_delivered_under_the_timestamp_policy(dags, si
     assert stream_events(moto_server, "audit", *OLD_WINDOW) == expected
     delivery = task_result(dag_run, "deliver")["delivery"]
     assert delivery["restamped"] == 40 and delivery["rejected"] == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("NETSKOPE_STAGING_RETENTION_HOURS", "two days"), ("NETSKOPE_TIMESTAMP_POLICY", "sometimes")],
+)
+def test_a_bad_run_setting_fails_the_run_at_fetch_before_anything_is_pulled_or_sent(
+    dags, simulator, moto_server, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Settings the deliver task reads are checked by the run's first task, and a retry cannot fix them."""
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("NETSKOPE_LOG_GROUP", "/netskope/bad-setting/{log_type}")
+    requests = simulator.stats.requests.total()
+
+    dag_run = run_dag(dags["netskope_audit"], WINDOW[1])
+
+    assert dag_run.state == "failed"
+    states = {task_id: dag_run.get_task_instance(task_id).state for task_id in ("fetch", "to_ocsf", "deliver")}
+    assert states == {"fetch": "failed", "to_ocsf": "upstream_failed", "deliver": "upstream_failed"}
+    assert simulator.stats.requests.total() == requests, "the tenant was not asked"
+    assert all_stream_events(moto_server.client("logs"), "audit", "/netskope/bad-setting/audit") == Counter()
 
 
 def test_custom_window_from_the_trigger_form(dags, simulator, moto_server) -> None:

@@ -108,8 +108,11 @@ def test_test_connection_reports_success_and_failures_without_raising(monkeypatc
     assert not passed and "contains a path" in message
 
     set_sim_connection(monkeypatch, sim, password=None)
+    advice = "has no API token: set its password to the service account's token, or its extra secret_arn"
     passed, message = NetskopeHook().test_connection()
-    assert not passed and "has no API token" in message
+    assert not passed and advice in message
+    with pytest.raises(NetskopeConfigError, match=advice):
+        list(NetskopeHook().iter_window_pages("audit", S, END))
 
 
 @pytest.mark.parametrize(
@@ -130,8 +133,8 @@ def test_test_connection_reports_success_and_failures_without_raising(monkeypatc
         ("tenant.goskope.com", {"scheme": "ftp"}, "Unsupported scheme"),
         ("tenant.goskope.com:99999", {}, "invalid port"),
         ("ten ant.goskope.com", {}, "not a valid hostname"),
-        ("tenant.goskope.com", {"allow_non_goskope_host": "maybe"}, "must be true or false"),
-        ("tenant.goskope.com", {"rate_limit_per_second": "fast"}, "must be a float"),
+        ("tenant.goskope.com", {"allow_non_goskope_host": "maybe"}, "allow_non_goskope_host='maybe' is not a boolean"),
+        ("tenant.goskope.com", {"rate_limit_per_second": "fast"}, "extra rate_limit_per_second must be a float"),
         ("tenant.goskope.com", {"proxies": ["http://proxy:3128"]}, "proxies must be"),
     ],
 )

@@ -339,7 +339,7 @@ def test_the_scan_would_see_a_leak(tmp_path) -> None:
     }
 
 
-def test_tls_verification_is_on_by_default_and_cannot_be_switched_off(monkeypatch) -> None:
+def test_tls_verification_is_on_by_default_and_cannot_be_switched_off(monkeypatch, caplog, capsys) -> None:
     assert NetskopeClient("tenant.goskope.com", lambda refresh: CANARY).verify is True
     with pytest.raises(NetskopeConfigError, match="cannot be disabled") as caught:
         NetskopeClient("tenant.goskope.com", lambda refresh: CANARY, verify=False)
@@ -351,7 +351,10 @@ def test_tls_verification_is_on_by_default_and_cannot_be_switched_off(monkeypatc
             {"conn_type": "netskope", "host": "tenant.goskope.com", "password": CANARY, "extra": {"verify": False}}
         ),
     )
-    assert NetskopeHook(netskope_conn_id="netskope_leaks").get_client().verify is True
+    with caplog.at_level(logging.WARNING):
+        assert NetskopeHook(netskope_conn_id="netskope_leaks").get_client().verify is True
+    warned = capsys.readouterr().out + caplog.text  # Airflow 3 logs through structlog, Airflow 2 through logging
+    assert "Ignoring unknown extras of connection netskope_leaks: verify" in warned
 
 
 # --- token confinement: redirects, encoded echoes, DEBUG logs, tokens that are not header-safe ------

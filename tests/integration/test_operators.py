@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import stat
 import threading
 from collections import Counter
@@ -76,11 +77,6 @@ def test_staged_files_are_private_and_round_trip(base: str) -> None:
     assert list(staging.read_lines(folder / "raw.ndjson.gz")) == lines
     with gzip.open((folder / "raw.ndjson.gz").path) as plain:
         assert plain.read().count(b"\n") == 25_000
-
-
-def test_missing_staged_file_says_what_to_do(base: str) -> None:
-    with pytest.raises(FileNotFoundError, match="Clear the whole DAG run"):
-        list(staging.read_lines(staging.staging_path(base) / "gone.ndjson.gz"))
 
 
 def staged_events(base: str, name: str) -> tuple[object, list[bytes]]:
@@ -193,7 +189,10 @@ def test_fetch_without_the_rbac_permission_fails_at_once_without_the_token(
 
 
 def test_fetch_of_an_unknown_log_type_fails_with_the_valid_names(base: str) -> None:
-    with pytest.raises(AirflowFailException, match="expected one of: application, page"):
+    with pytest.raises(
+        AirflowFailException,
+        match=r"expected one of: application, page, network, infrastructure, audit, incident, endpoint, alert$",
+    ):
         NetskopeFetchOperator(task_id="fetch", log_type="pages", staging_base=base).execute(interval_context())
 
 
@@ -245,7 +244,10 @@ def test_transform_accounts_for_every_record(base: str, log_type: str) -> None:
 def test_transform_fails_when_the_staged_file_lost_records(base: str) -> None:
     handed_over = stage_raw(base, "audit", [orjson.dumps(r) for r in generate("audit", 10, START, END, seed=1)])
     handed_over["fetched"]["records"] = 11  # the fetch task staged one more than the file now holds
-    with pytest.raises(AirflowFailException, match="do not balance"):
+    with pytest.raises(
+        AirflowFailException,
+        match=r"do not balance .*: fetched 11 != OCSF 9 \+ raw 1 \+ rejected 0, or 10 events staged \(10 placed in streams\)",
+    ):
         NetskopeToOcsfOperator(task_id="to_ocsf", fetch_manifest=handed_over).execute(task_context())
 
 
@@ -332,6 +334,17 @@ def test_successful_delivery_removes_the_runs_staged_files(moto_server, mapped_a
     assert Path(staging.staging_path(mapped_audit["rejected_location"]).path).exists(), "rejected records are kept"
 
 
+def test_missing_staged_file_says_what_to_do(moto_server, mapped_audit: dict) -> None:
+    """A deliver task cleared alone after its run's staging was removed, or run on another worker's disk."""
+    staging.staging_path(mapped_audit["events"]["location"]).unlink()
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"Clear the whole DAG run so the fetch task stages it again, "
+        r"and use an s3:// staging_base when tasks run on several workers",
+    ):
+        OcsfToCloudWatchLogsOperator(task_id="deliver", transform_manifest=mapped_audit).execute(task_context())
+
+
 def test_events_cloudwatch_cannot_take_are_quarantined_under_the_reject_policy(moto_server, base: str) -> None:
     moto_server.reset()
     old_start = START - 20 * 86400
@@ -347,7 +360,10 @@ def test_events_cloudwatch_cannot_take_are_quarantined_under_the_reject_policy(m
 
 
 def test_delivery_refuses_unbalanced_counts(moto_server, mapped_audit: dict) -> None:
-    with pytest.raises(AirflowFailException, match="do not balance"):
-        OcsfToCloudWatchLogsOperator(
-            task_id="deliver", transform_manifest={**mapped_audit, "raw": mapped_audit["raw"] + 1}
-        ).execute(task_context())
+    ocsf, raw = mapped_audit["ocsf_total"], mapped_audit["raw"]
+    assert (mapped_audit["fetched"], ocsf + raw, mapped_audit["rejected"]) == (201, 200, 1)
+    numbers = f"fetched 201 != OCSF {ocsf} + raw {raw + 1} + rejected 1, or 200 events staged (200 placed in streams)"
+    with pytest.raises(AirflowFailException, match=re.escape(numbers)):
+        OcsfToCloudWatchLogsOperator(task_id="deliver", transform_manifest={**mapped_audit, "raw": raw + 1}).execute(
+            task_context()
+        )

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
-from conftest import REPO
+from conftest import REPO, all_stream_events
 from pipeline_tasks import run_task
 from scripted_tenant import Reply, ScriptedTenant, decoded, ok
 
-from netskope_provider import config, delivery, staging
+from netskope_provider import delivery, staging
 from netskope_provider.api.client import NetskopeClient
+from netskope_provider.compat import AirflowFailException
 from netskope_provider.ocsf import map_record
 from netskope_provider.simulator import SimulatorConfig, SimulatorServer
 from netskope_provider.simulator.records import generate
@@ -143,7 +145,9 @@ def test_a_staged_line_with_invalid_utf8_is_rejected_with_its_reason(base: str) 
 # --- settings ------------------------------------------------------------------------------------
 
 
-def test_an_unknown_timestamp_policy_names_the_choices(moto_server, base: str) -> None:
+def assert_delivery_refused_before_any_put(moto_server, base: str, log_group: str, match: str, **arguments) -> None:
+    """The deliver task of a mapped window of 3 audit events, given ``arguments``, fails at once (no retry)
+    with a message matching ``match``, and ``log_group`` holds no event."""
     from pipeline_tasks import task_context
 
     from netskope_provider.operators.cloudwatch import OcsfToCloudWatchLogsOperator
@@ -151,14 +155,36 @@ def test_an_unknown_timestamp_policy_names_the_choices(moto_server, base: str) -
     window = {"log_type": "audit", "start": WINDOW[0], "end": WINDOW[1], "run_id": "robustness"}
     lines = [orjson.dumps(r) for r in generate("audit", 3, *WINDOW, seed=1)]
     mapped = run_task("to_ocsf", **window, manifest=staged_fetch(base, "audit", lines))
-    deliver = OcsfToCloudWatchLogsOperator(task_id="deliver", transform_manifest=mapped, timestamp_policy="sometimes")
-    with pytest.raises(ValueError, match="ingest_time"):
+    deliver = OcsfToCloudWatchLogsOperator(
+        task_id="deliver", transform_manifest=mapped, log_group=log_group, **arguments
+    )
+    with pytest.raises(AirflowFailException, match=match):
         deliver.execute(task_context("audit", *WINDOW, run_id="robustness", try_number=1))
+    assert all_stream_events(moto_server.client("logs"), "audit", log_group) == Counter()
 
 
-def test_a_staging_retention_that_is_not_a_number_names_the_setting() -> None:
-    with pytest.raises(ValueError, match="netskope_staging_retention_hours='two days' is not a whole number"):
-        config.staging_retention("two days")
+def test_an_unknown_timestamp_policy_names_the_choices(moto_server, base: str) -> None:
+    assert_delivery_refused_before_any_put(
+        moto_server,
+        base,
+        "/robustness/policy",
+        "timestamp_policy='sometimes' is not a timestamp policy: use one of ingest_time, reject, fail",
+        timestamp_policy="sometimes",
+    )
+
+
+def test_a_staging_retention_that_is_not_a_number_fails_delivery_before_any_put(
+    moto_server, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read before the first put, not after the last (set here after the fetch, which checks it too)."""
+    monkeypatch.setenv("NETSKOPE_STAGING_RETENTION_HOURS", "two days")
+    assert_delivery_refused_before_any_put(
+        moto_server,
+        base,
+        "/robustness/retention",
+        "netskope_staging_retention_hours='two days' is not a whole number; fix Airflow Variable "
+        "netskope_staging_retention_hours or environment variable NETSKOPE_STAGING_RETENTION_HOURS",
+    )
 
 
 # --- the catalogue -------------------------------------------------------------------------------

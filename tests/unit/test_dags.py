@@ -254,7 +254,7 @@ GOOD_WINDOWS = [
 BAD_WINDOWS = {
     "reversed": "2026-11-02T05:00:00Z/2026-11-02T04:00:00Z",
     "empty": "2026-11-02T04:00:00Z/2026-11-02T04:00:00+00:00",
-    "reversed across a year": "2027-01-01T00:00:00Z/2026-12-31T23:59:59Z",
+    "reversed across a year": "2027-01-01T00:00:00Z/2026-12-31T23:00:00Z",
     "year 9999": "9999-01-01T00:00:00Z/9999-01-01T01:00:00Z",
     "year 1970": "1970-01-01T00:00:00Z/1970-01-01T01:00:00Z",
     "one end": "2026-11-02T04:00:00Z",
@@ -273,18 +273,24 @@ def test_trigger_accepts_a_well_formed_window(dagbag: DagBag, window) -> None:
     validate_trigger_conf(dagbag.dags["netskope_audit"], {"window": window})
 
 
+#: The rule of the param's schema each bad window breaks, as the refusal names it (the rule's description).
+FORMAT_RULE = r"Failed validating 'pattern' in schema\['allOf'\]\[0\]:\s+\{'description': 'start/end: YYYY-MM-DDTHH:(MM:SS|00:00)Z, years 2000-2099'"
+ORDER_RULE = (
+    r"Failed validating 'pattern' in schema\['allOf'\]\[1\]:\s+\{'description': 'the end must be after the start'"
+)
+BROKEN_RULE = dict.fromkeys(BAD_WINDOWS, FORMAT_RULE) | {
+    "reversed": ORDER_RULE,
+    "reversed across a year": ORDER_RULE,
+    "empty": ORDER_RULE,
+    "a number": r"is not of type 'null', 'string'",
+}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_WINDOWS))
 def test_trigger_refuses_a_bad_window_before_the_run_exists(dagbag: DagBag, case: str) -> None:
     for dag_id in ("netskope_audit", "netskope_reconcile"):
-        with pytest.raises(ParamValidationError, match="window"):
+        with pytest.raises(ParamValidationError, match=f"(?s)^Invalid input for param window: .*{BROKEN_RULE[case]}"):
             validate_trigger_conf(dagbag.dags[dag_id], {"window": BAD_WINDOWS[case]})
-
-
-def test_the_refusal_says_which_rule_failed(dagbag: DagBag) -> None:
-    with pytest.raises(ParamValidationError, match="the end must be after the start"):
-        validate_trigger_conf(dagbag.dags["netskope_audit"], {"window": BAD_WINDOWS["reversed"]})
-    with pytest.raises(ParamValidationError, match="years 2000-2099"):
-        validate_trigger_conf(dagbag.dags["netskope_audit"], {"window": BAD_WINDOWS["year 9999"]})
 
 
 def test_reconcile_windows_are_whole_hours(dagbag: DagBag) -> None:
