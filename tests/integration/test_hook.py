@@ -311,10 +311,12 @@ def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, t
     real_getaddrinfo = socket.getaddrinfo  # the name resolves to the tenant as DNS would resolve it
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real_getaddrinfo("localhost", *a, **k))
     set_connection(monkeypatch, f"{name}:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True)
-    before = len(tenant.seen)
+    requests_before, connections_before = len(tenant.seen), tenant.connections
     with pytest.raises(NetskopeConfigError, match=r"certificate verify failed.*not trusted.*ca_bundle"):
         list(NetskopeHook().iter_window_pages("audit", S, END))
-    assert len(tenant.seen) == before  # no request got through
+    assert len(tenant.seen) == requests_before, "no request got through"
+    # A failed handshake sends no request, so only the connections show whether it was tried again.
+    assert tenant.connections - connections_before == 1, "one TLS handshake: not retried"
 
 
 def test_a_certificate_for_another_name_says_so(monkeypatch, tls_tenant):
@@ -329,8 +331,12 @@ def test_a_certificate_for_another_name_says_so(monkeypatch, tls_tenant):
         allow_non_goskope_host=True,
         ca_bundle=str(ca_bundle),
     )
-    with pytest.raises(NetskopeConfigError, match=r"the certificate is for another host name"):
+    connections_before = tenant.connections
+    with pytest.raises(NetskopeConfigError, match=r"the certificate is for another host name") as caught:
         list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert "Set the connection host to the name on the tenant's certificate" in str(caught.value)
+    assert "ca_bundle" not in str(caught.value), "the CA is trusted: no advice to change it"
+    assert tenant.connections - connections_before == 1, "one TLS handshake: not retried"
 
 
 def test_test_connection_names_the_missing_permission(monkeypatch):
