@@ -254,12 +254,15 @@ def test_401_rereads_the_token_once_then_succeeds(tenant):
 
 
 def test_401_after_reread_names_expiry_and_service_account(tenant):
+    tokens = Tokens("expired-token-1234", "revoked-token-5678")
     tenant.fallback = lambda seen: Reply(status=401, body={"message": "Unauthorized"})
     with pytest.raises(NetskopeAuthError) as caught:
-        pull(make_client(tenant))
+        pull(make_client(tenant, tokens))
     message = str(caught.value)
     assert "expired" in message and "service account" in message
-    assert len(tenant.pages_seen) == 2
+    assert tokens.calls == [False, True], "read, then re-read once after the first 401: no more"
+    assert [s.headers[TOKEN_HEADER] for s in tenant.pages_seen] == ["expired-token-1234", "revoked-token-5678"]
+    assert "expired-token-1234" not in message and "revoked-token-5678" not in message
 
 
 @pytest.mark.parametrize("log_type", ["incident", "audit", "infrastructure"])
