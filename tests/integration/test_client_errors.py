@@ -453,9 +453,11 @@ def test_iterator_conflict_409_is_waited_out(tenant):
 
 
 def test_iterator_without_progress_stops_with_advice(tenant):
+    """The client's default: the 30th empty page in a row at one ``timestamp_hwm`` fails the pull, asking no 31st."""
     tenant.fallback = lambda seen: ok([], timestamp_hwm=START + 1, wait_time=0)
-    with pytest.raises(NetskopeError, match="not settled"):
-        pull(make_client(tenant, max_idle_pages=2), "endpoint")
+    with pytest.raises(NetskopeError, match=rf"timestamp_hwm={START + 1} \(30 empty pages in a row\).*not settled"):
+        pull(make_client(tenant), "endpoint")
+    assert len(tenant.pages_seen) == 30
 
 
 def test_incident_reads_the_event_time_of_the_window(tenant):
