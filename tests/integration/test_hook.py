@@ -436,7 +436,10 @@ def test_an_unreachable_proxy_is_named_with_the_setting_to_check(monkeypatch, po
 class ProxyAuthRequired(BaseHTTPRequestHandler):
     """A proxy that wants credentials: 407 to CONNECT (https targets) and to GET (http targets)."""
 
+    server: CredentialsProxy
+
     def _refuse(self) -> None:
+        self.server.asked.append(f"{self.command} {self.path}")
         self.send_response(407)
         self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
         self.send_header("Content-Length", "0")
@@ -448,9 +451,17 @@ class ProxyAuthRequired(BaseHTTPRequestHandler):
         pass
 
 
+class CredentialsProxy(ThreadingHTTPServer):
+    """``ProxyAuthRequired`` on 127.0.0.1; ``asked``: each request it refused (``CONNECT host:443``, ``GET url``)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        super().__init__(("127.0.0.1", 0), ProxyAuthRequired)
+
+
 @pytest.mark.parametrize("scheme", ["https", "http"])
 def test_a_proxy_asking_for_credentials_fails_at_once_and_says_where_they_go(scheme):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ProxyAuthRequired)
+    server = CredentialsProxy()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     proxy = f"http://127.0.0.1:{server.server_address[1]}"
     host = "tenant.goskope.com" if scheme == "https" else "127.0.0.1:9"
@@ -458,6 +469,10 @@ def test_a_proxy_asking_for_credentials_fails_at_once_and_says_where_they_go(sch
         client = NetskopeClient(host, lambda refresh: "proxy-token-1234", scheme=scheme, proxies={scheme: proxy})
         with pytest.raises(NetskopeConfigError, match=r"HTTP 407 \(proxy authentication required\).*extra proxies"):
             list(client.iter_window_pages("audit", S, END))
+        assert len(server.asked) == 1, f"a 407 is not retried: {server.asked}"
+        assert server.asked[0].startswith(
+            "CONNECT tenant.goskope.com:443" if scheme == "https" else "GET http://127.0.0.1:9/"
+        )
     finally:
         server.shutdown()
         server.server_close()
