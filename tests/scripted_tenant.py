@@ -127,10 +127,21 @@ class ScriptedTenant:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[Any, Any]:
+                """Count the connection before TLS: a handshake that fails never becomes a request."""
+                connection, address = super().get_request()
+                with tenant._lock:
+                    tenant.connections += 1
+                if tls is not None:  # the handshake: a failed one raises OSError, and the server drops it
+                    connection = tls.wrap_socket(connection, server_side=True)
+                return connection, address
+
+        #: TCP connections accepted (on a TLS tenant, each a handshake tried), whether a request followed or not.
+        self.connections = 0
+        self._server = Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

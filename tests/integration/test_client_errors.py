@@ -254,12 +254,15 @@ def test_401_rereads_the_token_once_then_succeeds(tenant):
 
 
 def test_401_after_reread_names_expiry_and_service_account(tenant):
+    tokens = Tokens("expired-token-1234", "revoked-token-5678")
     tenant.fallback = lambda seen: Reply(status=401, body={"message": "Unauthorized"})
     with pytest.raises(NetskopeAuthError) as caught:
-        pull(make_client(tenant))
+        pull(make_client(tenant, tokens))
     message = str(caught.value)
     assert "expired" in message and "service account" in message
-    assert len(tenant.pages_seen) == 2
+    assert tokens.calls == [False, True], "read, then re-read once after the first 401: no more"
+    assert [s.headers[TOKEN_HEADER] for s in tenant.pages_seen] == ["expired-token-1234", "revoked-token-5678"]
+    assert "expired-token-1234" not in message and "revoked-token-5678" not in message
 
 
 @pytest.mark.parametrize("log_type", ["incident", "audit", "infrastructure"])
@@ -450,9 +453,11 @@ def test_iterator_conflict_409_is_waited_out(tenant):
 
 
 def test_iterator_without_progress_stops_with_advice(tenant):
+    """The client's default: the 30th empty page in a row at one ``timestamp_hwm`` fails the pull, asking no 31st."""
     tenant.fallback = lambda seen: ok([], timestamp_hwm=START + 1, wait_time=0)
-    with pytest.raises(NetskopeError, match="not settled"):
-        pull(make_client(tenant, max_idle_pages=2), "endpoint")
+    with pytest.raises(NetskopeError, match=rf"timestamp_hwm={START + 1} \(30 empty pages in a row\).*not settled"):
+        pull(make_client(tenant), "endpoint")
+    assert len(tenant.pages_seen) == 30
 
 
 def test_incident_reads_the_event_time_of_the_window(tenant):

@@ -18,9 +18,11 @@ import pytest
 from pipeline_tasks import run_task
 from scripted_tenant import Reply, ScriptedTenant
 
+from netskope_provider import staging
 from netskope_provider.api.client import NetskopeClient
 from netskope_provider.exceptions import PoisonRecordError
 from netskope_provider.records import MAX_DEPTH, decode_record
+from netskope_provider.simulator.records import generate
 
 START, END = 1_790_000_000, 1_790_003_600
 HOUR = 3600
@@ -97,7 +99,7 @@ KEPT = {
     "integer below -2^63": (record(b'"v":-9223372036854775809'), -9223372036854775809),
     "_id an object": (b'{"_id":{"a":[1]},"timestamp":%d,"v":1}' % (START + 9), 1),
     "_id a list": (b'{"_id":[1,2],"timestamp":%d,"v":1}' % (START + 9), 1),
-    'timestamp "Infinity" (data/*: the mapper delivers it raw)': (record(b'"v":"Infinity"'), "Infinity"),
+    'the string "Infinity" (stays a string)': (record(b'"v":"Infinity"'), "Infinity"),
     "nesting 254 deep": (record(b'"v":' + b"[" * 253 + b"]" * 253), None),
 }
 
@@ -237,6 +239,29 @@ def test_fetch_and_mapping_tasks_deliver_the_good_records_and_quarantine_each_ba
     assert at_fetch[1]["record"]["_id"] == "dup" and "appears twice" in at_fetch[1]["reason"]
     assert mapped["fetched"] == 6 and mapped["rejected"] == 0
     assert mapped["fetch_quarantined"] == 2, "the window's summary shows what the fetch quarantined"
+
+
+def test_a_data_record_whose_timestamp_is_the_string_infinity_is_delivered_raw_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``data/*`` record is placed by its insertion time, so ``timestamp: "Infinity"`` costs it only its OCSF form:
+    staged and delivered as its exact bytes, the reason naming the timestamp."""
+    now_hour = int(time.time()) // HOUR * HOUR
+    start, end = now_hour - 3 * HOUR, now_hour - 2 * HOUR
+    monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path / 'staging'}")
+    [login] = generate("audit", 1, start, end, seed=4)
+    good = orjson.dumps(login)
+    infinite = orjson.dumps(login | {"_id": "infinite", "timestamp": "Infinity"})
+    fetched, mapped = run_fetch_and_mapping(b'{"ok":1,"result":[' + good + b"," + infinite + b"]}", start, end, "inf")
+    assert fetched["fetch_quarantined"] == 0
+    assert gzip.decompress(local(fetched["fetched"]["location"]).read_bytes()).splitlines() == [good, infinite]
+    assert (mapped["ocsf_total"], mapped["raw"], mapped["rejected"]) == (1, 1, 0)
+    [reason] = mapped["raw_reasons"]
+    assert "no usable 'timestamp'" in reason
+    events = gzip.decompress(local(mapped["events"]["location"]).read_bytes()).splitlines()
+    good_event, infinite_event = (staging.decode_event(line)[2] for line in events)
+    assert infinite_event == infinite, "delivered raw, byte for byte"
+    assert orjson.loads(good_event)["class_uid"], "the same record with a numeric timestamp is OCSF"
 
 
 def test_bytes_that_are_not_utf8_are_marked_in_their_record_also_on_a_page_split_record_by_record(caplog) -> None:

@@ -314,10 +314,12 @@ def test_untrusted_certificate_fails_once_and_points_to_ca_bundle(monkeypatch, t
     real_getaddrinfo = socket.getaddrinfo  # the name resolves to the tenant as DNS would resolve it
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: real_getaddrinfo("localhost", *a, **k))
     set_connection(monkeypatch, f"{name}:{tenant.port}", password="tls-token-1234", allow_non_goskope_host=True)
-    before = len(tenant.seen)
+    requests_before, connections_before = len(tenant.seen), tenant.connections
     with pytest.raises(NetskopeConfigError, match=r"certificate verify failed.*not trusted.*ca_bundle"):
         list(NetskopeHook().iter_window_pages("audit", S, END))
-    assert len(tenant.seen) == before  # no request got through
+    assert len(tenant.seen) == requests_before, "no request got through"
+    # A failed handshake sends no request, so only the connections show whether it was tried again.
+    assert tenant.connections - connections_before == 1, "one TLS handshake: not retried"
 
 
 def test_a_certificate_for_another_name_says_so(monkeypatch, tls_tenant):
@@ -332,8 +334,12 @@ def test_a_certificate_for_another_name_says_so(monkeypatch, tls_tenant):
         allow_non_goskope_host=True,
         ca_bundle=str(ca_bundle),
     )
-    with pytest.raises(NetskopeConfigError, match=r"the certificate is for another host name"):
+    connections_before = tenant.connections
+    with pytest.raises(NetskopeConfigError, match=r"the certificate is for another host name") as caught:
         list(NetskopeHook().iter_window_pages("audit", S, END))
+    assert "Set the connection host to the name on the tenant's certificate" in str(caught.value)
+    assert "ca_bundle" not in str(caught.value), "the CA is trusted: no advice to change it"
+    assert tenant.connections - connections_before == 1, "one TLS handshake: not retried"
 
 
 def test_test_connection_names_the_missing_permission(monkeypatch):
@@ -433,7 +439,10 @@ def test_an_unreachable_proxy_is_named_with_the_setting_to_check(monkeypatch, po
 class ProxyAuthRequired(BaseHTTPRequestHandler):
     """A proxy that wants credentials: 407 to CONNECT (https targets) and to GET (http targets)."""
 
+    server: CredentialsProxy
+
     def _refuse(self) -> None:
+        self.server.asked.append(f"{self.command} {self.path}")
         self.send_response(407)
         self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
         self.send_header("Content-Length", "0")
@@ -445,9 +454,17 @@ class ProxyAuthRequired(BaseHTTPRequestHandler):
         pass
 
 
+class CredentialsProxy(ThreadingHTTPServer):
+    """``ProxyAuthRequired`` on 127.0.0.1; ``asked``: each request it refused (``CONNECT host:443``, ``GET url``)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        super().__init__(("127.0.0.1", 0), ProxyAuthRequired)
+
+
 @pytest.mark.parametrize("scheme", ["https", "http"])
 def test_a_proxy_asking_for_credentials_fails_at_once_and_says_where_they_go(scheme):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ProxyAuthRequired)
+    server = CredentialsProxy()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     proxy = f"http://127.0.0.1:{server.server_address[1]}"
     host = "tenant.goskope.com" if scheme == "https" else "127.0.0.1:9"
@@ -455,6 +472,10 @@ def test_a_proxy_asking_for_credentials_fails_at_once_and_says_where_they_go(sch
         client = NetskopeClient(host, lambda refresh: "proxy-token-1234", scheme=scheme, proxies={scheme: proxy})
         with pytest.raises(NetskopeConfigError, match=r"HTTP 407 \(proxy authentication required\).*extra proxies"):
             list(client.iter_window_pages("audit", S, END))
+        assert len(server.asked) == 1, f"a 407 is not retried: {server.asked}"
+        assert server.asked[0].startswith(
+            "CONNECT tenant.goskope.com:443" if scheme == "https" else "GET http://127.0.0.1:9/"
+        )
     finally:
         server.shutdown()
         server.server_close()

@@ -411,10 +411,10 @@ def https_elsewhere() -> Iterator[SimulatorServer]:
 @pytest.mark.parametrize("target", ["http-elsewhere", "https-elsewhere", "same-host"])
 def test_a_redirect_is_refused_and_the_token_goes_nowhere_else(target: str, https_elsewhere, caplog) -> None:
     with ScriptedTenant() as elsewhere:
-        location = {
-            "http-elsewhere": f"http://localhost:{elsewhere.port}/api/v2/events/data/audit",
-            "https-elsewhere": f"{https_elsewhere.url}/api/v2/events/data/audit",
-            "same-host": "/api/v2/events/data/audit?moved=1",
+        location, named = {
+            "http-elsewhere": (f"http://localhost:{elsewhere.port}/api/v2/events/data/audit", "http://localhost"),
+            "https-elsewhere": (f"{https_elsewhere.url}/api/v2/events/data/audit", "https://127.0.0.1"),
+            "same-host": ("/api/v2/events/data/audit?moved=1", "another path on the same host"),
         }[target]
         with ScriptedTenant(lambda seen: Reply(status=302, headers={"Location": location})) as tenant:
             client = NetskopeClient(tenant.host, lambda refresh: CANARY, scheme="http", rate_limit_per_second=100)
@@ -424,6 +424,7 @@ def test_a_redirect_is_refused_and_the_token_goes_nowhere_else(target: str, http
         assert len(tenant.seen) == 1, "refused at once, not retried"
         assert elsewhere.seen == [] and len(https_elsewhere.stats.queries) == before, "nothing was sent elsewhere"
     assert isinstance(caught.value, NetskopeConfigError)
+    assert f"a redirect to {named}." in str(caught.value), "the error names where the redirect pointed"
     assert hits(exception_text(caught.value)) == 0 and hits(caplog.text) == 0
 
 
@@ -453,3 +454,6 @@ def test_a_token_that_is_not_header_safe_is_refused_before_any_request_without_b
     text = exception_text(caught.value) + caplog.text
     assert "first-half" not in text and "second-half" not in text
     assert "connection netskope_default" in str(caught.value)
+    assert f"at position {token.index(bad) + 1} of {len(token)}:" in str(caught.value), (
+        "where to look, not what is there"
+    )

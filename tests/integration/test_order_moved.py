@@ -11,8 +11,9 @@ window needs no offset at all.
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import orjson
 import pytest
@@ -26,10 +27,11 @@ from conftest import (
 )
 from deployment import FAST_CLIENT
 from pipeline_tasks import run_task
-from scripted_tenant import Reply, ScriptedTenant, counted, is_count
+from scripted_tenant import Reply, ScriptedTenant, Seen, counted
 
 from netskope_provider import staging
 from netskope_provider.api.client import PAGE_SIZE, TOKEN_HEADER, NetskopeClient
+from netskope_provider.api.strategies import OrderMoved
 from netskope_provider.compat import task_return_value
 from netskope_provider.exceptions import NetskopePagingError
 from netskope_provider.pipeline import RAW_FILE, check_balance
@@ -47,6 +49,59 @@ def simulator() -> Iterator[SimulatorServer]:
 
 def client(sim: SimulatorServer) -> NetskopeClient:
     return NetskopeClient(sim.host, lambda refresh: sim.token, scheme="http", rate_limit_per_second=50)
+
+
+class TiesReversedPastOffsetZero:
+    """A scripted answer whose order moves: as stored at offset 0, each second's records reversed at later offsets.
+
+    ``records`` are ``(second, raw)``. A ``data/*`` query selects them by its insertion bounds (both
+    inclusive), a ``datasearch`` query by event time (``starttime`` exclusive, ``endtime`` inclusive,
+    none meaning the tenant's now).
+    """
+
+    def __init__(self, records: list[tuple[int, bytes]]) -> None:
+        self.records = records
+
+    def _selected(self, seen: Seen) -> list[tuple[int, bytes]]:
+        params = seen.params
+        if "insertionstarttime" in params:
+            low, high = int(params["insertionstarttime"]), int(params["insertionendtime"])
+        else:
+            low, high = int(params["starttime"]) + 1, int(params.get("endtime", sys.maxsize))
+        return [(second, raw) for second, raw in self.records if low <= second <= high]
+
+    def page(self, seen: Seen) -> Reply:
+        offset, limit = int(seen.params["offset"]), int(seen.params["limit"])
+        selected = self._selected(seen)
+        if offset:  # ties in a new order: each second's records reversed
+            groups: dict[int, list[bytes]] = {}
+            for second, raw in sorted(selected, key=lambda item: item[0]):
+                groups.setdefault(second, []).insert(0, raw)
+            ordered = [raw for second in sorted(groups) for raw in groups[second]]
+        else:
+            ordered = [raw for _, raw in selected]
+        return Reply(body=b'{"ok":1,"result":[' + b",".join(ordered[offset : offset + limit]) + b"]}")
+
+    def count(self, seen: Seen) -> Reply:
+        return counted(len(self._selected(seen)))
+
+
+def connect_to(tenant: ScriptedTenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Netskope connection of the tasks: ``tenant`` over plain HTTP, with the fast test client's extras."""
+    extra = {"allow_non_goskope_host": True, "scheme": "http", **FAST_CLIENT}
+    connection = {"conn_type": "netskope", "host": tenant.host, "password": "order-moved-token", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_NETSKOPE_DEFAULT", json.dumps(connection))
+
+
+def offsets_asked(tenant: ScriptedTenant) -> list[str | None]:
+    return [seen.params.get("offset") for seen in tenant.pages_seen]
+
+
+def seven_a_second(start: int, make: Callable[[int, int], bytes]) -> list[tuple[int, bytes]]:
+    """Half a page more than a page of records from ``start`` on, ``make(n, second)`` each: the page boundary
+    falls inside a second of several records, so reversing the ties repeats some of them."""
+    seconds = [start + n // 7 for n in range(PAGE_SIZE + 500)]
+    return [(second, make(n, second)) for n, second in enumerate(seconds)]
 
 
 def test_the_simulated_answer_would_lose_records_silently_if_paged_by_offset(simulator) -> None:
@@ -113,31 +168,15 @@ def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(
     offsets past 0): the first pull staged a page and quarantined a NaN record and a non-object; the
     second pull's files replace the first's, and the books balance."""
     start, end = WINDOW
-    seconds = [start + n // 7 for n in range(PAGE_SIZE + 500)]  # 7 records a second: the boundary second holds several
-    records = [
-        (second, orjson.dumps({"_id": f"a{n}", "timestamp": second, "type": "audit", "audit_log_event": "Login"}))
-        for n, second in enumerate(seconds)
-    ]
-    records[3] = (seconds[3], b'{"_id":"nan","timestamp":%d,"v":NaN}' % seconds[3])
-    records[5] = (seconds[5], b"[1,2]")
-
-    def page(seen) -> Reply:
-        low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
-        offset, limit = int(seen.params["offset"]), int(seen.params["limit"])
-        selected = [(second, raw) for second, raw in records if low <= second <= high]
-        if offset:  # ties in a new order: each second's records reversed
-            selected.sort(key=lambda item: item[0])
-            groups: dict[int, list[bytes]] = {}
-            for second, raw in selected:
-                groups.setdefault(second, []).insert(0, raw)
-            ordered = [raw for second in sorted(groups) for raw in groups[second]]
-        else:
-            ordered = [raw for _, raw in selected]
-        return Reply(body=b'{"ok":1,"result":[' + b",".join(ordered[offset : offset + limit]) + b"]}")
-
-    def count(seen) -> Reply:
-        low, high = int(seen.params["insertionstarttime"]), int(seen.params["insertionendtime"])
-        return counted(sum(1 for second, _ in records if low <= second <= high))
+    records = seven_a_second(
+        start,
+        lambda n, second: orjson.dumps(
+            {"_id": f"a{n}", "timestamp": second, "type": "audit", "audit_log_event": "Login"}
+        ),
+    )
+    records[3] = (records[3][0], b'{"_id":"nan","timestamp":%d,"v":NaN}' % records[3][0])
+    records[5] = (records[5][0], b"[1,2]")
+    answer = TiesReversedPastOffsetZero(records)
 
     if store == "s3":  # the start-over overwrites S3 objects as it does local files
         moto_server.client("s3").create_bucket(Bucket="netskope-order-moved")
@@ -146,21 +185,11 @@ def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(
     else:
         staging_base, conn_id = f"file://{tmp_path / 'staging'}", None
     monkeypatch.setenv("NETSKOPE_STAGING_BASE", staging_base)
-    with ScriptedTenant(page) as tenant:
-        tenant.count_fallback = count
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_NETSKOPE_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "netskope",
-                    "host": tenant.host,
-                    "password": "order-moved-token",
-                    "extra": {"allow_non_goskope_host": True, "scheme": "http", **FAST_CLIENT},
-                }
-            ),
-        )
+    with ScriptedTenant(answer.page) as tenant:
+        tenant.count_fallback = answer.count
+        connect_to(tenant, monkeypatch)
         manifest = run_task("fetch", log_type="audit", start=start, end=end, run_id="order_moved")
-    offsets = [seen.params.get("offset") for seen in tenant.seen if not is_count(seen)]
+    offsets = offsets_asked(tenant)
     assert offsets[:2] == ["0", str(PAGE_SIZE)] and set(offsets[2:]) == {"0"}, "two offset pages, then parts"
     folder = staging.run_folder(staging_base, "netskope_audit", "order_moved", 1, conn_id)
     hostile = {records[3][1], records[5][1]}
@@ -172,3 +201,25 @@ def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(
     assert len(list(staging.read_lines(quarantine))) == 2
     assert manifest["mapped"]["events"]["records"] == len(records) - 2
     check_balance(manifest["mapped"])
+
+
+def test_an_incident_answer_whose_order_moved_fails_the_try_naming_the_setting(tmp_path, monkeypatch) -> None:
+    """The incident query cannot be read in parts: the fetch fails the try at the page that repeats (Airflow retries it),
+    reading nothing more, and the error says what to set."""
+    start, end = WINDOW
+    answer = TiesReversedPastOffsetZero(
+        seven_a_second(start, lambda n, second: orjson.dumps({"_id": f"i{n}", "timestamp": second, "type": "incident"}))
+    )
+    monkeypatch.setenv("NETSKOPE_STAGING_BASE", f"file://{tmp_path / 'staging'}")
+    with ScriptedTenant(answer.page) as tenant:
+        tenant.count_fallback = answer.count
+        connect_to(tenant, monkeypatch)
+        with pytest.raises(OrderMoved) as failed:
+            run_task("fetch", log_type="incident", start=start, end=end, run_id="order_moved")
+    assert {seen.path for seen in tenant.pages_seen} == {"/api/v2/events/datasearch/incident"}
+    assert offsets_asked(tenant) == ["0", str(PAGE_SIZE)], "refused at the second page, not read again"
+    message = str(failed.value)
+    assert (
+        "order of its answer changed between requests" in message and "Nothing was delivered from this try" in message
+    )
+    assert "NETSKOPE_SPLIT_MINUTES_<LOG_TYPE>" in message

@@ -247,7 +247,8 @@ class NetskopeClient:
         self.backoff_cap_seconds = options.number(backoff_cap_seconds, float, "backoff_cap_seconds")
         self.max_wait_seconds = options.number(max_wait_seconds, float, "max_wait_seconds")
         self.max_throttled_waits = options.number(max_throttled_waits, int, "max_throttled_waits")
-        self.max_idle_pages = options.number(max_idle_pages, int, "max_idle_pages")
+        #: How many empty iterator pages in a row at one ``timestamp_hwm`` short of the window end fail the pull.
+        self.max_idle_pages = options.number(max_idle_pages, int, "max_idle_pages", minimum=1)
         self.page_size = options.number(page_size, int, "page_size", minimum=1)
         self.max_page_bytes = None if max_page_bytes is None else options.number(max_page_bytes, int, "max_page_bytes")
         self.stats = ClientStats()

@@ -558,10 +558,11 @@ def iterator_pages(
     transit is never skipped; when the failed ``next`` had not been processed, ``resend`` answers
     with the page before, which is recognised by its first record and dropped (only that one
     record is remembered, not the window's ids). The iterator gives no count: its end is
-    ``timestamp_hwm``.
+    ``timestamp_hwm``. The ``max_idle_pages``-th empty page in a row at one ``timestamp_hwm`` short
+    of ``end`` fails the pull (the window has not settled), so a stalled cursor is never polled forever.
     """
     operation = str(seed)
-    idle_pages = 0
+    idle_pages = 0  # empty pages in a row at ``last_hwm``
     last_hwm: int | None = None
     previous_first: bytes | str | None = None
     while True:
@@ -589,11 +590,12 @@ def iterator_pages(
             )
         if hwm >= end or (idle and until_caught_up):
             return
-        idle_pages = idle_pages + 1 if idle and hwm == last_hwm else 0
-        if idle_pages > max_idle_pages:
+        idle_pages = (idle_pages + 1 if hwm == last_hwm else 1) if idle else 0
+        if idle_pages >= max_idle_pages:
             raise NetskopeError(
-                f"{where} stopped advancing at timestamp_hwm={hwm}, before the window end {end}: "
-                "the window has probably not settled yet; pull it again later (end windows a few minutes in the past)."
+                f"{where} stopped advancing at timestamp_hwm={hwm} ({idle_pages} empty pages in a row), before the "
+                f"window end {end}: the window has probably not settled yet; pull it again later (end windows a few "
+                "minutes in the past)."
             )
         last_hwm = hwm
         if wait > 0:
