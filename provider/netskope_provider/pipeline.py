@@ -241,7 +241,7 @@ def fetch(
                 pulled = _pull(client, log_type, window, area, schedule, in_parts=False)
             except OrderMoved as moved:
                 if get_log_type(log_type).strategy is not Strategy.INSERTION_WINDOW:
-                    raise
+                    raise OrderMoved(moved.where, moved.offset, moved.page_size, _event_time_advice(log_type)) from None
                 log.warning(
                     "%s (the order of its answer moved between requests, so offset paging would skip records): "
                     "reading the window again from the start, in parts of its time range that fit one page each, "
@@ -355,6 +355,17 @@ def _pages(
     read: list[EventTimeCursor] = []
     yield from client.iter_new_pages(log_type, start, home_of=lambda when: schedule.interval_of(when).start, read=read)
     marks.update(read_ledger.marks(cursor, read[0], window.start))
+
+
+def _event_time_advice(log_type: str) -> str:
+    """What to do when an event-time query's order moved: which of its pulls splitting helps, which it does not."""
+    setting = f"NETSKOPE_SPLIT_MINUTES_{log_type.upper()}"
+    return (
+        f"The scheduled {log_type} pull reads event time from its look-back up to now and cannot be split: "
+        "Airflow retries the task, and a pull that is not delivered leaves the read cursor where it was. A window "
+        f"read whole (a re-run, a heal, a backfill) needs no offset when it fits one page: {setting} pulls it as "
+        "sub-windows of that many minutes (docs/scaling.md). Report the endpoint to Netskope support."
+    )
 
 
 def read_ahead(items: Iterator[T]) -> Iterator[T]:

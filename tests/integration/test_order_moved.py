@@ -203,9 +203,9 @@ def test_the_fetch_started_over_stages_each_record_once_and_quarantines_once(
     check_balance(manifest["mapped"])
 
 
-def test_an_incident_answer_whose_order_moved_fails_the_try_naming_the_setting(tmp_path, monkeypatch) -> None:
+def test_an_incident_answer_whose_order_moved_fails_the_try_saying_what_splitting_helps(tmp_path, monkeypatch) -> None:
     """The incident query cannot be read in parts: the fetch fails the try at the page that repeats (Airflow retries it),
-    reading nothing more, and the error says what to set."""
+    reading nothing more, and the error says which of its pulls splitting helps (not the scheduled one)."""
     start, end = WINDOW
     answer = TiesReversedPastOffsetZero(
         seven_a_second(start, lambda n, second: orjson.dumps({"_id": f"i{n}", "timestamp": second, "type": "incident"}))
@@ -222,4 +222,5 @@ def test_an_incident_answer_whose_order_moved_fails_the_try_naming_the_setting(t
     assert (
         "order of its answer changed between requests" in message and "Nothing was delivered from this try" in message
     )
-    assert "NETSKOPE_SPLIT_MINUTES_<LOG_TYPE>" in message
+    assert "scheduled incident pull reads event time from its look-back up to now and cannot be split" in message
+    assert "NETSKOPE_SPLIT_MINUTES_INCIDENT pulls it as sub-windows" in message

@@ -197,6 +197,8 @@ def catalogue_links() -> list[tuple[str, str]]:
 def test_the_catalogue_has_at_least_30_cases_each_linked_to_a_test() -> None:
     rows = [line for line in CATALOGUE.read_text().splitlines() if re.match(r"\|\s*\d+\s*\|", line)]
     assert len(rows) >= 30
+    numbers = [int(row.split("|")[1]) for row in rows]
+    assert numbers == list(range(1, len(rows) + 1)), "rows are numbered 1, 2, 3, ... once each (other docs cite them)"
     unlinked = [row for row in rows if not LINK.search(row)]
     assert unlinked == []
 

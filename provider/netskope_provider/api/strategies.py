@@ -178,15 +178,19 @@ class OrderMoved(NetskopePagingError):
     a pull that can start over reads the window in parts that fit one page each (``in_parts``).
     """
 
-    def __init__(self, where: str, offset: int, page_size: int) -> None:
+    def __init__(self, where: str, offset: int, page_size: int, advice: str | None = None) -> None:
         #: What happened, in words a log line can use.
         self.found = f"{where} served at offset {offset} a record it had served on the page before"
+        self.where, self.offset, self.page_size = where, offset, page_size
+        if advice is None:
+            advice = (
+                f"Pull windows that fit one page (fewer than {page_size} records each: "
+                "NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> pulls a window as sub-windows of that many minutes, "
+                "docs/scaling.md), which need no offset, and report the endpoint to Netskope support."
+            )
         super().__init__(
             f"{self.found}: the order of its answer changed between requests, so paging by offset would skip as "
-            "many records as it repeats while the count still matched. Nothing was delivered from this try. Pull "
-            f"windows that fit one page (fewer than {page_size} records each: NETSKOPE_SPLIT_MINUTES_<LOG_TYPE> "
-            "pulls a window as sub-windows of that many minutes, docs/scaling.md), which need no offset, and "
-            "report the endpoint to Netskope support."
+            f"many records as it repeats while the count still matched. Nothing was delivered from this try. {advice}"
         )
 
 
