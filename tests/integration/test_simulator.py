@@ -13,7 +13,9 @@ import threading
 import time
 import zipfile
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -671,13 +673,15 @@ def test_corpus_covers_alert_types_in_their_casings():
 def test_corpus_page_endpoint_incident_and_infrastructure_shapes():
     pages = generate("page", POOL_SIZE, S, END, seed=23)
     assert {r["type"] for r in pages} == {"connection"}
-    assert {r.get("record_type") for r in pages} == {"page", "connection", None}
+    assert all("record_type" not in r for r in pages)  # as the published page record
     assert all(
-        r["conn_starttime"] == r["timestamp"] < r["conn_endtime"] < r["_insertion_epoch_timestamp"] for r in pages
+        r["conn_starttime"] < r["conn_endtime"] == r["timestamp"] - 1 < r["_insertion_epoch_timestamp"]
+        and r["conn_duration"] == r["conn_endtime"] - r["conn_starttime"]
+        for r in pages
     )
     endpoint = generate("endpoint", POOL_SIZE, S, END, seed=23)
     assert {r["type"] for r in endpoint} == {"endpoint"}
-    assert "epdlp" in {r.get("record_type") for r in endpoint} and len({r.get("record_type") for r in endpoint}) > 1
+    assert {r.get("record_type") for r in endpoint} == {"epdlp", None}
     assert all(r.get("dlp_profile") for r in endpoint if r.get("record_type") == "epdlp")
     incidents = generate("incident", POOL_SIZE, S, END, seed=23)
     assert any(r.get("record_type") == "incident" for r in incidents) and any("record_type" not in r for r in incidents)
@@ -685,6 +689,38 @@ def test_corpus_page_endpoint_incident_and_infrastructure_shapes():
     infra = generate("infrastructure", POOL_SIZE, S, END, seed=23)
     assert any(r.get("record_type") == "infrastructure" for r in infra)
     assert {r["metric_name"] for r in infra} >= {"cpu_usage", "tunnel_status"}
+
+
+def test_records_take_the_published_shapes():
+    """Where the published records (docs/simulator.md) fix a field's shape, the generated ones follow."""
+    application = generate("application", POOL_SIZE, S, END, seed=23)
+    strings = ("app_activity", "dsthost", "instance", "object_id", "user_id", "data_type", "notify_template")
+    numbers = ("client_bytes", "server_bytes", "numbytes", "conn_duration")
+    assert all(isinstance(r[name], str) for r in application for name in strings + ("scan_type",))
+    assert all(type(r[name]) is int for r in application for name in numbers)
+    assert {r["notify_template"] for r in application} >= {"", "silent_block.html", "useralert_justify.html"}
+    assert all("record_type" not in r for r in generate("audit", POOL_SIZE, S, END, seed=23))
+    network = generate("network", POOL_SIZE, S, END, seed=23)
+    ends = [r["timestamp"] - _epoch(r["end_time"]) for r in network]
+    assert min(ends) >= 85 and max(ends) <= 95
+    assert all(_epoch(r["start_time"]) <= _epoch(r["end_time"]) for r in network)
+
+
+def _epoch(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def test_src_time_is_local_ctime_in_the_records_minute():
+    """ctime with a space-padded day, the user's local time (``src_timezone``), ``timestamp``'s minute."""
+    seen = set()
+    for log_type in ("application", "page", "alert"):
+        for r in generate(log_type, POOL_SIZE, S, END, seed=23):
+            local = datetime.fromtimestamp(r["timestamp"], ZoneInfo(r["src_timezone"]))
+            assert r["src_time"][:16] == f"{local:%a %b} {local.day:2d} {local:%H:%M}", r
+            assert r["src_time"][19:] == f" {local:%Y}"
+            seen.add(int(r["src_time"][17:19]) == local.second)
+    assert seen == {True, False}
+    assert rec._ctime(1_788_264_000) == "Tue Sep  1 12:00:00 2026"
 
 
 def test_corpus_carries_empty_string_and_zero_defaults():

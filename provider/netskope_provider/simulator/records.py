@@ -24,10 +24,12 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from itertools import accumulate, cycle
 from operator import sub
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
@@ -455,6 +457,12 @@ def _dlp_fields(rng: random.Random) -> dict[str, Any]:
     }
 
 
+def _src_seconds(rng: random.Random) -> int:
+    """The seconds a template's ``src_time`` shows: the published records show :00 (3 of 8), :08 (4)
+    and the record's own (1), always in ``timestamp``'s minute (SEKOIA application, page and alert records)."""
+    return rng.choice((0, 8, 0, 8, -1))
+
+
 def _maybe_drop_record_type(rng: random.Random, record: dict[str, Any], value: str, keep: float) -> None:
     """Real tenants omit ``record_type`` on a share of records."""
     if rng.random() < keep:
@@ -488,6 +496,8 @@ class Template:
     id_hex: int  #: ``_id`` length
     extra: str  #: which per-record fields follow the ids (a key of ``_EXTRA_FIELDS``)
     duration: int  #: page events: connection duration in seconds
+    src_zone: str  #: ``src_timezone``, the zone ``src_time`` is written in
+    src_seconds: int  #: the seconds ``src_time`` shows (-1: the record's own, as ``timestamp``)
     head_names: tuple[str, ...]  #: names of the per-record fields, in order
     head_format: str  #: ``%`` format of the per-record fields as JSON members, ending with ","
     head_format_bare: str  #: the same without ``_insertion_epoch_timestamp`` (the third per-record field)
@@ -521,6 +531,8 @@ def _make_template(record: dict[str, Any], meta: dict[str, Any]) -> Template:
         id_hex=meta.get("id_hex", 24),
         extra=extra,
         duration=meta.get("duration", 0),
+        src_zone=str(record.get("src_timezone", "")),
+        src_seconds=meta.get("src_seconds", -1),
         head_names=tuple(name for name, _ in members),
         head_format=head_format,
         head_format_bare=head_format_bare,
@@ -564,6 +576,23 @@ def _application(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, 
     if is_login:
         rec["logintype"] = rng.choice(("", "SAML", "OAuth"))
         rec["loginurl"] = f"https://{rec['domain']}/login"
+    # The published application records (SEKOIA test_nspolicy_*, test_user_alert, test_dlp_alert) carry
+    # these twelve, as "" and 0 except a notification page on block/useralert and a MIME type on an upload.
+    notify = {"block": "silent_block.html", "useralert": "useralert_justify.html"}.get(rec["action"], "")
+    rec.update(
+        app_activity="",
+        client_bytes=0,
+        server_bytes=0,
+        numbytes=0,
+        conn_duration=0,
+        dsthost="",
+        instance="",
+        object_id="",
+        user_id="",
+        data_type=rec["mime_type"] if "upload" in activity.lower() and rng.random() < 0.5 else "",
+        notify_template=notify if rng.random() < 0.7 else "",
+        scan_type="",
+    )
     for key, value in _EMPTY_DEFAULTS.items():
         rec.setdefault(key, value)
     meta: dict[str, Any] = {
@@ -577,16 +606,13 @@ def _application(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, 
         meta["zero"] += ("dlp_incident_id", "dlp_parent_id")
     meta["subtype"] = normalise_alert_type(rec["alert_type"])
     meta["extra"] = "src_time"
+    meta["src_seconds"] = _src_seconds(rng)
     return rec, meta
 
 
 def _page(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     rec = _web_base(rng)
-    rec["type"] = "connection"
-    # ``record_type`` is "page" on most, the spec's "connection" on some, missing on the rest.
-    record_type, _ = _pick_coverage(k, ("page", "connection", None), rng, ("page", "page", "page", "connection", None))
-    if record_type is not None:
-        rec["record_type"] = record_type
+    rec["type"] = "connection"  # and no ``record_type``, as the published page record (SEKOIA test_connection_log)
     duration = rng.randint(1, 900)
     rec.update(
         conn_duration=duration,
@@ -608,11 +634,12 @@ def _page(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     )
     rec["numbytes"] = rec["client_bytes"] + rec["server_bytes"]
     meta = {
-        "delay": (duration + 5, duration + 3900),
+        "delay": (5, 3900),  # after the record's time, which is 1 s after the connection ended
         "ids": ("connection_id", "request_id", "transaction_id", "app_session_id", "browser_session_id"),
         "zero": ("transaction_id",) if rng.random() < 0.5 else (),
         "extra": "page",
         "duration": duration,
+        "src_seconds": _src_seconds(rng),
     }
     return rec, meta
 
@@ -753,7 +780,7 @@ def _audit(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
         "userPrincipalName": "",
         "sAMAccountName": "",
     }
-    _maybe_drop_record_type(rng, rec, "audit", 0.4)
+    # No ``record_type``: none of the six published audit records (SEKOIA test_audit_log_*) has one.
     return rec, {"delay": (30, 900), "ids": (), "zero": (), "extra": "", "id_hex": 32}
 
 
@@ -848,7 +875,14 @@ def _alert(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     for key, value in _EMPTY_DEFAULTS.items():
         rec.setdefault(key, value)
     delay = (600, 1800) if subtype in ("uba", "anomaly", "compromisedcredential") else (5, 600)
-    meta = {"delay": delay, "ids": tuple(ids), "zero": tuple(zero), "subtype": subtype, "extra": "src_time"}
+    meta = {
+        "delay": delay,
+        "ids": tuple(ids),
+        "zero": tuple(zero),
+        "subtype": subtype,
+        "extra": "src_time",
+        "src_seconds": _src_seconds(rng),
+    }
     return rec, meta
 
 
@@ -965,8 +999,7 @@ def _endpoint(k: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
             rec["record_type"] = "epdlp"
         ids, zero = ("dlp_incident_id",), ()
     else:
-        if rng.random() < 0.5:
-            rec["record_type"] = "endpoint"
+        # No ``record_type``: ``endpoint`` is not among NS-SCHEMA's values and no published record shows one.
         ids, zero = (), ("dlp_incident_id",)
     meta = {"delay": (10, 3600), "ids": ids, "zero": zero, "extra": "", "subtype": ENDPOINT_DLP if dlp else ""}
     return rec, meta
@@ -1017,8 +1050,30 @@ def _big_id(h: int, salt: int) -> int:
 
 @lru_cache(maxsize=65536)
 def _ctime(ts: int) -> str:
-    """``src_time`` as tenants write it ("Wed Jun 14 13:04:00 2023"); cached, many records share a second."""
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(ts))
+    """``ts`` as ctime with a space-padded day ("Tue Jan  7 15:52:08 2025"); cached, many records share a second."""
+    return time.asctime(time.gmtime(ts))
+
+
+@lru_cache(maxsize=4096)
+def _utc_offset(zone: str, hour: int) -> int:
+    """Seconds east of UTC in ``zone`` during epoch hour ``hour`` (0 for "" or an unknown zone).
+
+    By the hour: the zones the records use change their offset on whole UTC hours.
+    """
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    offset = datetime.fromtimestamp(hour * 3600, tz).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _src_time(ts: int, template: Template) -> str:
+    """``src_time`` as the published records write it: the user's local time (``src_timezone``),
+    ``timestamp``'s minute with the template's seconds, ctime with a space-padded day."""
+    seconds = template.src_seconds
+    local = ts + _utc_offset(template.src_zone, ts // 3600)
+    return _ctime(local if seconds < 0 else local - local % 60 + seconds)
 
 
 @lru_cache(maxsize=65536)
@@ -1155,11 +1210,14 @@ class Corpus:
         ]  # _big_id, inlined
         extra = template.extra
         if extra == "src_time":
-            values.append(_ctime(ts))
+            values.append(_src_time(ts, template))
         elif extra == "page":
-            values += (ts, ts + template.duration, _ctime(ts))
+            # The record's time follows the connection's end (SEKOIA test_connection_log: end = timestamp - 1).
+            values += (ts - 1 - template.duration, ts - 1, _src_time(ts, template))
         elif extra == "network":
-            values += (str(_big_id(h, 7)), str(h % 90000 + 10000), _iso(ts - h % 600), _iso(ts))
+            # The flow ended about 90 s before the record's time (both SEKOIA network records: 90 s and 91 s).
+            end_time = ts - 85 - (h >> 32) % 11
+            values += (str(_big_id(h, 7)), str(h % 90000 + 10000), _iso(end_time - h % 600), _iso(end_time))
         elif extra == "incident":
             incident_id = _big_id(h, 11)
             values += (incident_id, incident_id, incident_id)  # one incident: its DLP, parent and forensic ids agree
