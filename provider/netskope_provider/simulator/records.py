@@ -458,7 +458,7 @@ def _dlp_fields(rng: random.Random) -> dict[str, Any]:
 
 
 def _src_seconds(rng: random.Random) -> int:
-    """The seconds a template's ``src_time`` shows: the published records show :00 (3 of 8), :08 (4)
+    """The seconds a template's ``src_time`` shows: the published records show :00 (5 of 9), :08 (3)
     and the record's own (1), always in ``timestamp``'s minute (SEKOIA application, page and alert records)."""
     return rng.choice((0, 8, 0, 8, -1))
 
