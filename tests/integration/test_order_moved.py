@@ -29,7 +29,7 @@ from deployment import FAST_CLIENT
 from pipeline_tasks import run_task
 from scripted_tenant import Reply, ScriptedTenant, Seen, counted
 
-from netskope_provider import staging
+from netskope_provider import read_ledger, staging
 from netskope_provider.api.client import PAGE_SIZE, TOKEN_HEADER, NetskopeClient
 from netskope_provider.api.strategies import OrderMoved
 from netskope_provider.compat import task_return_value
@@ -224,3 +224,5 @@ def test_an_incident_answer_whose_order_moved_fails_the_try_saying_what_splittin
     )
     assert "scheduled incident pull reads event time from its look-back up to now and cannot be split" in message
     assert "NETSKOPE_SPLIT_MINUTES_INCIDENT pulls it as sub-windows" in message
+    ledger = read_ledger.load(read_ledger.store(f"file://{tmp_path / 'staging'}", None, "netskope_incident"))
+    assert ledger.cursor is None, "the read cursor stays where the last delivered pull left it (here: none)"

@@ -168,7 +168,8 @@ def test_an_unknown_timestamp_policy_names_the_choices(moto_server, base: str) -
         moto_server,
         base,
         "/robustness/policy",
-        "timestamp_policy='sometimes' is not a timestamp policy: use one of ingest_time, reject, fail",
+        "timestamp_policy='sometimes' is not a timestamp policy: use one of ingest_time, reject, fail; "
+        "fix the operator's argument",
         timestamp_policy="sometimes",
     )
 
